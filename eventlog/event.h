@@ -1,0 +1,138 @@
+// The in-memory event model shared by the probes' userspace, the event log, the fold, replay
+// and exports. One flat struct: each kind uses the fields listed next to it; unused fields keep
+// their defaults and cost nothing on disk (FlatBuffers omits default values).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace twin {
+
+// Stable numeric values: they are stored on disk. Append only.
+enum class EventKind : uint8_t {
+  kUnknown = 0,
+  kProcessExec = 1,      // process fields; replaces the image of (pid, start_ns)
+  kProcessExit = 2,      // pid, start_ns, exit_code, signal, duration_ns
+  kProcessFork = 3,      // child pid/start_ns, ppid (thread-group leaders only)
+  kSocketBind = 4,       // sock fields + owning process; result = 0 or -errno
+  kSocketListen = 5,     // sock fields + owning process
+  kListenerClose = 6,    // sock fields
+  kUnitStart = 7,        // unit fields
+  kUnitStop = 8,         // unit name
+  kUnitFileChanged = 9,  // unit fields (new file hash/content)
+  kHostFacts = 10,       // host fields
+  kGap = 11,             // gap_start_ns..gap_end_ns, lost, reason
+  kResync = 12,          // resync_op + resync_entity + that entity's fields
+  kDaemonStart = 13,     // version, message
+  kDaemonStop = 14,      // message
+  kTwinAction = 15,      // twin VM snapshot/playbook/task results: attrs
+  kAudit = 16,           // exports/bundles of the log itself: attrs
+  kRetention = 17,       // retention applied: attrs (deleted range, counts)
+};
+inline constexpr int kEventKindMax = 17;
+
+std::string_view KindName(EventKind k);                    // e.g. "exec", "unit_start"
+std::optional<EventKind> KindFromName(std::string_view name);
+
+enum class ResyncOp : uint8_t { kNone = 0, kUpsert = 1, kRemove = 2, kComplete = 3 };
+enum class ResyncEntity : uint8_t { kNone = 0, kProcess = 1, kListener = 2, kUnit = 3 };
+
+// Transport protocol and address family use the kernel's numbers (IPPROTO_TCP=6,
+// IPPROTO_UDP=17, AF_INET=2, AF_INET6=10).
+inline constexpr uint8_t kProtoTcp = 6;
+inline constexpr uint8_t kProtoUdp = 17;
+inline constexpr uint8_t kFamilyInet = 2;
+inline constexpr uint8_t kFamilyInet6 = 10;
+
+struct Disk {
+  std::string name;
+  uint64_t size_bytes = 0;
+  std::string mount;
+  bool operator==(const Disk&) const = default;
+};
+
+struct HostFacts {
+  std::string hostname;
+  std::string kernel;      // uname -r
+  std::string os;          // PRETTY_NAME from os-release
+  std::string machine_id;
+  std::string boot_id;
+  uint32_t cpus = 0;
+  uint64_t mem_bytes = 0;
+  std::vector<Disk> disks;
+  bool operator==(const HostFacts&) const = default;
+};
+
+struct Event {
+  EventKind kind = EventKind::kUnknown;
+  uint64_t ts_ns = 0;    // wall clock, ns since the Unix epoch, UTC
+  uint64_t mono_ns = 0;  // CLOCK_BOOTTIME ns at which the event was measured
+
+  // Process identity is (pid, start_ns); start_ns = process start in CLOCK_BOOTTIME ns,
+  // rounded down to clock ticks so that BPF and /proc agree (see ProcStartNs in userspace).
+  int32_t pid = 0;
+  int32_t ppid = 0;
+  uint64_t start_ns = 0;
+  uint64_t parent_start_ns = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string comm;
+  std::string exe;
+  std::string cwd;
+  std::vector<std::string> argv;  // raw bytes, not necessarily UTF-8
+  bool argv_truncated = false;
+  std::string cgroup;
+  std::string unit;          // systemd unit derived from the cgroup (or the unit of unit events)
+  std::string container_id;  // derived from the cgroup, empty if none
+  int32_t exit_code = 0;     // exit status (0..255) when signal == 0
+  int32_t signal = 0;        // terminating signal, 0 if exited normally
+  bool core_dumped = false;
+  uint64_t duration_ns = 0;  // exit: lifetime of the process
+
+  // Sockets: the address is kept as text (inet_ntop), the port in host order.
+  uint8_t proto = 0;
+  uint8_t family = 0;
+  std::string addr;
+  uint16_t port = 0;
+  uint64_t sock_inode = 0;
+  int32_t result = 0;  // bind: 0 or -errno
+
+  // Units.
+  std::string unit_file_path;
+  std::string unit_file_sha256;  // hex
+  std::string unit_file_content;
+
+  HostFacts host;  // kHostFacts
+
+  // Gap.
+  uint64_t gap_start_ns = 0;
+  uint64_t gap_end_ns = 0;
+  uint64_t lost = 0;
+  std::string reason;  // gap reason, daemon start/stop message, twin/audit summary
+
+  ResyncOp resync_op = ResyncOp::kNone;
+  ResyncEntity resync_entity = ResyncEntity::kNone;
+
+  // Free-form, ordered key/value pairs for twin actions, audits and retention records.
+  std::vector<std::pair<std::string, std::string>> attrs;
+
+  bool operator==(const Event&) const = default;
+};
+
+// The position of an event in the log. Byte order of the encoded key = time order.
+struct EventKey {
+  uint64_t ts_ns = 0;
+  uint64_t seq = 0;
+  auto operator<=>(const EventKey&) const = default;
+};
+
+struct KeyedEvent {
+  EventKey key;
+  Event event;
+};
+
+}  // namespace twin

@@ -1,0 +1,154 @@
+// The durable, hash-chained event log in an embedded RocksDB (one data dir).
+//
+// Column families: "events" (key = EncodeKey(ts_ns, seq), value = 32-byte chain hash followed by
+// a FlatBuffers Event), "snapshots" (key = encoded EventKey of the last folded event, value =
+// FlatBuffers Snapshot), "meta" (schema version, chain head, seals, host identity) and "twin"
+// (the twin VM's snapshot catalogue; owned by vm/).
+//
+// Thread safety: one EventLog object may be shared by threads; Append calls are serialised
+// internally. Only one writer process may open a data dir; any number of readers may open it
+// read-only while the writer runs (they see what was committed when they opened).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "eventlog/event.h"
+#include "eventlog/state.h"
+#include "eventlog/status.h"
+
+namespace twin {
+
+inline constexpr uint32_t kSchemaVersion = 1;
+inline constexpr const char* kDefaultDataDir = "/var/lib/safetytwin";
+
+enum class FsyncPolicy { kAlways, kInterval, kNever };
+Result<FsyncPolicy> ParseFsyncPolicy(std::string_view s);
+
+struct LogOptions {
+  FsyncPolicy fsync = FsyncPolicy::kInterval;
+  uint32_t fsync_interval_ms = 100;  // group commit bound for kInterval
+  uint64_t seal_every_events = 100000;
+  bool create_if_missing = true;
+};
+
+// 16-byte big-endian encoding: byte order equals (ts_ns, seq) order.
+std::string EncodeKey(const EventKey& k);
+bool DecodeKey(std::string_view bytes, EventKey* out);
+std::string KeyToString(const EventKey& k);  // "ts_ns:seq" for messages
+
+using Hash = std::array<uint8_t, 32>;
+std::string HashHex(const Hash& h);
+
+struct Snapshot {
+  State state;       // state after folding every event with key <= state.last_key
+  StateDiff diff;    // against the previous snapshot (empty for the first)
+  uint64_t written_ns = 0;
+};
+
+struct Seal {
+  EventKey key;       // last event covered
+  uint64_t count = 0; // events in the chain up to and including key
+  Hash head{};        // chain hash at key
+  uint64_t sealed_ns = 0;
+  std::string mac;    // optional forward-secure MAC (hex), filled by the forensic sealer
+  uint64_t mac_epoch = 0;
+};
+
+struct ChainHead {
+  EventKey key;
+  uint64_t count = 0;
+  Hash head{};
+};
+
+struct VerifyProblem {
+  std::string key;     // KeyToString of the first bad record (or "meta:<name>")
+  std::string what;    // human sentence
+};
+
+struct VerifyReport {
+  uint64_t records = 0;
+  uint64_t seals_checked = 0;
+  std::vector<VerifyProblem> problems;  // in key order; the first one is the first bad key
+  bool ok() const { return problems.empty(); }
+};
+
+class EventLog {
+ public:
+  // Writer: creates the dir 0700 if missing. Fails with kBusy if another writer holds it.
+  static Result<std::unique_ptr<EventLog>> OpenWriter(const std::string& dir,
+                                                      const LogOptions& options = {});
+  // Reader: read-only, works while a writer runs; fails with kNotFound if no log is there.
+  static Result<std::unique_ptr<EventLog>> OpenReader(const std::string& dir);
+
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // Appends all events as one atomic WriteBatch, chained. Keys are assigned here: ts = max(event
+  // ts, last key ts) so that key order never goes back; seq increases by one per event.
+  // Returns the key of the last event. REQUIRES: writer.
+  Result<EventKey> Append(std::span<const Event> events);
+  Result<EventKey> Append(const Event& event) { return Append(std::span<const Event>(&event, 1)); }
+  Status Sync();  // forces the WAL to disk now
+
+  // Calls fn for each event with from <= key <= to, in key order. fn returns false to stop.
+  // A record that fails verification ends the scan with kCorruption naming its key, unless
+  // on_corrupt is given: then it is called and the scan continues.
+  using EventFn = std::function<bool(const EventKey&, const Event&)>;
+  using CorruptFn = std::function<void(const EventKey&, const Status&)>;
+  Status Scan(const EventKey& from, const EventKey& to, const EventFn& fn,
+              const CorruptFn& on_corrupt = nullptr) const;
+  // Raw variant for exporters/bundles: key bytes, stored chain hash and FlatBuffers bytes.
+  using RawFn = std::function<bool(std::string_view key, std::string_view value)>;
+  Status ScanRaw(const EventKey& from, const EventKey& to, const RawFn& fn) const;
+
+  Result<std::optional<KeyedEvent>> First() const;
+  Result<std::optional<KeyedEvent>> Last() const;
+
+  // Snapshots.
+  Status PutSnapshot(const Snapshot& snap);
+  // Latest snapshot whose state.last_key <= key.
+  Result<std::optional<Snapshot>> SnapshotAtOrBefore(const EventKey& key) const;
+  Result<std::vector<EventKey>> SnapshotKeys() const;
+
+  // Meta and the twin catalogue: small opaque values under string keys.
+  Status PutMeta(const std::string& key, const std::string& value);
+  Result<std::optional<std::string>> GetMeta(const std::string& key) const;
+  Status PutTwin(const std::string& key, const std::string& value);
+  Status ScanTwin(const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
+  ChainHead Head() const;
+  Result<std::vector<Seal>> Seals() const;
+  Status PutSeal(const Seal& seal);  // used by the forensic sealer to add MACs
+
+  // Checks every record (FlatBuffers verifier), the chain, the seals and the head.
+  VerifyReport Verify() const;
+
+  // Deletes events and snapshots strictly older than the newest snapshot that is at least
+  // max_age_ns old (and, for max_bytes, as many of the oldest snapshot intervals as needed).
+  // The chain stays verifiable: the new chain origin is recorded in meta. Writes a kRetention
+  // event describing what was removed. Returns the number of events deleted.
+  Result<uint64_t> ApplyRetention(uint64_t max_age_ns, uint64_t max_bytes, uint64_t now_ns);
+  uint64_t ApproximateSizeBytes() const;
+
+  const std::string& dir() const;
+
+  struct Impl;
+
+ private:
+  explicit EventLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Folds the snapshot at or before T plus the tail (events with ts <= t_ns).
+Result<State> StateAt(const EventLog& log, uint64_t t_ns);
+// Folds every event from the beginning up to t_ns (the slow reference path).
+Result<State> StateAtByFullFold(const EventLog& log, uint64_t t_ns);
+
+}  // namespace twin
