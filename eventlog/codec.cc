@@ -1,0 +1,415 @@
+#include "eventlog/codec.h"
+
+#include "eventlog/schema/event_generated.h"
+
+namespace twin {
+namespace {
+
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+Offset<flatbuffers::String> Str(FlatBufferBuilder& b, const std::string& s) {
+  return s.empty() ? 0 : b.CreateString(s);
+}
+
+std::string Get(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> StrVec(
+    FlatBufferBuilder& b, const std::vector<std::string>& v) {
+  if (v.empty()) return 0;
+  std::vector<Offset<flatbuffers::String>> offs;
+  offs.reserve(v.size());
+  for (const auto& s : v) offs.push_back(b.CreateString(s));
+  return b.CreateVector(offs);
+}
+
+std::vector<std::string> GetStrVec(const flatbuffers::Vector<Offset<flatbuffers::String>>* v) {
+  std::vector<std::string> out;
+  if (!v) return out;
+  out.reserve(v->size());
+  for (const auto* s : *v) out.push_back(Get(s));
+  return out;
+}
+
+Offset<fb::HostFacts> EncodeHost(FlatBufferBuilder& b, const HostFacts& h) {
+  std::vector<Offset<fb::Disk>> disks;
+  for (const auto& d : h.disks) {
+    disks.push_back(fb::CreateDisk(b, Str(b, d.name), d.size_bytes, Str(b, d.mount)));
+  }
+  auto hostname = Str(b, h.hostname), kernel = Str(b, h.kernel), os = Str(b, h.os),
+       mid = Str(b, h.machine_id), bid = Str(b, h.boot_id);
+  auto dv = disks.empty() ? 0 : b.CreateVector(disks);
+  return fb::CreateHostFacts(b, hostname, kernel, os, mid, bid, h.cpus, h.mem_bytes, dv);
+}
+
+bool HostEmpty(const HostFacts& h) { return h == HostFacts{}; }
+
+HostFacts DecodeHost(const fb::HostFacts* h) {
+  HostFacts out;
+  if (!h) return out;
+  out.hostname = Get(h->hostname());
+  out.kernel = Get(h->kernel());
+  out.os = Get(h->os());
+  out.machine_id = Get(h->machine_id());
+  out.boot_id = Get(h->boot_id());
+  out.cpus = h->cpus();
+  out.mem_bytes = h->mem_bytes();
+  if (h->disks()) {
+    for (const auto* d : *h->disks()) {
+      out.disks.push_back({Get(d->name()), d->size_bytes(), Get(d->mount())});
+    }
+  }
+  return out;
+}
+
+Offset<fb::Process> EncodeProcess(FlatBufferBuilder& b, const Process& p) {
+  auto comm = Str(b, p.comm), exe = Str(b, p.exe), cwd = Str(b, p.cwd);
+  auto argv = StrVec(b, p.argv);
+  auto cg = Str(b, p.cgroup), unit = Str(b, p.unit), cid = Str(b, p.container_id);
+  return fb::CreateProcess(b, p.pid, p.start_ns, p.ppid, p.parent_start_ns, p.uid, p.gid, comm,
+                           exe, cwd, argv, p.argv_truncated, cg, unit, cid, p.since_ns);
+}
+
+Process DecodeProcess(const fb::Process* p) {
+  Process out;
+  if (!p) return out;
+  out.pid = p->pid();
+  out.start_ns = p->start_ns();
+  out.ppid = p->ppid();
+  out.parent_start_ns = p->parent_start_ns();
+  out.uid = p->uid();
+  out.gid = p->gid();
+  out.comm = Get(p->comm());
+  out.exe = Get(p->exe());
+  out.cwd = Get(p->cwd());
+  out.argv = GetStrVec(p->argv());
+  out.argv_truncated = p->argv_truncated();
+  out.cgroup = Get(p->cgroup());
+  out.unit = Get(p->unit());
+  out.container_id = Get(p->container_id());
+  out.since_ns = p->since_ns();
+  return out;
+}
+
+Offset<fb::Listener> EncodeListener(FlatBufferBuilder& b, const Listener& l) {
+  auto addr = Str(b, l.addr), comm = Str(b, l.comm), unit = Str(b, l.unit);
+  return fb::CreateListener(b, l.proto, l.family, addr, l.port, l.listening, l.pid, l.start_ns,
+                            comm, unit, l.sock_inode, l.since_ns);
+}
+
+Listener DecodeListener(const fb::Listener* l) {
+  Listener out;
+  if (!l) return out;
+  out.proto = l->proto();
+  out.family = l->family();
+  out.addr = Get(l->addr());
+  out.port = l->port();
+  out.listening = l->listening();
+  out.pid = l->pid();
+  out.start_ns = l->start_ns();
+  out.comm = Get(l->comm());
+  out.unit = Get(l->unit());
+  out.sock_inode = l->sock_inode();
+  out.since_ns = l->since_ns();
+  return out;
+}
+
+Offset<fb::Unit> EncodeUnit(FlatBufferBuilder& b, const Unit& u) {
+  auto name = Str(b, u.name), path = Str(b, u.file_path), sha = Str(b, u.file_sha256),
+       content = Str(b, u.file_content), cg = Str(b, u.cgroup);
+  return fb::CreateUnit(b, name, path, sha, content, cg, u.since_ns);
+}
+
+Unit DecodeUnit(const fb::Unit* u) {
+  Unit out;
+  if (!u) return out;
+  out.name = Get(u->name());
+  out.file_path = Get(u->file_path());
+  out.file_sha256 = Get(u->file_sha256());
+  out.file_content = Get(u->file_content());
+  out.cgroup = Get(u->cgroup());
+  out.since_ns = u->since_ns();
+  return out;
+}
+
+Offset<fb::State> EncodeState(FlatBufferBuilder& b, const State& s) {
+  std::vector<Offset<fb::Process>> procs;
+  procs.reserve(s.processes.size());
+  for (const auto& [k, p] : s.processes) procs.push_back(EncodeProcess(b, p));
+  std::vector<Offset<fb::Unit>> units;
+  for (const auto& [k, u] : s.units) units.push_back(EncodeUnit(b, u));
+  std::vector<Offset<fb::Listener>> ls;
+  for (const auto& [k, l] : s.listeners) ls.push_back(EncodeListener(b, l));
+  auto pv = b.CreateVector(procs);
+  auto uv = b.CreateVector(units);
+  auto lv = b.CreateVector(ls);
+  auto host = EncodeHost(b, s.host);
+  return fb::CreateState(b, s.ts_ns, s.last_key.ts_ns, s.last_key.seq, s.events_folded, pv, uv,
+                         lv, host, s.uncertain, s.uncertain_since_ns);
+}
+
+State DecodeState(const fb::State* s) {
+  State out;
+  if (!s) return out;
+  out.ts_ns = s->ts_ns();
+  out.last_key = {s->last_ts_ns(), s->last_seq()};
+  out.events_folded = s->events_folded();
+  if (s->processes()) {
+    for (const auto* p : *s->processes()) {
+      Process proc = DecodeProcess(p);
+      ProcKey k{proc.pid, proc.start_ns};
+      out.processes.emplace_hint(out.processes.end(), k, std::move(proc));
+    }
+  }
+  if (s->units()) {
+    for (const auto* u : *s->units()) {
+      Unit unit = DecodeUnit(u);
+      std::string name = unit.name;
+      out.units.emplace_hint(out.units.end(), std::move(name), std::move(unit));
+    }
+  }
+  if (s->listeners()) {
+    for (const auto* l : *s->listeners()) {
+      Listener lis = DecodeListener(l);
+      out.listeners.emplace_hint(out.listeners.end(), lis.key(), std::move(lis));
+    }
+  }
+  out.host = DecodeHost(s->host());
+  out.uncertain = s->uncertain();
+  out.uncertain_since_ns = s->uncertain_since_ns();
+  return out;
+}
+
+template <typename V, typename FbV, typename EncFn>
+Offset<flatbuffers::Vector<Offset<FbV>>> EncList(FlatBufferBuilder& b, const std::vector<V>& v,
+                                                 EncFn enc) {
+  std::vector<Offset<FbV>> offs;
+  for (const auto& x : v) offs.push_back(enc(b, x));
+  return b.CreateVector(offs);
+}
+
+}  // namespace
+
+void EncodeEvent(const Event& e, FlatBufferBuilder& b) {
+  b.Clear();
+  auto comm = Str(b, e.comm), exe = Str(b, e.exe), cwd = Str(b, e.cwd);
+  auto argv = StrVec(b, e.argv);
+  auto cg = Str(b, e.cgroup), unit = Str(b, e.unit), cid = Str(b, e.container_id);
+  auto addr = Str(b, e.addr);
+  auto ufp = Str(b, e.unit_file_path), ufs = Str(b, e.unit_file_sha256),
+       ufc = Str(b, e.unit_file_content);
+  Offset<fb::HostFacts> host = HostEmpty(e.host) ? 0 : EncodeHost(b, e.host);
+  auto reason = Str(b, e.reason);
+  Offset<flatbuffers::Vector<Offset<fb::KV>>> attrs = 0;
+  if (!e.attrs.empty()) {
+    std::vector<Offset<fb::KV>> kvs;
+    for (const auto& [k, v] : e.attrs) {
+      auto ko = b.CreateString(k);
+      auto vo = b.CreateString(v);
+      kvs.push_back(fb::CreateKV(b, ko, vo));
+    }
+    attrs = b.CreateVector(kvs);
+  }
+  fb::EventBuilder eb(b);
+  eb.add_kind(static_cast<uint8_t>(e.kind));
+  eb.add_ts_ns(e.ts_ns);
+  eb.add_mono_ns(e.mono_ns);
+  eb.add_pid(e.pid);
+  eb.add_ppid(e.ppid);
+  eb.add_start_ns(e.start_ns);
+  eb.add_parent_start_ns(e.parent_start_ns);
+  eb.add_uid(e.uid);
+  eb.add_gid(e.gid);
+  eb.add_comm(comm);
+  eb.add_exe(exe);
+  eb.add_cwd(cwd);
+  eb.add_argv(argv);
+  eb.add_argv_truncated(e.argv_truncated);
+  eb.add_cgroup(cg);
+  eb.add_unit(unit);
+  eb.add_container_id(cid);
+  eb.add_exit_code(e.exit_code);
+  eb.add_signal(e.signal);
+  eb.add_core_dumped(e.core_dumped);
+  eb.add_duration_ns(e.duration_ns);
+  eb.add_proto(e.proto);
+  eb.add_family(e.family);
+  eb.add_addr(addr);
+  eb.add_port(e.port);
+  eb.add_sock_inode(e.sock_inode);
+  eb.add_result(e.result);
+  eb.add_unit_file_path(ufp);
+  eb.add_unit_file_sha256(ufs);
+  eb.add_unit_file_content(ufc);
+  eb.add_host(host);
+  eb.add_gap_start_ns(e.gap_start_ns);
+  eb.add_gap_end_ns(e.gap_end_ns);
+  eb.add_lost(e.lost);
+  eb.add_reason(reason);
+  eb.add_resync_op(static_cast<uint8_t>(e.resync_op));
+  eb.add_resync_entity(static_cast<uint8_t>(e.resync_entity));
+  eb.add_attrs(attrs);
+  b.Finish(eb.Finish());
+}
+
+std::string EncodeEventToString(const Event& e) {
+  FlatBufferBuilder b(256);
+  EncodeEvent(e, b);
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+Status DecodeEvent(std::string_view bytes, Event* out) {
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (!v.VerifyBuffer<fb::Event>(nullptr)) {
+    return Status::Corruption("event record fails FlatBuffers verification");
+  }
+  const fb::Event* e = flatbuffers::GetRoot<fb::Event>(bytes.data());
+  if (e->kind() == 0 || e->kind() > kEventKindMax) {
+    return Status::Corruption("event record has unknown kind " + std::to_string(e->kind()));
+  }
+  Event& o = *out;
+  o = Event{};
+  o.kind = static_cast<EventKind>(e->kind());
+  o.ts_ns = e->ts_ns();
+  o.mono_ns = e->mono_ns();
+  o.pid = e->pid();
+  o.ppid = e->ppid();
+  o.start_ns = e->start_ns();
+  o.parent_start_ns = e->parent_start_ns();
+  o.uid = e->uid();
+  o.gid = e->gid();
+  o.comm = Get(e->comm());
+  o.exe = Get(e->exe());
+  o.cwd = Get(e->cwd());
+  o.argv = GetStrVec(e->argv());
+  o.argv_truncated = e->argv_truncated();
+  o.cgroup = Get(e->cgroup());
+  o.unit = Get(e->unit());
+  o.container_id = Get(e->container_id());
+  o.exit_code = e->exit_code();
+  o.signal = e->signal();
+  o.core_dumped = e->core_dumped();
+  o.duration_ns = e->duration_ns();
+  o.proto = e->proto();
+  o.family = e->family();
+  o.addr = Get(e->addr());
+  o.port = e->port();
+  o.sock_inode = e->sock_inode();
+  o.result = e->result();
+  o.unit_file_path = Get(e->unit_file_path());
+  o.unit_file_sha256 = Get(e->unit_file_sha256());
+  o.unit_file_content = Get(e->unit_file_content());
+  o.host = DecodeHost(e->host());
+  o.gap_start_ns = e->gap_start_ns();
+  o.gap_end_ns = e->gap_end_ns();
+  o.lost = e->lost();
+  o.reason = Get(e->reason());
+  o.resync_op = static_cast<ResyncOp>(e->resync_op());
+  o.resync_entity = static_cast<ResyncEntity>(e->resync_entity());
+  if (e->attrs()) {
+    for (const auto* kv : *e->attrs()) o.attrs.emplace_back(Get(kv->k()), Get(kv->v()));
+  }
+  return Status::Ok();
+}
+
+std::string EncodeSnapshot(const Snapshot& s) {
+  FlatBufferBuilder b(4096);
+  auto state = EncodeState(b, s.state);
+  const StateDiff& d = s.diff;
+  auto pa = EncList<Process, fb::Process>(b, d.processes.added, EncodeProcess);
+  auto pr = EncList<Process, fb::Process>(b, d.processes.removed, EncodeProcess);
+  std::vector<Offset<fb::ProcessChange>> pc;
+  for (const auto& [x, y] : d.processes.changed) {
+    auto bx = EncodeProcess(b, x);
+    auto by = EncodeProcess(b, y);
+    pc.push_back(fb::CreateProcessChange(b, bx, by));
+  }
+  auto pcv = b.CreateVector(pc);
+  auto ua = EncList<Unit, fb::Unit>(b, d.units.added, EncodeUnit);
+  auto ur = EncList<Unit, fb::Unit>(b, d.units.removed, EncodeUnit);
+  std::vector<Offset<fb::UnitChange>> uc;
+  for (const auto& [x, y] : d.units.changed) {
+    auto bx = EncodeUnit(b, x);
+    auto by = EncodeUnit(b, y);
+    uc.push_back(fb::CreateUnitChange(b, bx, by));
+  }
+  auto ucv = b.CreateVector(uc);
+  auto la = EncList<Listener, fb::Listener>(b, d.listeners.added, EncodeListener);
+  auto lr = EncList<Listener, fb::Listener>(b, d.listeners.removed, EncodeListener);
+  std::vector<Offset<fb::ListenerChange>> lc;
+  for (const auto& [x, y] : d.listeners.changed) {
+    auto bx = EncodeListener(b, x);
+    auto by = EncodeListener(b, y);
+    lc.push_back(fb::CreateListenerChange(b, bx, by));
+  }
+  auto lcv = b.CreateVector(lc);
+  auto hb = EncodeHost(b, d.host_before);
+  auto ha = EncodeHost(b, d.host_after);
+  auto diff = fb::CreateStateDiff(b, pa, pr, pcv, ua, ur, ucv, la, lr, lcv, d.host_changed, hb, ha);
+  b.Finish(fb::CreateSnapshot(b, kSchemaVersion, state, diff, s.written_ns));
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+namespace {
+const fb::Snapshot* VerifiedSnapshot(std::string_view bytes) {
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                          /*max_depth=*/64, /*max_tables=*/100000000);
+  if (!v.VerifyBuffer<fb::Snapshot>(nullptr)) return nullptr;
+  return flatbuffers::GetRoot<fb::Snapshot>(bytes.data());
+}
+}  // namespace
+
+Status DecodeSnapshotState(std::string_view bytes, State* out) {
+  const fb::Snapshot* s = VerifiedSnapshot(bytes);
+  if (!s) return Status::Corruption("snapshot record fails FlatBuffers verification");
+  *out = DecodeState(s->state());
+  return Status::Ok();
+}
+
+Status DecodeSnapshot(std::string_view bytes, Snapshot* out) {
+  const fb::Snapshot* s = VerifiedSnapshot(bytes);
+  if (!s) return Status::Corruption("snapshot record fails FlatBuffers verification");
+  out->state = DecodeState(s->state());
+  out->written_ns = s->written_ns();
+  StateDiff& d = out->diff;
+  d = StateDiff{};
+  if (const auto* fd = s->diff()) {
+    auto procs = [](auto* v, std::vector<Process>& o) {
+      if (v) for (const auto* p : *v) o.push_back(DecodeProcess(p));
+    };
+    procs(fd->processes_added(), d.processes.added);
+    procs(fd->processes_removed(), d.processes.removed);
+    if (fd->processes_changed()) {
+      for (const auto* c : *fd->processes_changed()) {
+        d.processes.changed.emplace_back(DecodeProcess(c->before()), DecodeProcess(c->after()));
+      }
+    }
+    auto units = [](auto* v, std::vector<Unit>& o) {
+      if (v) for (const auto* u : *v) o.push_back(DecodeUnit(u));
+    };
+    units(fd->units_added(), d.units.added);
+    units(fd->units_removed(), d.units.removed);
+    if (fd->units_changed()) {
+      for (const auto* c : *fd->units_changed()) {
+        d.units.changed.emplace_back(DecodeUnit(c->before()), DecodeUnit(c->after()));
+      }
+    }
+    auto lis = [](auto* v, std::vector<Listener>& o) {
+      if (v) for (const auto* l : *v) o.push_back(DecodeListener(l));
+    };
+    lis(fd->listeners_added(), d.listeners.added);
+    lis(fd->listeners_removed(), d.listeners.removed);
+    if (fd->listeners_changed()) {
+      for (const auto* c : *fd->listeners_changed()) {
+        d.listeners.changed.emplace_back(DecodeListener(c->before()),
+                                         DecodeListener(c->after()));
+      }
+    }
+    d.host_changed = fd->host_changed();
+    d.host_before = DecodeHost(fd->host_before());
+    d.host_after = DecodeHost(fd->host_after());
+  }
+  return Status::Ok();
+}
+
+}  // namespace twin

@@ -1,0 +1,26 @@
+// FlatBuffers encoding of events and snapshots. Decoding always runs the FlatBuffers Verifier
+// first: a corrupt buffer yields kCorruption, never a crash.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <flatbuffers/flatbuffers.h>
+
+#include "eventlog/event.h"
+#include "eventlog/log.h"
+#include "eventlog/status.h"
+
+namespace twin {
+
+// Encodes into builder (cleared first); the bytes are builder.GetBufferPointer()/GetSize().
+void EncodeEvent(const Event& e, flatbuffers::FlatBufferBuilder& builder);
+std::string EncodeEventToString(const Event& e);
+Status DecodeEvent(std::string_view bytes, Event* out);
+
+std::string EncodeSnapshot(const Snapshot& s);
+Status DecodeSnapshot(std::string_view bytes, Snapshot* out);
+// Decodes only the state (skips the diff) — the hot path of StateAt.
+Status DecodeSnapshotState(std::string_view bytes, State* out);
+
+}  // namespace twin

@@ -1,0 +1,796 @@
+#include "eventlog/log.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/options_util.h>
+#include <rocksdb/write_batch.h>
+
+#include "eventlog/codec.h"
+
+namespace twin {
+
+namespace {
+
+constexpr const char* kCfEvents = "events";
+constexpr const char* kCfSnapshots = "snapshots";
+constexpr const char* kCfMeta = "meta";
+constexpr const char* kCfTwin = "twin";
+constexpr const char* kMetaSchema = "schema_version";
+constexpr const char* kMetaHead = "chain_head";
+constexpr const char* kMetaOrigin = "chain_origin";
+constexpr const char* kSealPrefix = "seal/";
+
+void PutBE64(char* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+}
+uint64_t GetBE64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  if (s.IsBusy() || s.IsTimedOut()) return Status::Busy(what + ": " + s.ToString());
+  return Status::IOError(what + ": " + s.ToString());
+}
+
+// SHA-256 over (prev || key || payload). One context reused: EVP setup is the costly part.
+class Hasher {
+ public:
+  Hasher() : ctx_(EVP_MD_CTX_new()) {}
+  ~Hasher() { EVP_MD_CTX_free(ctx_); }
+  Hash Chain(const Hash& prev, std::string_view key, std::string_view payload) {
+    Hash out{};
+    unsigned int len = 0;
+    EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
+    EVP_DigestUpdate(ctx_, prev.data(), prev.size());
+    EVP_DigestUpdate(ctx_, key.data(), key.size());
+    EVP_DigestUpdate(ctx_, payload.data(), payload.size());
+    EVP_DigestFinal_ex(ctx_, out.data(), &len);
+    return out;
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+bool HashFromHex(const std::string& hex, Hash* out) {
+  if (hex.size() != 64) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    unsigned v = 0;
+    if (sscanf(hex.c_str() + 2 * i, "%2x", &v) != 1) return false;
+    (*out)[i] = static_cast<uint8_t>(v);
+  }
+  return true;
+}
+
+std::string HeadToJson(const ChainHead& h) {
+  nlohmann::json j = {{"ts_ns", h.key.ts_ns}, {"seq", h.key.seq}, {"count", h.count},
+                      {"hash", HashHex(h.head)}};
+  return j.dump();
+}
+
+bool HeadFromJson(const std::string& s, ChainHead* h) {
+  auto j = nlohmann::json::parse(s, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  try {
+    h->key = {j.at("ts_ns").get<uint64_t>(), j.at("seq").get<uint64_t>()};
+    h->count = j.at("count").get<uint64_t>();
+    return HashFromHex(j.at("hash").get<std::string>(), &h->head);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string SealToJson(const Seal& s) {
+  nlohmann::json j = {{"ts_ns", s.key.ts_ns}, {"seq", s.key.seq},   {"count", s.count},
+                      {"hash", HashHex(s.head)}, {"sealed_ns", s.sealed_ns}, {"mac", s.mac},
+                      {"mac_epoch", s.mac_epoch}};
+  return j.dump();
+}
+
+bool SealFromJson(const std::string& s, Seal* out) {
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  try {
+    out->key = {j.at("ts_ns").get<uint64_t>(), j.at("seq").get<uint64_t>()};
+    out->count = j.at("count").get<uint64_t>();
+    out->sealed_ns = j.value("sealed_ns", uint64_t{0});
+    out->mac = j.value("mac", std::string());
+    out->mac_epoch = j.value("mac_epoch", uint64_t{0});
+    return HashFromHex(j.at("hash").get<std::string>(), &out->head);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+EventKey NextKey(const EventKey& k) {
+  return k.seq == UINT64_MAX ? EventKey{k.ts_ns + 1, 0} : EventKey{k.ts_ns, k.seq + 1};
+}
+
+}  // namespace
+
+std::string EncodeKey(const EventKey& k) {
+  std::string out(16, '\0');
+  PutBE64(out.data(), k.ts_ns);
+  PutBE64(out.data() + 8, k.seq);
+  return out;
+}
+
+bool DecodeKey(std::string_view bytes, EventKey* out) {
+  if (bytes.size() != 16) return false;
+  out->ts_ns = GetBE64(bytes.data());
+  out->seq = GetBE64(bytes.data() + 8);
+  return true;
+}
+
+std::string KeyToString(const EventKey& k) {
+  return std::to_string(k.ts_ns) + ":" + std::to_string(k.seq);
+}
+
+std::string HashHex(const Hash& h) {
+  static const char* kHex = "0123456789abcdef";
+  std::string s(64, '0');
+  for (size_t i = 0; i < 32; ++i) {
+    s[2 * i] = kHex[h[i] >> 4];
+    s[2 * i + 1] = kHex[h[i] & 15];
+  }
+  return s;
+}
+
+Result<FsyncPolicy> ParseFsyncPolicy(std::string_view s) {
+  if (s == "always") return FsyncPolicy::kAlways;
+  if (s == "interval") return FsyncPolicy::kInterval;
+  if (s == "never") return FsyncPolicy::kNever;
+  return Status::InvalidArgument("fsync policy must be always, interval or never, not '" +
+                                 std::string(s) + "'");
+}
+
+struct EventLog::Impl {
+  std::string dir;
+  bool writer = false;
+  LogOptions options;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  rocksdb::ColumnFamilyHandle* snapshots = nullptr;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  rocksdb::ColumnFamilyHandle* twin = nullptr;
+
+  mutable std::mutex mu;  // serialises Append and guards head
+  ChainHead head;
+  flatbuffers::FlatBufferBuilder builder{1024};
+  Hasher hasher;
+  std::string value_buf;
+
+  // Group commit for FsyncPolicy::kInterval.
+  std::thread syncer;
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;
+  bool stop = false;
+  std::atomic<bool> dirty{false};
+
+  ~Impl() {
+    if (syncer.joinable()) {
+      {
+        std::lock_guard<std::mutex> l(sync_mu);
+        stop = true;
+      }
+      sync_cv.notify_all();
+      syncer.join();
+    }
+    if (db) {
+      if (writer && dirty.load()) db->SyncWAL().PermitUncheckedError();
+      for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+      db->Close().PermitUncheckedError();
+    }
+  }
+
+  void SyncLoop() {
+    std::unique_lock<std::mutex> l(sync_mu);
+    while (!stop) {
+      sync_cv.wait_for(l, std::chrono::milliseconds(options.fsync_interval_ms));
+      if (dirty.exchange(false)) {
+        l.unlock();
+        db->SyncWAL().PermitUncheckedError();  // a failed sync is retried next tick
+        l.lock();
+      }
+    }
+  }
+
+  ChainHead Origin() const {
+    ChainHead origin;
+    std::string v;
+    if (db->Get(rocksdb::ReadOptions(), meta, kMetaOrigin, &v).ok()) HeadFromJson(v, &origin);
+    return origin;
+  }
+};
+
+static rocksdb::Options BaseOptions() {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.IncreaseParallelism(2);
+  o.max_background_jobs = 2;
+  o.write_buffer_size = 64 << 20;
+  o.max_total_wal_size = 256 << 20;
+  o.compression = rocksdb::kLZ4Compression;
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  o.keep_log_file_num = 3;
+  return o;
+}
+
+static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, bool writer,
+                                                       const LogOptions& options) {
+  namespace fs = std::filesystem;
+  auto impl = std::make_unique<EventLog::Impl>();
+  impl->dir = dir;
+  impl->writer = writer;
+  impl->options = options;
+  std::error_code ec;
+  const bool exists = fs::exists(fs::path(dir) / "CURRENT", ec);
+  if (!writer || !options.create_if_missing) {
+    if (!fs::exists(dir, ec)) {
+      return Status::NotFound("data dir " + dir +
+                              " does not exist; pass --data-dir DIR pointing at a safetytwin log");
+    }
+    if (!exists) {
+      if (access(dir.c_str(), R_OK | X_OK) != 0) {
+        return Status::IOError("cannot read data dir " + dir + ": " + std::strerror(errno) +
+                               " (run as root or fix its permissions)");
+      }
+      return Status::NotFound("no safetytwin event log in " + dir +
+                              " (is twind writing there? pass --data-dir DIR)");
+    }
+  } else if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec) return Status::IOError("cannot create data dir " + dir + ": " + ec.message());
+    if (chmod(dir.c_str(), 0700) != 0) {
+      return Status::IOError("cannot chmod 0700 " + dir + ": " + std::strerror(errno));
+    }
+  }
+
+  rocksdb::Options opts = BaseOptions();
+  rocksdb::ColumnFamilyOptions cf_opts(opts);
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, cf_opts},
+      {kCfEvents, cf_opts},
+      {kCfSnapshots, cf_opts},
+      {kCfMeta, cf_opts},
+      {kCfTwin, cf_opts}};
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (writer) {
+    s = rocksdb::DB::Open(opts, dir, cfs, &impl->handles, &raw);
+    if (!s.ok() && s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return Status::Busy("data dir " + dir +
+                          " is locked by another writer (is twind already running?)");
+    }
+  } else {
+    opts.create_if_missing = false;
+    std::vector<std::string> names;
+    s = rocksdb::DB::ListColumnFamilies(opts, dir, &names);
+    if (!s.ok()) return FromRocks(s, "cannot read event log in " + dir);
+    std::vector<rocksdb::ColumnFamilyDescriptor> present;
+    for (auto& d : cfs) {
+      if (std::find(names.begin(), names.end(), d.name) == names.end()) {
+        return Status::Corruption("event log in " + dir + " lacks column family '" + d.name +
+                                  "'; it was not written by safetytwin");
+      }
+      present.push_back(d);
+    }
+    s = rocksdb::DB::OpenForReadOnly(opts, dir, present, &impl->handles, &raw);
+  }
+  if (!s.ok()) return FromRocks(s, "cannot open event log in " + dir);
+  impl->db.reset(raw);
+  impl->events = impl->handles[1];
+  impl->snapshots = impl->handles[2];
+  impl->meta = impl->handles[3];
+  impl->twin = impl->handles[4];
+
+  std::string v;
+  rocksdb::Status gs = impl->db->Get(rocksdb::ReadOptions(), impl->meta, kMetaSchema, &v);
+  if (gs.ok()) {
+    uint32_t ver = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+    if (ver > kSchemaVersion) {
+      return Status::InvalidArgument("event log in " + dir + " has schema version " + v +
+                                     ", newer than this build's " +
+                                     std::to_string(kSchemaVersion) + "; upgrade safetytwin");
+    }
+  } else if (writer) {
+    auto ps = impl->db->Put(rocksdb::WriteOptions(), impl->meta, kMetaSchema,
+                            std::to_string(kSchemaVersion));
+    if (!ps.ok()) return FromRocks(ps, "cannot write schema version");
+  }
+  if (impl->db->Get(rocksdb::ReadOptions(), impl->meta, kMetaHead, &v).ok()) {
+    if (!HeadFromJson(v, &impl->head)) {
+      return Status::Corruption("meta:chain_head in " + dir + " is unreadable; run twin-replay verify");
+    }
+  } else {
+    impl->head = impl->Origin();
+  }
+  if (writer && options.fsync == FsyncPolicy::kInterval) {
+    impl->syncer = std::thread([p = impl.get()] { p->SyncLoop(); });
+  }
+  return impl;
+}
+
+EventLog::EventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EventLog::~EventLog() = default;
+
+Result<std::unique_ptr<EventLog>> EventLog::OpenWriter(const std::string& dir,
+                                                       const LogOptions& options) {
+  auto r = OpenImpl(dir, true, options);
+  if (!r.ok()) return r.status();
+  return std::unique_ptr<EventLog>(new EventLog(std::move(r).value()));
+}
+
+Result<std::unique_ptr<EventLog>> EventLog::OpenReader(const std::string& dir) {
+  auto r = OpenImpl(dir, false, LogOptions{});
+  if (!r.ok()) return r.status();
+  return std::unique_ptr<EventLog>(new EventLog(std::move(r).value()));
+}
+
+const std::string& EventLog::dir() const { return impl_->dir; }
+
+Result<EventKey> EventLog::Append(std::span<const Event> events) {
+  Impl& m = *impl_;
+  if (!m.writer) return Status::InvalidArgument("event log opened read-only");
+  std::lock_guard<std::mutex> l(m.mu);
+  if (events.empty()) return m.head.key;
+  rocksdb::WriteBatch batch(events.size() * 256);
+  ChainHead head = m.head;
+  std::vector<std::string> seal_values;
+  char keybuf[16];
+  for (const Event& e : events) {
+    EventKey k{std::max(e.ts_ns, head.key.ts_ns), head.key.seq + 1};
+    PutBE64(keybuf, k.ts_ns);
+    PutBE64(keybuf + 8, k.seq);
+    std::string_view key(keybuf, 16);
+    EncodeEvent(e, m.builder);
+    std::string_view payload(reinterpret_cast<const char*>(m.builder.GetBufferPointer()),
+                             m.builder.GetSize());
+    head.head = m.hasher.Chain(head.head, key, payload);
+    head.key = k;
+    ++head.count;
+    m.value_buf.assign(reinterpret_cast<const char*>(head.head.data()), 32);
+    m.value_buf.append(payload);
+    auto s = batch.Put(m.events, rocksdb::Slice(key.data(), 16), m.value_buf);
+    if (!s.ok()) return FromRocks(s, "cannot build batch");
+    if (m.options.seal_every_events != 0 && head.count % m.options.seal_every_events == 0) {
+      Seal seal{head.key, head.count, head.head, e.ts_ns, "", 0};
+      s = batch.Put(m.meta, kSealPrefix + EncodeKey(head.key), SealToJson(seal));
+      if (!s.ok()) return FromRocks(s, "cannot build batch");
+    }
+  }
+  auto s = batch.Put(m.meta, kMetaHead, HeadToJson(head));
+  if (!s.ok()) return FromRocks(s, "cannot build batch");
+  rocksdb::WriteOptions wo;
+  wo.sync = m.options.fsync == FsyncPolicy::kAlways;
+  s = m.db->Write(wo, &batch);
+  if (!s.ok()) return FromRocks(s, "cannot append to event log in " + m.dir);
+  m.head = head;
+  if (m.options.fsync == FsyncPolicy::kInterval) m.dirty.store(true, std::memory_order_relaxed);
+  return head.key;
+}
+
+Status EventLog::Sync() {
+  if (!impl_->writer) return Status::Ok();
+  impl_->dirty.store(false);
+  return FromRocks(impl_->db->SyncWAL(), "cannot sync WAL");
+}
+
+ChainHead EventLog::Head() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return impl_->head;
+}
+
+Status EventLog::ScanRaw(const EventKey& from, const EventKey& to, const RawFn& fn) const {
+  if (to < from) return Status::Ok();
+  rocksdb::ReadOptions ro;
+  std::string upper = EncodeKey(NextKey(to));
+  rocksdb::Slice upper_slice(upper);
+  if (!(to == EventKey{UINT64_MAX, UINT64_MAX})) ro.iterate_upper_bound = &upper_slice;
+  ro.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->events));
+  for (it->Seek(EncodeKey(from)); it->Valid(); it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()),
+            std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "cannot read event log");
+}
+
+Status EventLog::Scan(const EventKey& from, const EventKey& to, const EventFn& fn,
+                      const CorruptFn& on_corrupt) const {
+  Status failure;
+  Event e;
+  Status s = ScanRaw(from, to, [&](std::string_view key, std::string_view value) {
+    EventKey k;
+    if (!DecodeKey(key, &k)) {
+      Status bad = Status::Corruption("event key of " + std::to_string(key.size()) +
+                                      " bytes is malformed");
+      if (on_corrupt) {
+        on_corrupt(k, bad);
+        return true;
+      }
+      failure = bad;
+      return false;
+    }
+    Status ds = value.size() < 32
+                    ? Status::Corruption("event record is " + std::to_string(value.size()) +
+                                         " bytes, shorter than its chain hash")
+                    : DecodeEvent(value.substr(32), &e);
+    if (!ds.ok()) {
+      Status bad = Status::Corruption("record at key " + KeyToString(k) + ": " + ds.message() +
+                                      "; run 'twin-replay verify' for a full report");
+      if (on_corrupt) {
+        on_corrupt(k, bad);
+        return true;
+      }
+      failure = bad;
+      return false;
+    }
+    return fn(k, e);
+  });
+  if (!s.ok()) return s;
+  return failure;
+}
+
+static Result<std::optional<KeyedEvent>> EdgeEvent(const EventLog::Impl& m, bool last) {
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(rocksdb::ReadOptions(), m.events));
+  last ? it->SeekToLast() : it->SeekToFirst();
+  if (!it->Valid()) {
+    auto s = FromRocks(it->status(), "cannot read event log");
+    if (!s.ok()) return s;
+    return std::optional<KeyedEvent>();
+  }
+  KeyedEvent ke;
+  if (!DecodeKey(std::string_view(it->key().data(), it->key().size()), &ke.key)) {
+    return Status::Corruption("malformed event key at the log's " +
+                              std::string(last ? "end" : "start"));
+  }
+  std::string_view v(it->value().data(), it->value().size());
+  Status ds = v.size() < 32 ? Status::Corruption("record too short") : DecodeEvent(v.substr(32), &ke.event);
+  if (!ds.ok()) return Status::Corruption("record at key " + KeyToString(ke.key) + ": " + ds.message());
+  return std::optional<KeyedEvent>(std::move(ke));
+}
+
+Result<std::optional<KeyedEvent>> EventLog::First() const { return EdgeEvent(*impl_, false); }
+Result<std::optional<KeyedEvent>> EventLog::Last() const { return EdgeEvent(*impl_, true); }
+
+Status EventLog::PutSnapshot(const Snapshot& snap) {
+  if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
+  rocksdb::WriteOptions wo;
+  wo.sync = impl_->options.fsync == FsyncPolicy::kAlways;
+  return FromRocks(impl_->db->Put(wo, impl_->snapshots, EncodeKey(snap.state.last_key),
+                                  EncodeSnapshot(snap)),
+                   "cannot write snapshot");
+}
+
+Result<std::optional<Snapshot>> EventLog::SnapshotAtOrBefore(const EventKey& key) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->snapshots));
+  it->SeekForPrev(EncodeKey(key));
+  if (!it->Valid()) {
+    auto s = FromRocks(it->status(), "cannot read snapshots");
+    if (!s.ok()) return s;
+    return std::optional<Snapshot>();
+  }
+  Snapshot snap;
+  Status s = DecodeSnapshotState(std::string_view(it->value().data(), it->value().size()),
+                                 &snap.state);
+  if (!s.ok()) {
+    EventKey k;
+    DecodeKey(std::string_view(it->key().data(), it->key().size()), &k);
+    return Status::Corruption("snapshot at key " + KeyToString(k) + ": " + s.message());
+  }
+  return std::optional<Snapshot>(std::move(snap));
+}
+
+Result<std::vector<EventKey>> EventLog::SnapshotKeys() const {
+  std::vector<EventKey> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->snapshots));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    EventKey k;
+    if (DecodeKey(std::string_view(it->key().data(), it->key().size()), &k)) out.push_back(k);
+  }
+  auto s = FromRocks(it->status(), "cannot read snapshots");
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status EventLog::PutMeta(const std::string& key, const std::string& value) {
+  if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
+  return FromRocks(impl_->db->Put(rocksdb::WriteOptions(), impl_->meta, key, value),
+                   "cannot write meta " + key);
+}
+
+Result<std::optional<std::string>> EventLog::GetMeta(const std::string& key) const {
+  std::string v;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, key, &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "cannot read meta " + key);
+  return std::optional<std::string>(std::move(v));
+}
+
+Status EventLog::PutTwin(const std::string& key, const std::string& value) {
+  if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
+  rocksdb::WriteOptions wo;
+  wo.sync = impl_->options.fsync != FsyncPolicy::kNever;
+  return FromRocks(impl_->db->Put(wo, impl_->twin, key, value), "cannot write twin catalogue");
+}
+
+Status EventLog::ScanTwin(
+    const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->twin));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()),
+            std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "cannot read twin catalogue");
+}
+
+Result<std::vector<Seal>> EventLog::Seals() const {
+  std::vector<Seal> out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
+  for (it->Seek(kSealPrefix); it->Valid() && it->key().starts_with(kSealPrefix); it->Next()) {
+    Seal seal;
+    if (!SealFromJson(it->value().ToString(), &seal)) {
+      return Status::Corruption("seal record meta:" + it->key().ToString(true) + " is unreadable");
+    }
+    out.push_back(std::move(seal));
+  }
+  auto s = FromRocks(it->status(), "cannot read seals");
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status EventLog::PutSeal(const Seal& seal) {
+  if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
+  rocksdb::WriteOptions wo;
+  wo.sync = impl_->options.fsync != FsyncPolicy::kNever;
+  return FromRocks(
+      impl_->db->Put(wo, impl_->meta, kSealPrefix + EncodeKey(seal.key), SealToJson(seal)),
+      "cannot write seal");
+}
+
+VerifyReport EventLog::Verify() const {
+  VerifyReport rep;
+  const Impl& m = *impl_;
+  auto problem = [&](const std::string& key, const std::string& what) {
+    rep.problems.push_back({key, what});
+  };
+  ChainHead origin = m.Origin();
+  Hash prev = origin.head;
+  uint64_t count = origin.count;
+  EventKey last_key = origin.key;
+  bool have_last = origin.count != 0;
+  std::map<EventKey, std::pair<uint64_t, Hash>> at_seal;
+  auto seals = Seals();
+  if (!seals.ok()) {
+    problem("meta:seals", seals.status().message());
+  } else {
+    for (const auto& s : seals.value()) at_seal[s.key] = {0, {}};
+  }
+  Hasher hasher;
+  Event e;
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 4 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro, m.events));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    std::string_view value(it->value().data(), it->value().size());
+    ++rep.records;
+    EventKey k;
+    if (!DecodeKey(key, &k)) {
+      problem("raw:" + it->key().ToString(true), "malformed key (expected 16 bytes)");
+      continue;
+    }
+    const std::string ks = KeyToString(k);
+    if (have_last && !(last_key < k)) problem(ks, "key is not after the previous key");
+    if (value.size() < 32) {
+      problem(ks, "record shorter than its chain hash");
+      continue;
+    }
+    Status ds = DecodeEvent(value.substr(32), &e);
+    if (!ds.ok()) problem(ks, ds.message());
+    Hash stored;
+    std::memcpy(stored.data(), value.data(), 32);
+    Hash expect = hasher.Chain(prev, key, value.substr(32));
+    if (expect != stored) {
+      problem(ks, "chain hash mismatch: this record, or one before it, was edited, inserted, "
+                  "deleted or moved");
+    }
+    prev = stored;  // resynchronise so that one edit is reported once
+    ++count;
+    last_key = k;
+    have_last = true;
+    auto sit = at_seal.find(k);
+    if (sit != at_seal.end()) sit->second = {count, stored};
+  }
+  if (!it->status().ok()) problem("scan", it->status().ToString());
+  if (seals.ok()) {
+    for (const auto& s : seals.value()) {
+      if (s.key < origin.key || (origin.count != 0 && s.key == origin.key)) continue;
+      ++rep.seals_checked;
+      const auto& got = at_seal[s.key];
+      if (got.first == 0) {
+        problem(KeyToString(s.key), "sealed record is missing");
+      } else if (got.first != s.count || got.second != s.head) {
+        problem(KeyToString(s.key), "seal does not match the chain (sealed count " +
+                                        std::to_string(s.count) + ", found " +
+                                        std::to_string(got.first) + ")");
+      }
+    }
+  }
+  ChainHead head;
+  std::string hv;
+  if (m.db->Get(rocksdb::ReadOptions(), m.meta, kMetaHead, &hv).ok()) {
+    if (!HeadFromJson(hv, &head)) {
+      problem("meta:chain_head", "unreadable");
+    } else if (head.count != count || head.head != prev || !(head.key == last_key)) {
+      problem("meta:chain_head",
+              "log ends at " + KeyToString(last_key) + " after " + std::to_string(count) +
+                  " records but the recorded head is " + KeyToString(head.key) + " after " +
+                  std::to_string(head.count) + ": records were removed or added at the end");
+    }
+  } else if (count != origin.count) {
+    problem("meta:chain_head", "missing although the log has records");
+  }
+  std::stable_sort(rep.problems.begin(), rep.problems.end(), [](const auto& a, const auto& b) {
+    EventKey ka, kb;
+    auto parse = [](const std::string& s, EventKey* k) {
+      return sscanf(s.c_str(), "%lu:%lu", &k->ts_ns, &k->seq) == 2;
+    };
+    bool pa = parse(a.key, &ka), pb = parse(b.key, &kb);
+    if (pa && pb) return ka < kb;
+    return pa && !pb;
+  });
+  return rep;
+}
+
+uint64_t EventLog::ApproximateSizeBytes() const {
+  uint64_t total = 0;
+  for (auto* h : {impl_->events, impl_->snapshots}) {
+    uint64_t v = 0;
+    if (impl_->db->GetIntProperty(h, "rocksdb.total-sst-files-size", &v)) total += v;
+    if (impl_->db->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &v)) total += v;
+  }
+  return total;
+}
+
+Result<uint64_t> EventLog::ApplyRetention(uint64_t max_age_ns, uint64_t max_bytes,
+                                          uint64_t now_ns) {
+  Impl& m = *impl_;
+  if (!m.writer) return Status::InvalidArgument("event log opened read-only");
+  auto keys_r = SnapshotKeys();
+  if (!keys_r.ok()) return keys_r.status();
+  const auto& keys = keys_r.value();
+  if (keys.size() < 2) return uint64_t{0};  // always keep the latest snapshot and its tail
+  std::optional<EventKey> cut;
+  // The newest snapshot old enough: everything before it may go.
+  if (max_age_ns != 0 && now_ns > max_age_ns) {
+    for (size_t i = 0; i + 1 < keys.size(); ++i) {
+      if (keys[i].ts_ns <= now_ns - max_age_ns) cut = keys[i];
+    }
+  }
+  if (max_bytes != 0) {
+    uint64_t total = ApproximateSizeBytes();
+    if (total > max_bytes) {
+      // Oldest snapshot whose tail (events after it) fits in max_bytes.
+      for (size_t i = 0; i + 1 < keys.size(); ++i) {
+        rocksdb::Range r;
+        std::string b = EncodeKey(keys[i]);
+        std::string e = EncodeKey({UINT64_MAX, UINT64_MAX});
+        r.start = b;
+        r.limit = e;
+        uint64_t tail = 0;
+        auto s = m.db->GetApproximateSizes(rocksdb::SizeApproximationOptions{.include_memtables = true,
+                                                                             .include_files = true},
+                                           m.events, &r, 1, &tail);
+        if (!s.ok()) return FromRocks(s, "cannot size the log");
+        if (!cut || *cut < keys[i]) cut = keys[i];
+        if (tail <= max_bytes) break;
+      }
+    }
+  }
+  if (!cut) return uint64_t{0};
+  ChainHead old_origin = m.Origin();
+  if (!(old_origin.key < *cut)) return uint64_t{0};
+  auto snap = SnapshotAtOrBefore(*cut);
+  if (!snap.ok()) return snap.status();
+  if (!snap.value()) return uint64_t{0};
+  std::string last_value;
+  auto gs = m.db->Get(rocksdb::ReadOptions(), m.events, EncodeKey(*cut), &last_value);
+  if (!gs.ok() || last_value.size() < 32) {
+    return Status::Corruption("retention: the record at snapshot key " + KeyToString(*cut) +
+                              " is missing; run twin-replay verify");
+  }
+  ChainHead origin;
+  origin.key = *cut;
+  origin.count = snap.value()->state.events_folded;
+  std::memcpy(origin.head.data(), last_value.data(), 32);
+  const uint64_t deleted = origin.count - old_origin.count;
+
+  rocksdb::WriteBatch batch;
+  std::string zero = EncodeKey({0, 0});
+  std::string end = EncodeKey(NextKey(*cut));
+  std::string snap_end = EncodeKey(*cut);
+  auto s = batch.DeleteRange(m.events, zero, end);
+  if (s.ok()) s = batch.DeleteRange(m.snapshots, zero, snap_end);
+  if (s.ok()) s = batch.DeleteRange(m.meta, std::string(kSealPrefix) + zero, std::string(kSealPrefix) + end);
+  if (s.ok()) s = batch.Put(m.meta, kMetaOrigin, HeadToJson(origin));
+  if (!s.ok()) return FromRocks(s, "retention batch");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = m.db->Write(wo, &batch);
+  if (!s.ok()) return FromRocks(s, "cannot apply retention");
+  rocksdb::Slice begin_s(zero), end_s(end);
+  m.db->CompactRange(rocksdb::CompactRangeOptions(), m.events, &begin_s, &end_s)
+      .PermitUncheckedError();  // space comes back later if this fails
+
+  Event rec;
+  rec.kind = EventKind::kRetention;
+  rec.ts_ns = now_ns;
+  rec.reason = "retention applied at snapshot boundary";
+  rec.attrs = {{"deleted_events", std::to_string(deleted)},
+               {"cut_key", KeyToString(*cut)},
+               {"max_age_ns", std::to_string(max_age_ns)},
+               {"max_bytes", std::to_string(max_bytes)},
+               {"new_origin_hash", HashHex(origin.head)}};
+  auto a = Append(rec);
+  if (!a.ok()) return a.status();
+  return deleted;
+}
+
+Result<State> StateAt(const EventLog& log, uint64_t t_ns) {
+  const EventKey target{t_ns, UINT64_MAX};
+  auto snap = log.SnapshotAtOrBefore(target);
+  if (!snap.ok()) return snap.status();
+  State st;
+  EventKey from{0, 0};
+  if (snap.value()) {
+    st = std::move(snap.value()->state);
+    from = NextKey(st.last_key);
+  }
+  Status s = log.Scan(from, target, [&](const EventKey& k, const Event& e) {
+    Fold(st, e, k);
+    return true;
+  });
+  if (!s.ok()) return s;
+  return st;
+}
+
+Result<State> StateAtByFullFold(const EventLog& log, uint64_t t_ns) {
+  State st;
+  Status s = log.Scan({0, 0}, {t_ns, UINT64_MAX}, [&](const EventKey& k, const Event& e) {
+    Fold(st, e, k);
+    return true;
+  });
+  if (!s.ok()) return s;
+  return st;
+}
+
+}  // namespace twin
