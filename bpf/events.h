@@ -5,12 +5,7 @@
 #define SAFETYTWIN_BPF_EVENTS_H_
 
 #ifndef __VMLINUX_H__
-#include <stdint.h>
-typedef uint8_t __u8;
-typedef uint16_t __u16;
-typedef uint32_t __u32;
-typedef uint64_t __u64;
-typedef int32_t __s32;
+#include <linux/types.h> /* userspace; BPF code gets the types from vmlinux.h */
 #endif
 
 #define TWIN_COMM_LEN 16

@@ -1,0 +1,41 @@
+// twind configuration: defaults < TOML file (/etc/safetytwin/twind.toml) < command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "eventlog/status.h"
+
+namespace twin::capture {
+
+struct DaemonConfig {
+  std::string data_dir = "/var/lib/safetytwin";
+  std::string config_path = "/etc/safetytwin/twind.toml";
+  bool foreground = false;
+  bool check = false;
+  bool json = false;                      // --check output
+  uint64_t compact_interval_ms = 10000;
+  std::string metrics_addr = "127.0.0.1:9464";  // "off" or "" disables
+  uint32_t ringbuf_bytes = 8u << 20;
+  uint32_t max_args = 4096;
+  uint32_t queue_capacity = 65536;
+  uint32_t batch_max = 4096;
+  std::string fsync = "interval";
+  uint32_t fsync_interval_ms = 100;
+  uint64_t reconcile_grace_ms = 2000;  // periodic reconcile ignores processes younger than this
+  std::string log_level = "info";
+  std::string log_file;  // when daemonized; default <data_dir>/twind.log
+  std::string pid_file;
+  bool force_raw_tp = false;
+  bool no_twin = false;
+  uint64_t min_free_bytes = 256ull << 20;  // stop writing (and record a gap) below this
+};
+
+// Parses "8M", "64k", "1048576".
+Result<uint64_t> ParseSize(const std::string& s);
+// Loads the TOML file into cfg (missing file is fine unless required).
+Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg);
+// Parses argv. Returns exit code >= 0 when the process should exit now (--help, bad flags).
+int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg);
+
+}  // namespace twin::capture

@@ -1,0 +1,711 @@
+#include "userspace/daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "bpf/events.h"
+#include "eventlog/compactor.h"
+#include "userspace/cgroup_names.h"
+#include "userspace/clock.h"
+#include "userspace/decode.h"
+#include "userspace/metrics.h"
+#include "userspace/probes.h"
+#include "userspace/procfs.h"
+
+namespace twin::capture {
+
+std::string LogEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  static const char* kHex = "0123456789abcdef";
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Counters {
+  std::array<std::atomic<uint64_t>, TWIN_EV_KIND_MAX> received{};
+  std::array<std::atomic<uint64_t>, TWIN_EV_KIND_MAX> queue_drops{};
+  std::atomic<uint64_t> decode_errors{0};
+  std::array<std::atomic<uint64_t>, kEventKindMax + 1> written{};
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> batch_ns_sum{0};
+  std::atomic<uint64_t> batch_ns_last{0};
+  std::atomic<uint64_t> compactions{0};
+  std::atomic<uint64_t> compaction_ns_last{0};
+  std::atomic<uint64_t> gaps{0};
+  std::atomic<uint64_t> resync_corrections{0};
+  std::atomic<uint64_t> append_errors{0};
+  std::atomic<uint64_t> db_bytes{0};
+  std::atomic<uint64_t> queue_depth{0};
+};
+
+// Bounded MPSC queue between the ring-buffer reader and the writer. Full → the record is counted
+// as dropped (a gap follows); the reader never blocks, or the kernel buffer would overflow instead.
+class EventQueue {
+ public:
+  explicit EventQueue(size_t cap) : cap_(cap) {}
+  bool TryPush(Decoded&& d) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (q_.size() >= cap_) return false;
+    q_.push_back(std::move(d));
+    if (q_.size() == 1) cv_.notify_one();
+    return true;
+  }
+  // Waits up to timeout for at least one item; moves up to max items into out.
+  void PopBatch(std::vector<Decoded>* out, size_t max, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> l(mu_);
+    if (q_.empty()) cv_.wait_for(l, timeout, [&] { return !q_.empty() || woken_; });
+    woken_ = false;
+    while (!q_.empty() && out->size() < max) {
+      out->push_back(std::move(q_.front()));
+      q_.pop_front();
+    }
+  }
+  void Wake() {
+    std::lock_guard<std::mutex> l(mu_);
+    woken_ = true;
+    cv_.notify_all();
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> l(mu_);
+    return q_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Decoded> q_;
+  size_t cap_;
+  bool woken_ = false;
+};
+
+std::atomic<bool> g_stop{false};
+
+class Daemon {
+ public:
+  Daemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, SnapshotHook hook,
+         ReadyFn ready)
+      : cfg_(cfg), log_(std::move(log)), on_snapshot_(std::move(hook)), ready_(std::move(ready)),
+        queue_(cfg.queue_capacity) {}
+
+  int Run();
+  std::string RenderMetrics();
+
+ private:
+  Status Start();
+  void ReaderLoop();
+  void WriterLoop();
+  // Appends a batch, folds it into live_ and counts it. Returns false if the log refused it.
+  bool Write(std::vector<Event>& batch);
+  void HandleCgroup(const CgroupChange& c, std::vector<Event>* out);
+  void EnrichUnit(Event* e);
+  void CheckDrops(std::vector<Event>* out);
+  // Compares live_ with /proc and the cgroup tree; writes corrections as resync events and a
+  // kComplete when anything changed or the state was uncertain.
+  void Reconcile(uint64_t grace_ns, bool always_complete, const char* why);
+  void Compact();
+  Event Stamp(Event e) {
+    uint64_t boot = BoottimeNs();
+    e.mono_ns = boot;
+    e.ts_ns = clock_.ToWall(boot);
+    return e;
+  }
+  uint64_t DropTotal(const DropTable& t) const {
+    uint64_t n = 0;
+    for (const auto& row : t)
+      for (uint64_t v : row) n += v;
+    return n;
+  }
+
+  DaemonConfig cfg_;
+  std::shared_ptr<spdlog::logger> log_;
+  SnapshotHook on_snapshot_;
+  ReadyFn ready_;
+  EventQueue queue_;
+  Counters ctr_;
+  ClockOffset clock_;
+  DecodeContext dctx_;
+  std::unique_ptr<EventLog> elog_;
+  std::unique_ptr<Compactor> compactor_;
+  std::unique_ptr<Probes> probes_;
+  MetricsServer metrics_;
+  State live_;  // the fold of everything this writer appended (writer thread only)
+  uint64_t seq_hint_ = 0;
+  std::map<std::string, std::set<std::string>> unit_refs_;  // unit → hierarchies holding it
+  DropTable last_drops_;
+  uint64_t last_queue_drops_ = 0;
+  uint64_t last_drop_check_wall_ = 0;
+  std::mutex drops_mu_;
+  DropTable drops_snapshot_;  // for metrics
+  CgroupRoots roots_;
+  std::atomic<bool> reader_stop_{false};
+  bool writing_suspended_ = false;  // low disk
+};
+
+Status Daemon::Start() {
+  std::vector<std::string> actions;
+  Status s = EnsureKernelFilesystems(&actions);
+  for (const auto& a : actions) log_->info("{}", a);
+  if (!s.ok()) return s;
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg_.data_dir, ec);
+  if (chmod(cfg_.data_dir.c_str(), 0700) != 0)
+    return Status::IOError("cannot set mode 0700 on " + cfg_.data_dir + ": " + strerror(errno));
+  LogOptions lo;
+  auto fp = ParseFsyncPolicy(cfg_.fsync);
+  if (!fp.ok()) return fp.status();
+  lo.fsync = *fp;
+  lo.fsync_interval_ms = cfg_.fsync_interval_ms;
+  auto opened = EventLog::OpenWriter(cfg_.data_dir, lo);
+  if (!opened.ok()) return opened.status();
+  elog_ = std::move(opened).value();
+  compactor_ = std::make_unique<Compactor>(*elog_);
+
+  clock_ = ClockOffset::Measure();
+  dctx_.clock = clock_;
+  dctx_.tick_ns = TickNs();
+  roots_ = FindCgroupRoots();
+
+  // Probes first, /proc scan after: anything that happens in between is in the queue.
+  probes_ = std::make_unique<Probes>();
+  SetLibbpfLogger(
+      [this](int level, const std::string& m) {
+        if (level == 0) log_->warn("libbpf: {}", m);
+        else if (level == 1) log_->info("libbpf: {}", m);
+        else log_->debug("libbpf: {}", m);
+      },
+      cfg_.log_level == "debug" || cfg_.log_level == "trace");
+  ProbeOptions po;
+  po.ringbuf_bytes = cfg_.ringbuf_bytes;
+  po.max_args = cfg_.max_args;
+  po.force_raw_tp = cfg_.force_raw_tp;
+  if (s = probes_->Open(); !s.ok()) return s;
+  if (s = probes_->Configure(po); !s.ok()) return s;
+  if (s = probes_->Load(); !s.ok()) return s;
+  if (s = probes_->Attach(); !s.ok()) return s;
+  s = probes_->OpenRingBuffer([this](const void* data, size_t size) {
+    Decoded d;
+    if (!DecodeRecord(data, size, dctx_, &d)) {
+      ++ctr_.decode_errors;
+      return;
+    }
+    const uint16_t k = d.raw_kind < TWIN_EV_KIND_MAX ? d.raw_kind : 0;
+    ++ctr_.received[k];
+    if (!queue_.TryPush(std::move(d))) ++ctr_.queue_drops[k];
+  });
+  if (!s.ok()) return s;
+  last_drops_ = probes_->ReadDrops();
+  log_->info("probes attached ({} mode, ring buffer {} bytes, argv bound {} bytes)",
+             probes_->mode() == HookMode::kTpBtf ? "tp_btf" : "raw_tp", probes_->ringbuf_bytes(),
+             cfg_.max_args);
+
+  if (cfg_.metrics_addr != "off" && !cfg_.metrics_addr.empty()) {
+    Status ms = metrics_.Start(cfg_.metrics_addr, [this] { return RenderMetrics(); });
+    if (!ms.ok()) return ms;
+    log_->info("metrics on http://{}/metrics", cfg_.metrics_addr);
+  }
+  return Status::Ok();
+}
+
+bool Daemon::Write(std::vector<Event>& batch) {
+  if (batch.empty()) return true;
+  if (writing_suspended_) {
+    batch.clear();
+    return false;
+  }
+  auto t0 = Clock::now();
+  auto r = elog_->Append(std::span<const Event>(batch.data(), batch.size()));
+  uint64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+  if (!r.ok()) {
+    ++ctr_.append_errors;
+    log_->error("event log append failed ({} events lost): {}", batch.size(), r.status().ToString());
+    batch.clear();
+    return false;
+  }
+  ctr_.batch_ns_last = ns;
+  ctr_.batch_ns_sum += ns;
+  ++ctr_.batches;
+  // Fold with approximate keys: live_ only needs the resulting maps, not exact keys.
+  for (const Event& e : batch) {
+    Fold(live_, e, EventKey{e.ts_ns, ++seq_hint_});
+    ++ctr_.written[static_cast<size_t>(e.kind) <= kEventKindMax ? static_cast<size_t>(e.kind) : 0];
+  }
+  batch.clear();
+  return true;
+}
+
+void Daemon::EnrichUnit(Event* e) {
+  if (auto f = FindUnitFile(e->unit)) {
+    e->unit_file_path = f->path;
+    e->unit_file_sha256 = f->sha256;
+    e->unit_file_content = std::move(f->content);
+  }
+}
+
+void Daemon::HandleCgroup(const CgroupChange& c, std::vector<Event>* out) {
+  std::string tag;
+  if (c.hierarchy_id == 0) tag = "v2";  // the default (cgroup2) hierarchy has id 0
+  else if (c.root_name == "systemd") tag = "v1-systemd";
+  else return;
+  std::string name(Basename(c.path));
+  if (!IsUnitName(name)) return;
+  Event e;
+  e.ts_ns = c.ts_ns;
+  e.mono_ns = c.mono_ns;
+  e.unit = name;
+  e.cgroup = c.path;
+  auto& refs = unit_refs_[name];
+  if (c.mkdir) {
+    bool first = refs.empty();
+    refs.insert(tag);
+    if (!first) return;
+    e.kind = EventKind::kUnitStart;
+    EnrichUnit(&e);
+    log_->info("unit start {} (cgroup {})", LogEscape(name), LogEscape(c.path));
+  } else {
+    refs.erase(tag);
+    if (!refs.empty()) return;
+    unit_refs_.erase(name);
+    e.kind = EventKind::kUnitStop;
+    log_->info("unit stop {}", LogEscape(name));
+  }
+  out->push_back(std::move(e));
+}
+
+void Daemon::CheckDrops(std::vector<Event>* out) {
+  DropTable now = probes_->ReadDrops();
+  uint64_t qd = 0;
+  for (auto& v : ctr_.queue_drops) qd += v;
+  const uint64_t wall = WallNs();
+  uint64_t kernel_new = DropTotal(now) - DropTotal(last_drops_);
+  uint64_t queue_new = qd - last_queue_drops_;
+  {
+    std::lock_guard<std::mutex> l(drops_mu_);
+    drops_snapshot_ = now;
+  }
+  if (kernel_new + queue_new > 0) {
+    std::string by_kind;
+    for (int k = 1; k < TWIN_EV_KIND_MAX; ++k) {
+      uint64_t n = 0;
+      for (size_t c = 0; c < now.size(); ++c)
+        n += now[c][k] - (c < last_drops_.size() ? last_drops_[c][k] : 0);
+      if (n) by_kind += fmt::format("{}{}={}", by_kind.empty() ? "" : ",", KindLabel(k), n);
+    }
+    Event g = Stamp(Event{});
+    g.kind = EventKind::kGap;
+    g.gap_start_ns = last_drop_check_wall_ ? last_drop_check_wall_ : g.ts_ns;
+    g.gap_end_ns = g.ts_ns;
+    g.lost = kernel_new + queue_new;
+    g.reason = fmt::format("events lost: ring buffer {} ({}), queue {}", kernel_new,
+                           by_kind.empty() ? "-" : by_kind, queue_new);
+    g.attrs = {{"ringbuf_drops", std::to_string(kernel_new)},
+               {"queue_drops", std::to_string(queue_new)}};
+    out->push_back(std::move(g));
+    ++ctr_.gaps;
+    log_->warn("gap: {}", out->back().reason);
+    last_drops_ = std::move(now);
+    last_queue_drops_ = qd;
+    last_drop_check_wall_ = wall;
+    Write(*out);
+    Reconcile(0, true, "after gap");
+    return;
+  }
+  last_drops_ = std::move(now);
+  last_queue_drops_ = qd;
+  last_drop_check_wall_ = wall;
+}
+
+void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why) {
+  std::vector<Event> out;
+  const uint64_t now_boot = BoottimeNs();
+  // Processes.
+  std::vector<Process> procs = ScanProcesses(cfg_.max_args, dctx_.tick_ns);
+  std::map<ProcKey, const Process*> seen;
+  for (const Process& p : procs) seen.emplace(ProcKey{p.pid, p.start_ns}, &p);
+  for (const Process& p : procs) {
+    auto it = live_.processes.find(ProcKey{p.pid, p.start_ns});
+    bool differs = it == live_.processes.end() || it->second.exe != p.exe ||
+                   it->second.comm != p.comm;
+    if (!differs) continue;
+    // A young process's exec/fork may still be in the queue; the periodic pass leaves it alone.
+    if (grace_ns && p.start_ns + grace_ns > now_boot) continue;
+    out.push_back(Stamp(ProcessEvent(EventKind::kResync, p)));
+    out.back().resync_op = ResyncOp::kUpsert;
+    out.back().resync_entity = ResyncEntity::kProcess;
+  }
+  for (const auto& [key, p] : live_.processes) {
+    if (seen.count(key)) continue;
+    out.push_back(Stamp(ProcessEvent(EventKind::kResync, p)));
+    out.back().resync_op = ResyncOp::kRemove;
+    out.back().resync_entity = ResyncEntity::kProcess;
+  }
+  // Listeners (UDP has no close tracepoint: this is where closed UDP sockets leave the state).
+  std::vector<Listener> ls = ScanListeners(&live_.processes, dctx_.tick_ns);
+  std::set<ListenerKey> lseen;
+  for (const Listener& l : ls) {
+    lseen.insert(l.key());
+    auto it = live_.listeners.find(l.key());
+    if (it != live_.listeners.end() && it->second.pid == l.pid) continue;
+    if (it != live_.listeners.end() && l.pid == 0) continue;  // owner not visible to us
+    out.push_back(Stamp(ListenerEvent(EventKind::kResync, l)));
+    out.back().resync_op = ResyncOp::kUpsert;
+    out.back().resync_entity = ResyncEntity::kListener;
+  }
+  for (const auto& [key, l] : live_.listeners) {
+    if (lseen.count(key)) continue;
+    out.push_back(Stamp(ListenerEvent(EventKind::kResync, l)));
+    out.back().resync_op = ResyncOp::kRemove;
+    out.back().resync_entity = ResyncEntity::kListener;
+  }
+  // Units: cgroup directories on the v2 and v1 name=systemd hierarchies.
+  CgroupRoots v2only{roots_.v2, ""}, v1only{"", roots_.v1_systemd};
+  auto u2 = ScanUnitCgroups(v2only);
+  auto u1 = ScanUnitCgroups(v1only);
+  std::map<std::string, std::set<std::string>> refs;
+  std::map<std::string, std::string> cgroup_of;
+  for (auto& [n, path] : u2) {
+    refs[n].insert("v2");
+    cgroup_of[n] = path;
+  }
+  for (auto& [n, path] : u1) {
+    refs[n].insert("v1-systemd");
+    cgroup_of.emplace(n, path);
+  }
+  unit_refs_ = refs;
+  for (const auto& [name, path] : cgroup_of) {
+    Unit u;
+    u.name = name;
+    u.cgroup = path;
+    if (auto f = FindUnitFile(name)) {
+      u.file_path = f->path;
+      u.file_sha256 = f->sha256;
+      u.file_content = std::move(f->content);
+    }
+    auto it = live_.units.find(name);
+    if (it == live_.units.end()) {
+      out.push_back(Stamp(UnitEvent(EventKind::kResync, u)));
+      out.back().resync_op = ResyncOp::kUpsert;
+      out.back().resync_entity = ResyncEntity::kUnit;
+    } else if (it->second.file_sha256 != u.file_sha256 || it->second.file_path != u.file_path) {
+      // The unit file was edited (or appeared/disappeared) while the unit runs.
+      out.push_back(Stamp(UnitEvent(EventKind::kUnitFileChanged, u)));
+      log_->info("unit file changed: {} ({})", LogEscape(name), LogEscape(u.file_path));
+    }
+  }
+  for (const auto& [name, u] : live_.units) {
+    if (cgroup_of.count(name)) continue;
+    out.push_back(Stamp(UnitEvent(EventKind::kResync, u)));
+    out.back().resync_op = ResyncOp::kRemove;
+    out.back().resync_entity = ResyncEntity::kUnit;
+  }
+  size_t corrections = 0;
+  for (const Event& e : out)
+    if (e.kind == EventKind::kResync) ++corrections;
+  ctr_.resync_corrections += corrections;
+  if (corrections || always_complete || live_.uncertain) {
+    Event c = Stamp(Event{});
+    c.kind = EventKind::kResync;
+    c.resync_op = ResyncOp::kComplete;
+    c.reason = why;
+    c.attrs = {{"corrections", std::to_string(corrections)},
+               {"processes", std::to_string(procs.size())},
+               {"listeners", std::to_string(ls.size())},
+               {"units", std::to_string(cgroup_of.size())}};
+    out.push_back(std::move(c));
+  }
+  if (corrections) log_->info("resync ({}): {} corrections", why, corrections);
+  Write(out);
+}
+
+void Daemon::Compact() {
+  // Host facts are part of every snapshot: record a change before folding.
+  HostFacts h = CollectHostFacts();
+  if (!(h == live_.host)) {
+    std::vector<Event> b{Stamp(Event{})};
+    b[0].kind = EventKind::kHostFacts;
+    b[0].host = std::move(h);
+    Write(b);
+  }
+  auto t0 = Clock::now();
+  auto r = compactor_->RunOnce(WallNs());
+  ctr_.compaction_ns_last =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+  ++ctr_.compactions;
+  ctr_.db_bytes = elog_->ApproximateSizeBytes();
+  if (!r.ok()) {
+    log_->error("compaction failed: {}", r.status().ToString());
+    return;
+  }
+  if (r->has_value() && on_snapshot_) {
+    // --- OnSnapshot(const twin::Snapshot&): the single call site for the twin VM driver. ---
+    on_snapshot_(**r);
+  }
+}
+
+void Daemon::ReaderLoop() {
+  while (!reader_stop_) {
+    int n = probes_->Poll(100);
+    if (n < 0 && n != -EINTR) {
+      log_->error("ring buffer poll failed: {}", strerror(-n));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ctr_.queue_depth = queue_.size();
+  }
+  // Drain what is left so a clean stop loses nothing.
+  while (probes_->Poll(0) > 0) {
+  }
+}
+
+void Daemon::WriterLoop() {
+  std::vector<Decoded> in;
+  std::vector<Event> batch;
+  auto next_drop_check = Clock::now();
+  auto next_compact = Clock::now() + std::chrono::milliseconds(cfg_.compact_interval_ms);
+  auto next_disk_check = Clock::now();
+  bool draining = false;
+  for (;;) {
+    in.clear();
+    queue_.PopBatch(&in, cfg_.batch_max, std::chrono::milliseconds(50));
+    for (Decoded& d : in) {
+      if (d.is_cgroup) {
+        HandleCgroup(d.cgroup, &batch);
+        continue;
+      }
+      Event& e = d.event;
+      // Owner's unit for socket events: the process image knows it, the socket probe does not.
+      if ((e.kind == EventKind::kSocketBind || e.kind == EventKind::kSocketListen ||
+           e.kind == EventKind::kListenerClose) && e.unit.empty()) {
+        auto it = live_.processes.find(ProcKey{e.pid, e.start_ns});
+        if (it != live_.processes.end()) e.unit = it->second.unit;
+      }
+      batch.push_back(std::move(e));
+    }
+    Write(batch);
+    auto now = Clock::now();
+    if (now >= next_drop_check) {
+      CheckDrops(&batch);
+      next_drop_check = now + std::chrono::milliseconds(250);
+    }
+    if (now >= next_disk_check) {
+      struct statvfs sv {};
+      if (statvfs(cfg_.data_dir.c_str(), &sv) == 0) {
+        uint64_t free_bytes = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+        if (!writing_suspended_ && free_bytes < cfg_.min_free_bytes) {
+          std::vector<Event> g{Stamp(Event{})};
+          g[0].kind = EventKind::kGap;
+          g[0].gap_start_ns = g[0].ts_ns;
+          g[0].reason = "low disk: stopped writing";
+          Write(g);
+          writing_suspended_ = true;
+          log_->error("free space {} < {} bytes: event writing suspended", free_bytes,
+                      cfg_.min_free_bytes);
+        } else if (writing_suspended_ && free_bytes > cfg_.min_free_bytes * 2) {
+          writing_suspended_ = false;
+          std::vector<Event> g{Stamp(Event{})};
+          g[0].kind = EventKind::kGap;
+          g[0].gap_end_ns = g[0].ts_ns;
+          g[0].reason = "low disk: writing resumed";
+          Write(g);
+          Reconcile(0, true, "after low disk");
+        }
+      }
+      next_disk_check = now + std::chrono::seconds(2);
+    }
+    if (now >= next_compact) {
+      Reconcile(cfg_.reconcile_grace_ms * 1000000ull, false, "periodic");
+      Compact();
+      next_compact = Clock::now() + std::chrono::milliseconds(cfg_.compact_interval_ms);
+      sd_notifyf(0, "STATUS=capturing: %llu events, %llu gaps",
+                 static_cast<unsigned long long>(ctr_.batches.load()),
+                 static_cast<unsigned long long>(ctr_.gaps.load()));
+    }
+    if (g_stop && !draining) {
+      draining = true;
+      reader_stop_ = true;
+      continue;  // one more pass picks up what the reader drained
+    }
+    if (draining && queue_.size() == 0 && in.empty()) break;
+  }
+}
+
+int Daemon::Run() {
+  Status s = Start();
+  if (!s.ok()) {
+    log_->critical("cannot start capture: {}", s.ToString());
+    sd_notifyf(0, "STATUS=failed: %s", s.ToString().c_str());
+    if (ready_) ready_(false);
+    return 1;
+  }
+  // Where the log left off: if the last record is not a daemon-stop, we crashed (or were killed).
+  uint64_t last_ts = 0;
+  bool clean = false;
+  if (auto last = elog_->Last(); last.ok() && last->has_value()) {
+    last_ts = (*last)->event.ts_ns;
+    clean = (*last)->event.kind == EventKind::kDaemonStop;
+  }
+  // Replay the log into live_ (through the compactor's snapshot) so reconciliation diffs
+  // against what the log says, not against nothing.
+  if (auto r = compactor_->RunOnce(WallNs()); !r.ok())
+    log_->warn("initial compaction: {}", r.status().ToString());
+  live_ = compactor_->current();
+
+  std::vector<Event> boot;
+  Event start = Stamp(Event{});
+  start.kind = EventKind::kDaemonStart;
+  start.reason = std::string("twind ") + TWIN_VERSION;
+  start.attrs = {{"version", TWIN_VERSION},
+                 {"schema", std::to_string(kSchemaVersion)},
+                 {"clock_offset_ns", std::to_string(clock_.wall_minus_boot_ns)},
+                 {"clock_offset_uncertainty_ns", std::to_string(clock_.uncertainty_ns)},
+                 {"tick_ns", std::to_string(dctx_.tick_ns)},
+                 {"boot_id", CollectHostFacts().boot_id},
+                 {"probe_mode", probes_->mode() == HookMode::kTpBtf ? "tp_btf" : "raw_tp"},
+                 {"ringbuf_bytes", std::to_string(probes_->ringbuf_bytes())},
+                 {"max_args", std::to_string(cfg_.max_args)},
+                 {"pid", std::to_string(getpid())}};
+  boot.push_back(start);
+  if (last_ts != 0) {
+    Event g = Stamp(Event{});
+    g.kind = EventKind::kGap;
+    g.gap_start_ns = last_ts;
+    g.gap_end_ns = start.ts_ns;
+    g.reason = clean ? "daemon was stopped" : "daemon was not running (no clean stop recorded)";
+    boot.push_back(std::move(g));
+    ++ctr_.gaps;
+  }
+  Event hf = Stamp(Event{});
+  hf.kind = EventKind::kHostFacts;
+  hf.host = CollectHostFacts();
+  boot.push_back(std::move(hf));
+  if (!Write(boot)) {
+    if (ready_) ready_(false);
+    return 1;
+  }
+  last_drop_check_wall_ = WallNs();
+  Reconcile(0, true, "start-up");
+  if (Status ss = elog_->Sync(); !ss.ok()) log_->warn("sync: {}", ss.ToString());
+
+  std::thread reader([this] { ReaderLoop(); });
+  std::thread writer([this] { WriterLoop(); });
+  log_->info("twind ready: data dir {}, {} processes, {} listeners, {} units", cfg_.data_dir,
+             live_.processes.size(), live_.listeners.size(), live_.units.size());
+  sd_notify(0, "READY=1\nSTATUS=capturing");
+  if (ready_) ready_(true);
+
+  uint64_t wd_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &wd_usec) > 0;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  int sig = 0;
+  while (!g_stop) {
+    timespec ts{0, 200 * 1000000};
+    if (watchdog) sd_notify(0, "WATCHDOG=1");
+    siginfo_t info;
+    sig = sigtimedwait(&set, &info, &ts);
+    if (sig == SIGTERM || sig == SIGINT) g_stop = true;
+    if (sig == SIGHUP) log_->info("SIGHUP ignored (restart twind to reload the config)");
+  }
+  sd_notify(0, "STOPPING=1");
+  log_->info("stopping ({}): flushing", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  queue_.Wake();
+  reader.join();
+  writer.join();
+  std::vector<Event> stop{Stamp(Event{})};
+  stop[0].kind = EventKind::kDaemonStop;
+  stop[0].reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  Write(stop);
+  if (Status ss = elog_->Sync(); !ss.ok()) log_->warn("sync: {}", ss.ToString());
+  Compact();
+  metrics_.Stop();
+  log_->info("stopped cleanly");
+  return 0;
+}
+
+std::string Daemon::RenderMetrics() {
+  std::string o;
+  o += "# HELP twind_events_received_total Records read from the BPF ring buffer, by kind.\n";
+  o += "# TYPE twind_events_received_total counter\n";
+  for (int k = 1; k < TWIN_EV_KIND_MAX; ++k)
+    o += fmt::format("twind_events_received_total{{kind=\"{}\"}} {}\n", KindLabel(k), ctr_.received[k].load());
+  o += "# HELP twind_events_written_total Events appended to the log, by event kind.\n";
+  o += "# TYPE twind_events_written_total counter\n";
+  for (int k = 1; k <= kEventKindMax; ++k)
+    o += fmt::format("twind_events_written_total{{kind=\"{}\"}} {}\n", KindName(static_cast<EventKind>(k)), ctr_.written[k].load());
+  o += "# HELP twind_ringbuf_drops_total Failed ring-buffer reservations, by kind and CPU.\n";
+  o += "# TYPE twind_ringbuf_drops_total counter\n";
+  {
+    std::lock_guard<std::mutex> l(drops_mu_);
+    for (size_t c = 0; c < drops_snapshot_.size(); ++c)
+      for (int k = 1; k < TWIN_EV_KIND_MAX; ++k)
+        o += fmt::format("twind_ringbuf_drops_total{{kind=\"{}\",cpu=\"{}\"}} {}\n", KindLabel(k), c, drops_snapshot_[c][k]);
+  }
+  o += "# HELP twind_queue_drops_total Records dropped because the writer queue was full.\n";
+  o += "# TYPE twind_queue_drops_total counter\n";
+  for (int k = 1; k < TWIN_EV_KIND_MAX; ++k)
+    o += fmt::format("twind_queue_drops_total{{kind=\"{}\"}} {}\n", KindLabel(k), ctr_.queue_drops[k].load());
+  o += fmt::format("# TYPE twind_queue_depth gauge\ntwind_queue_depth {}\n", ctr_.queue_depth.load());
+  o += fmt::format("# TYPE twind_decode_errors_total counter\ntwind_decode_errors_total {}\n", ctr_.decode_errors.load());
+  o += fmt::format("# TYPE twind_batch_latency_seconds summary\ntwind_batch_latency_seconds_sum {:.9f}\ntwind_batch_latency_seconds_count {}\n",
+                   ctr_.batch_ns_sum.load() / 1e9, ctr_.batches.load());
+  o += fmt::format("# TYPE twind_batch_latency_last_seconds gauge\ntwind_batch_latency_last_seconds {:.9f}\n", ctr_.batch_ns_last.load() / 1e9);
+  o += fmt::format("# TYPE twind_compactions_total counter\ntwind_compactions_total {}\n", ctr_.compactions.load());
+  o += fmt::format("# TYPE twind_compaction_last_seconds gauge\ntwind_compaction_last_seconds {:.9f}\n", ctr_.compaction_ns_last.load() / 1e9);
+  o += fmt::format("# TYPE twind_gaps_total counter\ntwind_gaps_total {}\n", ctr_.gaps.load());
+  o += fmt::format("# TYPE twind_resync_corrections_total counter\ntwind_resync_corrections_total {}\n", ctr_.resync_corrections.load());
+  o += fmt::format("# TYPE twind_append_errors_total counter\ntwind_append_errors_total {}\n", ctr_.append_errors.load());
+  o += fmt::format("# TYPE twind_db_size_bytes gauge\ntwind_db_size_bytes {}\n", ctr_.db_bytes.load());
+  return o;
+}
+
+}  // namespace
+
+int RunDaemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, SnapshotHook hook,
+              ReadyFn ready) {
+  // Signals are taken synchronously by the main loop; every thread inherits the blocked mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  g_stop = false;
+  Daemon d(cfg, std::move(log), std::move(hook), std::move(ready));
+  return d.Run();
+}
+
+}  // namespace twin::capture

@@ -1,0 +1,36 @@
+// twind: probes → ring buffer → reader thread → bounded queue → writer thread → EventLog, with
+// gap/resync on loss, /proc reconciliation and compaction every interval.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "eventlog/log.h"
+#include "userspace/config.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace twin::capture {
+
+// Called after each compaction that wrote a snapshot. Must not block: the twin VM driver (vm/)
+// queues its work. Defaults to nothing.
+using SnapshotHook = std::function<void(const twin::Snapshot&)>;
+
+// Told once whether start-up succeeded (the daemonizing parent waits for it).
+using ReadyFn = std::function<void(bool ok)>;
+
+// Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.
+int RunDaemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, SnapshotHook hook,
+              ReadyFn ready = nullptr);
+// `twind --check`: prints the readiness report; 0 when capture can work.
+int RunCheck(const DaemonConfig& cfg);
+// The thin main: flags, logging, daemonizing.
+int TwindMain(int argc, char** argv);
+
+// Escapes a host-derived string for a log line: printable ASCII kept, the rest as \xNN.
+std::string LogEscape(std::string_view s);
+
+}  // namespace twin::capture

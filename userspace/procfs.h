@@ -1,0 +1,62 @@
+// Reads the host's current state from /proc, /sys/fs/cgroup and the unit directories. Used at
+// start-up, after a gap and at every compaction to reconcile the event-built state. Everything
+// read here is host-controlled data: it is stored as bytes, never interpreted.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eventlog/event.h"
+#include "eventlog/state.h"
+
+namespace twin::capture {
+
+struct ProcessInfo {
+  Process p;
+  char state = '?';  // /proc/<pid>/stat state letter
+};
+
+// One process by pid; nullopt if it is gone (or is not a thread-group leader).
+std::optional<ProcessInfo> ReadProcess(int pid, uint32_t max_args, uint64_t tick_ns);
+// All processes except zombies (their exit has already fired).
+std::vector<Process> ScanProcesses(uint32_t max_args, uint64_t tick_ns);
+
+// Listening TCP sockets and bound UDP sockets of this network namespace, with their owner.
+std::vector<Listener> ScanListeners(const std::map<ProcKey, Process>* processes, uint64_t tick_ns);
+// Parses one /proc/net/{tcp,udp}[6] file body (exposed for tests).
+struct NetEntry {
+  uint8_t proto = 0, family = 0;
+  std::string addr;
+  uint16_t port = 0;
+  uint8_t state = 0;
+  uint64_t inode = 0;
+};
+std::vector<NetEntry> ParseProcNet(const std::string& body, uint8_t proto, uint8_t family);
+
+struct CgroupRoots {
+  std::string v2;          // cgroup2 mount point, "" if none
+  std::string v1_systemd;  // name=systemd v1 mount point, "" if none
+};
+CgroupRoots FindCgroupRoots();
+// *.service / *.scope cgroups under the roots: unit name → cgroup path (relative to its root).
+std::map<std::string, std::string> ScanUnitCgroups(const CgroupRoots& roots);
+
+struct UnitFile {
+  std::string path, sha256, content;
+};
+// Looks the unit up in the standard systemd unit directories (first match wins, like systemd).
+std::optional<UnitFile> FindUnitFile(const std::string& unit_name);
+std::string Sha256Hex(const std::string& data);
+
+HostFacts CollectHostFacts();
+std::string ReadFileLimited(const std::string& path, size_t limit, bool* ok = nullptr);
+
+// Makes a process/listener/unit resync event (ts filled by the caller).
+Event ProcessEvent(EventKind kind, const Process& p);
+Event ListenerEvent(EventKind kind, const Listener& l);
+Event UnitEvent(EventKind kind, const Unit& u);
+
+}  // namespace twin::capture

@@ -1,0 +1,107 @@
+// TwindMain: flags → config → logging → (daemonize) → RunDaemon. Kept apart from the daemon loop so
+// that the loop stays testable and main() stays one line.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "userspace/daemon.h"
+
+namespace twin::capture {
+namespace {
+
+std::shared_ptr<spdlog::logger> MakeLogger(const DaemonConfig& cfg, const std::string& file) {
+  std::shared_ptr<spdlog::logger> log;
+  if (!file.empty()) {
+    log = spdlog::basic_logger_mt("twind", file);
+    log->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
+  } else {
+    log = spdlog::stderr_logger_mt("twind");
+    // journald adds its own timestamps; plain stderr gets ours.
+    if (getenv("JOURNAL_STREAM")) log->set_pattern("<%l> %v");
+    else log->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
+  }
+  log->set_level(spdlog::level::from_str(cfg.log_level));
+  log->flush_on(spdlog::level::info);
+  return log;
+}
+
+}  // namespace
+
+int TwindMain(int argc, char** argv) {
+  DaemonConfig cfg;
+  int rc = ParseCommandLine(argc, argv, &cfg);
+  if (rc >= 0) return rc;
+  if (cfg.check) return RunCheck(cfg);
+  if (geteuid() != 0) {
+    fprintf(stderr, "twind: must run as root (loads BPF programs); try: sudo twind --check\n");
+    return 1;
+  }
+  // Under systemd (Type=notify) or with --foreground we stay put; otherwise daemonize and let the
+  // parent exit only once the child reports ready, so `twind && next-step` works.
+  const bool under_systemd = getenv("NOTIFY_SOCKET") != nullptr || getenv("INVOCATION_ID") != nullptr;
+  int ready_pipe[2] = {-1, -1};
+  if (!cfg.foreground && !under_systemd) {
+    if (pipe2(ready_pipe, O_CLOEXEC) != 0) {
+      perror("twind: pipe");
+      return 1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+      perror("twind: fork");
+      return 1;
+    }
+    if (pid > 0) {
+      close(ready_pipe[1]);
+      char c = 0;
+      ssize_t n = read(ready_pipe[0], &c, 1);
+      if (n == 1 && c == '1') return 0;
+      fprintf(stderr, "twind: start-up failed; see %s\n",
+              (cfg.log_file.empty() ? cfg.data_dir + "/twind.log" : cfg.log_file).c_str());
+      return 1;
+    }
+    close(ready_pipe[0]);
+    setsid();
+    if (fork() > 0) _exit(0);
+    umask(077);
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    if (devnull > 2) close(devnull);
+    if (cfg.log_file.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(cfg.data_dir, ec);
+      chmod(cfg.data_dir.c_str(), 0700);
+      cfg.log_file = cfg.data_dir + "/twind.log";
+    }
+  }
+  auto log = MakeLogger(cfg, cfg.foreground || under_systemd ? std::string() : cfg.log_file);
+  if (!cfg.pid_file.empty()) {
+    FILE* f = fopen(cfg.pid_file.c_str(), "w");
+    if (f) {
+      fprintf(f, "%d\n", getpid());
+      fclose(f);
+    }
+  }
+  SnapshotHook hook;  // the twin VM driver (vm/) plugs in here; --no-twin leaves it empty
+  const int ready_fd = ready_pipe[1];
+  ReadyFn ready = [ready_fd](bool ok) {
+    if (ready_fd < 0) return;
+    char c = ok ? '1' : '0';
+    (void)!write(ready_fd, &c, 1);
+    close(ready_fd);
+  };
+  rc = RunDaemon(cfg, log, hook, ready);
+  if (!cfg.pid_file.empty()) unlink(cfg.pid_file.c_str());
+  return rc;
+}
+
+}  // namespace twin::capture
