@@ -1,0 +1,412 @@
+#include "replay/render.h"
+
+#include <arpa/inet.h>
+
+#include <fmt/format.h>
+
+#include "eventlog/timefmt.h"
+
+namespace twin {
+
+std::string EscapeForTerminal(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<uint8_t>(s[i]);
+    switch (c) {
+      case '\n': out += "\\n"; continue;
+      case '\r': out += "\\r"; continue;
+      case '\t': out += "\\t"; continue;
+      case '\\': out += "\\\\"; continue;
+      default: break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else if (c >= 0x80) {
+      // Keep valid UTF-8 readable; escape stray bytes.
+      std::string tmp;
+      AppendJsonString(tmp, s.substr(i, 4));
+      size_t n = 1;
+      if ((c & 0xE0) == 0xC0) n = 2;
+      else if ((c & 0xF0) == 0xE0) n = 3;
+      else if ((c & 0xF8) == 0xF0) n = 4;
+      bool valid = i + n <= s.size() && n > 1;
+      for (size_t k = 1; valid && k < n; ++k) {
+        valid = (static_cast<uint8_t>(s[i + k]) & 0xC0) == 0x80;
+      }
+      if (valid) {
+        out.append(s.data() + i, n);
+        i += n - 1;
+      } else {
+        out += fmt::format("\\x{:02x}", c);
+      }
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string JoinArgv(const std::vector<std::string>& argv) {
+  std::string out;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (i) out += ' ';
+    out += EscapeForTerminal(argv[i]);
+  }
+  return out;
+}
+
+std::string ProtoName(uint8_t proto) {
+  if (proto == kProtoTcp) return "tcp";
+  if (proto == kProtoUdp) return "udp";
+  return std::to_string(proto);
+}
+
+std::string FamilyName(uint8_t family) {
+  if (family == kFamilyInet) return "ipv4";
+  if (family == kFamilyInet6) return "ipv6";
+  return std::to_string(family);
+}
+
+std::string Endpoint(const std::string& addr, uint8_t family, uint16_t port) {
+  std::string a = EscapeForTerminal(addr.empty() ? (family == kFamilyInet6 ? "::" : "0.0.0.0") : addr);
+  if (family == kFamilyInet6) return "[" + a + "]:" + std::to_string(port);
+  return a + ":" + std::to_string(port);
+}
+
+namespace {
+
+void ArgvJson(const std::vector<std::string>& argv, JsonWriter& w) {
+  w.BeginArray();
+  for (const auto& a : argv) w.String(a);
+  w.EndArray();
+}
+
+void AttrsJson(const Event& e, JsonWriter& w) {
+  if (e.attrs.empty()) return;
+  w.Key("attrs").BeginObject();
+  for (const auto& [k, v] : e.attrs) w.Field(k, v);
+  w.EndObject();
+}
+
+void SockJson(const Event& e, JsonWriter& w) {
+  w.Field("proto", ProtoName(e.proto))
+      .Field("family", FamilyName(e.family))
+      .Field("addr", e.addr)
+      .FieldU("port", e.port);
+  if (e.sock_inode) w.FieldU("sock_inode", e.sock_inode);
+}
+
+void ProcIdJson(const Event& e, JsonWriter& w) {
+  w.FieldI("pid", e.pid).FieldU("start_ns", e.start_ns);
+}
+
+void ProcImageJson(const Event& e, JsonWriter& w) {
+  w.FieldI("ppid", e.ppid)
+      .FieldU("uid", e.uid)
+      .FieldU("gid", e.gid)
+      .Field("comm", e.comm)
+      .Field("exe", e.exe)
+      .Field("cwd", e.cwd);
+  w.Key("argv");
+  ArgvJson(e.argv, w);
+  w.FieldB("argv_truncated", e.argv_truncated)
+      .Field("cgroup", e.cgroup)
+      .Field("unit", e.unit)
+      .Field("container_id", e.container_id);
+}
+
+std::string_view ResyncOpName(ResyncOp op) {
+  switch (op) {
+    case ResyncOp::kUpsert: return "upsert";
+    case ResyncOp::kRemove: return "remove";
+    case ResyncOp::kComplete: return "complete";
+    default: return "none";
+  }
+}
+std::string_view ResyncEntityName(ResyncEntity en) {
+  switch (en) {
+    case ResyncEntity::kProcess: return "process";
+    case ResyncEntity::kListener: return "listener";
+    case ResyncEntity::kUnit: return "unit";
+    default: return "none";
+  }
+}
+
+}  // namespace
+
+void HostToJson(const HostFacts& h, JsonWriter& w) {
+  w.BeginObject()
+      .Field("hostname", h.hostname)
+      .Field("kernel", h.kernel)
+      .Field("os", h.os)
+      .Field("machine_id", h.machine_id)
+      .Field("boot_id", h.boot_id)
+      .FieldU("cpus", h.cpus)
+      .FieldU("mem_bytes", h.mem_bytes);
+  w.Key("disks").BeginArray();
+  for (const auto& d : h.disks) {
+    w.BeginObject().Field("name", d.name).FieldU("size_bytes", d.size_bytes).Field("mount", d.mount).EndObject();
+  }
+  w.EndArray().EndObject();
+}
+
+void EventToJson(const EventKey& key, const Event& e, JsonWriter& w) {
+  w.BeginObject()
+      .Field("kind", KindName(e.kind))
+      .Field("time", FormatRfc3339Ns(e.ts_ns))
+      .FieldU("ts_ns", e.ts_ns)
+      .FieldU("seq", key.seq)
+      .FieldU("mono_ns", e.mono_ns);
+  switch (e.kind) {
+    case EventKind::kProcessExec:
+    case EventKind::kProcessFork:
+      ProcIdJson(e, w);
+      w.FieldU("parent_start_ns", e.parent_start_ns);
+      ProcImageJson(e, w);
+      break;
+    case EventKind::kProcessExit:
+      ProcIdJson(e, w);
+      w.FieldI("ppid", e.ppid).Field("comm", e.comm).FieldI("exit_code", e.exit_code)
+          .FieldI("signal", e.signal).FieldB("core_dumped", e.core_dumped)
+          .FieldU("duration_ns", e.duration_ns).Field("unit", e.unit);
+      break;
+    case EventKind::kSocketBind:
+    case EventKind::kSocketListen:
+    case EventKind::kListenerClose:
+      ProcIdJson(e, w);
+      w.Field("comm", e.comm).Field("unit", e.unit);
+      SockJson(e, w);
+      if (e.kind == EventKind::kSocketBind) w.FieldI("result", e.result);
+      break;
+    case EventKind::kUnitStart:
+    case EventKind::kUnitStop:
+    case EventKind::kUnitFileChanged:
+      w.Field("unit", e.unit).Field("cgroup", e.cgroup)
+          .Field("unit_file_path", e.unit_file_path)
+          .Field("unit_file_sha256", e.unit_file_sha256);
+      if (e.kind != EventKind::kUnitStop) w.Field("unit_file_content", e.unit_file_content);
+      break;
+    case EventKind::kHostFacts:
+      w.Key("host");
+      HostToJson(e.host, w);
+      break;
+    case EventKind::kGap:
+      w.FieldU("gap_start_ns", e.gap_start_ns).FieldU("gap_end_ns", e.gap_end_ns)
+          .FieldU("lost", e.lost).Field("reason", e.reason);
+      break;
+    case EventKind::kResync:
+      w.Field("op", ResyncOpName(e.resync_op)).Field("entity", ResyncEntityName(e.resync_entity));
+      if (e.resync_entity == ResyncEntity::kProcess) {
+        ProcIdJson(e, w);
+        ProcImageJson(e, w);
+      } else if (e.resync_entity == ResyncEntity::kListener) {
+        ProcIdJson(e, w);
+        w.Field("comm", e.comm).Field("unit", e.unit);
+        SockJson(e, w);
+      } else if (e.resync_entity == ResyncEntity::kUnit) {
+        w.Field("unit", e.unit).Field("unit_file_path", e.unit_file_path)
+            .Field("unit_file_sha256", e.unit_file_sha256);
+      }
+      break;
+    default:
+      if (!e.reason.empty()) w.Field("message", e.reason);
+      break;
+  }
+  AttrsJson(e, w);
+  w.EndObject();
+}
+
+std::string EventSummary(const Event& e) {
+  auto who = [&] { return fmt::format("{} {}", e.pid, EscapeForTerminal(e.comm)); };
+  switch (e.kind) {
+    case EventKind::kProcessExec:
+      return fmt::format("{} ppid={} uid={} {}{}{}", e.pid, e.ppid, e.uid, JoinArgv(e.argv),
+                         e.argv_truncated ? " [truncated]" : "",
+                         e.unit.empty() ? "" : " unit=" + EscapeForTerminal(e.unit));
+    case EventKind::kProcessFork:
+      return fmt::format("{} ppid={} {}", e.pid, e.ppid, EscapeForTerminal(e.comm));
+    case EventKind::kProcessExit:
+      return e.signal ? fmt::format("{} killed by signal {}{}", who(), e.signal,
+                                    e.core_dumped ? " (core dumped)" : "")
+                      : fmt::format("{} exit {}", who(), e.exit_code);
+    case EventKind::kSocketBind:
+      return fmt::format("{} {} {}{}", who(), ProtoName(e.proto), Endpoint(e.addr, e.family, e.port),
+                         e.result ? fmt::format(" failed ({})", e.result) : "");
+    case EventKind::kSocketListen:
+    case EventKind::kListenerClose:
+      return fmt::format("{} {} {}", who(), ProtoName(e.proto), Endpoint(e.addr, e.family, e.port));
+    case EventKind::kUnitStart:
+    case EventKind::kUnitFileChanged:
+      return fmt::format("{} {} sha256={}", EscapeForTerminal(e.unit),
+                         EscapeForTerminal(e.unit_file_path), e.unit_file_sha256.substr(0, 12));
+    case EventKind::kUnitStop:
+      return EscapeForTerminal(e.unit);
+    case EventKind::kHostFacts:
+      return fmt::format("{} kernel {} cpus={} mem={}MiB", EscapeForTerminal(e.host.hostname),
+                         EscapeForTerminal(e.host.kernel), e.host.cpus, e.host.mem_bytes >> 20);
+    case EventKind::kGap:
+      return fmt::format("{} .. {} lost={} {}", FormatRfc3339Ns(e.gap_start_ns),
+                         FormatRfc3339Ns(e.gap_end_ns), e.lost, EscapeForTerminal(e.reason));
+    case EventKind::kResync: {
+      std::string what;
+      if (e.resync_entity == ResyncEntity::kProcess) what = who();
+      if (e.resync_entity == ResyncEntity::kListener)
+        what = fmt::format("{} {}", ProtoName(e.proto), Endpoint(e.addr, e.family, e.port));
+      if (e.resync_entity == ResyncEntity::kUnit) what = EscapeForTerminal(e.unit);
+      return fmt::format("{} {} {}", ResyncOpName(e.resync_op), ResyncEntityName(e.resync_entity), what);
+    }
+    default: {
+      std::string out = EscapeForTerminal(e.reason);
+      for (const auto& [k, v] : e.attrs) out += fmt::format(" {}={}", EscapeForTerminal(k), EscapeForTerminal(v));
+      return out;
+    }
+  }
+}
+
+void ProcessToJson(const Process& p, JsonWriter& w) {
+  w.BeginObject().FieldI("pid", p.pid).FieldU("start_ns", p.start_ns).FieldI("ppid", p.ppid)
+      .FieldU("uid", p.uid).FieldU("gid", p.gid).Field("comm", p.comm).Field("exe", p.exe)
+      .Field("cwd", p.cwd);
+  w.Key("argv");
+  ArgvJson(p.argv, w);
+  w.FieldB("argv_truncated", p.argv_truncated).Field("cgroup", p.cgroup).Field("unit", p.unit)
+      .Field("container_id", p.container_id).FieldU("since_ns", p.since_ns).EndObject();
+}
+
+void ListenerToJson(const Listener& l, JsonWriter& w) {
+  w.BeginObject().Field("proto", ProtoName(l.proto)).Field("family", FamilyName(l.family))
+      .Field("addr", l.addr).FieldU("port", l.port).FieldI("pid", l.pid)
+      .FieldU("start_ns", l.start_ns).Field("comm", l.comm).Field("unit", l.unit)
+      .FieldU("sock_inode", l.sock_inode).FieldU("since_ns", l.since_ns).EndObject();
+}
+
+void UnitToJson(const Unit& u, JsonWriter& w, bool with_content) {
+  w.BeginObject().Field("name", u.name).Field("file_path", u.file_path)
+      .Field("file_sha256", u.file_sha256).Field("cgroup", u.cgroup).FieldU("since_ns", u.since_ns);
+  if (with_content) w.Field("file_content", u.file_content);
+  w.EndObject();
+}
+
+void StateToJson(const State& s, uint64_t at_ns, JsonWriter& w) {
+  w.BeginObject().Field("at", FormatRfc3339Ns(at_ns)).FieldU("at_ns", at_ns)
+      .FieldU("last_event_ts_ns", s.ts_ns).FieldU("last_event_seq", s.last_key.seq)
+      .FieldB("uncertain", s.uncertain);
+  if (s.uncertain) w.Field("uncertain_since", FormatRfc3339Ns(s.uncertain_since_ns));
+  w.Key("host");
+  HostToJson(s.host, w);
+  w.Key("processes").BeginArray();
+  for (const auto& [k, p] : s.processes) ProcessToJson(p, w);
+  w.EndArray().Key("units").BeginArray();
+  for (const auto& [k, u] : s.units) UnitToJson(u, w, true);
+  w.EndArray().Key("listeners").BeginArray();
+  for (const auto& [k, l] : s.listeners) ListenerToJson(l, w);
+  w.EndArray().EndObject();
+}
+
+namespace {
+std::string Trunc(std::string s, size_t n) {
+  if (s.size() > n) s = s.substr(0, n - 3) + "...";
+  return s;
+}
+std::string ProcLine(const Process& p) {
+  return fmt::format("{:>7} {:>7} {:>6} {:<24} {}", p.pid, p.ppid, p.uid,
+                     Trunc(EscapeForTerminal(p.unit.empty() ? "-" : p.unit), 24),
+                     Trunc(p.argv.empty() ? EscapeForTerminal(p.comm) : JoinArgv(p.argv), 120));
+}
+std::string UnitLine(const Unit& u) {
+  return fmt::format("{:<40} {:<14} {}", Trunc(EscapeForTerminal(u.name), 40),
+                     u.file_sha256.empty() ? "-" : u.file_sha256.substr(0, 12),
+                     u.file_path.empty() ? "-" : EscapeForTerminal(u.file_path));
+}
+std::string ListenerLine(const Listener& l) {
+  return fmt::format("{:<5} {:<40} {:>7} {:<16} {}", ProtoName(l.proto),
+                     Trunc(Endpoint(l.addr, l.family, l.port), 40), l.pid,
+                     Trunc(EscapeForTerminal(l.comm), 16),
+                     l.unit.empty() ? "-" : EscapeForTerminal(l.unit));
+}
+}  // namespace
+
+std::string StateTable(const State& s, uint64_t at_ns) {
+  std::string out = fmt::format("State at {}{}\n", FormatRfc3339Ns(at_ns),
+                                s.uncertain ? "  [UNCERTAIN: events were lost since " +
+                                                  FormatRfc3339Ns(s.uncertain_since_ns) +
+                                                  "; no resync yet]"
+                                            : "");
+  const HostFacts& h = s.host;
+  out += fmt::format("Host: {}  kernel {}  {}  cpus {}  memory {} MiB\n",
+                     h.hostname.empty() ? "-" : EscapeForTerminal(h.hostname),
+                     h.kernel.empty() ? "-" : EscapeForTerminal(h.kernel),
+                     h.os.empty() ? "-" : EscapeForTerminal(h.os), h.cpus, h.mem_bytes >> 20);
+  for (const auto& d : h.disks) {
+    out += fmt::format("  disk {} {} GiB {}\n", EscapeForTerminal(d.name), d.size_bytes >> 30,
+                       EscapeForTerminal(d.mount));
+  }
+  out += fmt::format("\nUnits ({})\n{:<40} {:<14} {}\n", s.units.size(), "UNIT", "SHA256", "FILE");
+  for (const auto& [k, u] : s.units) out += UnitLine(u) + "\n";
+  out += fmt::format("\nListeners ({})\n{:<5} {:<40} {:>7} {:<16} {}\n", s.listeners.size(),
+                     "PROTO", "ADDRESS", "PID", "COMM", "UNIT");
+  for (const auto& [k, l] : s.listeners) out += ListenerLine(l) + "\n";
+  out += fmt::format("\nProcesses ({})\n{:>7} {:>7} {:>6} {:<24} {}\n", s.processes.size(), "PID",
+                     "PPID", "UID", "UNIT", "COMMAND");
+  for (const auto& [k, p] : s.processes) out += ProcLine(p) + "\n";
+  return out;
+}
+
+void DiffToJson(const StateDiff& d, uint64_t t1, uint64_t t2, JsonWriter& w) {
+  w.BeginObject().Field("from", FormatRfc3339Ns(t1)).Field("to", FormatRfc3339Ns(t2));
+  auto section = [&](const char* name, const auto& md, auto fn) {
+    w.Key(name).BeginObject();
+    w.Key("added").BeginArray();
+    for (const auto& x : md.added) fn(x);
+    w.EndArray().Key("removed").BeginArray();
+    for (const auto& x : md.removed) fn(x);
+    w.EndArray().Key("changed").BeginArray();
+    for (const auto& [a, b] : md.changed) {
+      w.BeginObject().Key("before");
+      fn(a);
+      w.Key("after");
+      fn(b);
+      w.EndObject();
+    }
+    w.EndArray().EndObject();
+  };
+  section("processes", d.processes, [&](const Process& p) { ProcessToJson(p, w); });
+  section("units", d.units, [&](const Unit& u) { UnitToJson(u, w, false); });
+  section("listeners", d.listeners, [&](const Listener& l) { ListenerToJson(l, w); });
+  w.FieldB("host_changed", d.host_changed);
+  if (d.host_changed) {
+    w.Key("host_before");
+    HostToJson(d.host_before, w);
+    w.Key("host_after");
+    HostToJson(d.host_after, w);
+  }
+  w.EndObject();
+}
+
+std::string DiffTable(const StateDiff& d, uint64_t t1, uint64_t t2) {
+  std::string out = fmt::format("Diff {} -> {}\n", FormatRfc3339Ns(t1), FormatRfc3339Ns(t2));
+  if (d.empty()) return out + "no differences\n";
+  auto section = [&](const char* title, const auto& md, auto line) {
+    if (md.empty()) return;
+    out += fmt::format("\n{} (+{} -{} ~{})\n", title, md.added.size(), md.removed.size(),
+                       md.changed.size());
+    for (const auto& x : md.added) out += "+ " + line(x) + "\n";
+    for (const auto& x : md.removed) out += "- " + line(x) + "\n";
+    for (const auto& [a, b] : md.changed) {
+      out += "~ " + line(a) + "\n";
+      out += "  " + line(b) + "\n";
+    }
+  };
+  section("Units", d.units, UnitLine);
+  section("Listeners", d.listeners, ListenerLine);
+  section("Processes", d.processes, ProcLine);
+  if (d.host_changed) {
+    out += fmt::format("\nHost changed: {} kernel {} -> {} kernel {}\n",
+                       EscapeForTerminal(d.host_before.hostname), EscapeForTerminal(d.host_before.kernel),
+                       EscapeForTerminal(d.host_after.hostname), EscapeForTerminal(d.host_after.kernel));
+  }
+  return out;
+}
+
+}  // namespace twin

@@ -1,0 +1,333 @@
+#include "replay/replay.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "eventlog/timefmt.h"
+#include "replay/render.h"
+
+#ifdef TWIN_HAVE_VM
+#include "replay/vm_cmd.h"
+#endif
+#ifdef TWIN_HAVE_FORENSICS
+#include "replay/forensics_cmd.h"
+#endif
+
+namespace twin {
+
+bool EventFilter::Matches(const Event& e) const {
+  if (!kinds.empty() && std::find(kinds.begin(), kinds.end(), e.kind) == kinds.end()) return false;
+  if (pid && e.pid != *pid) return false;
+  if (unit && e.unit != *unit) return false;
+  if (port) {
+    const bool sock = e.kind == EventKind::kSocketBind || e.kind == EventKind::kSocketListen ||
+                      e.kind == EventKind::kListenerClose ||
+                      (e.kind == EventKind::kResync && e.resync_entity == ResyncEntity::kListener);
+    if (!sock || e.port != *port) return false;
+  }
+  return true;
+}
+
+Status ParseKinds(const std::vector<std::string>& names, std::vector<EventKind>* out) {
+  for (const auto& item : names) {
+    size_t start = 0;
+    while (start <= item.size()) {
+      size_t comma = item.find(',', start);
+      std::string name = item.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      start = comma == std::string::npos ? item.size() + 1 : comma + 1;
+      if (name.empty()) continue;
+      auto k = KindFromName(name);
+      if (!k) {
+        std::string valid;
+        for (int i = 1; i <= kEventKindMax; ++i) {
+          valid += (i > 1 ? ", " : "") + std::string(KindName(static_cast<EventKind>(i)));
+        }
+        return Status::InvalidArgument("unknown event kind '" + name + "'; valid kinds: " + valid);
+      }
+      out->push_back(*k);
+    }
+  }
+  return Status::Ok();
+}
+
+std::unique_ptr<EventLog> OpenForReplayOrExplain(const std::string& data_dir) {
+  auto log = EventLog::OpenReader(data_dir);
+  if (!log.ok()) {
+    fmt::print(stderr, "twin-replay: {}\n", log.status().message());
+    return nullptr;
+  }
+  return std::move(log).value();
+}
+
+Status ForEachFiltered(const EventLog& log, const EventFilter& f,
+                       const std::function<bool(const EventKey&, const Event&)>& fn) {
+  return log.Scan({f.since_ns, 0}, {f.until_ns, UINT64_MAX},
+                  [&](const EventKey& k, const Event& e) { return !f.Matches(e) || fn(k, e); });
+}
+
+namespace {
+
+constexpr int kExitProblem = 1;
+constexpr int kExitUsage = 2;
+
+struct Common {
+  std::string data_dir = kDefaultDataDir;
+  bool json = false;
+};
+
+class Output {
+ public:
+  ~Output() { Flush(); }
+  std::string& buf() { return buf_; }
+  void MaybeFlush() {
+    if (buf_.size() > (1 << 16)) Flush();
+  }
+  void Flush() {
+    if (!buf_.empty()) fwrite(buf_.data(), 1, buf_.size(), stdout);
+    buf_.clear();
+  }
+
+ private:
+  std::string buf_;
+};
+
+bool ParseTimeOrExplain(const std::string& what, const std::string& text, uint64_t now,
+                        uint64_t* out) {
+  auto r = ParseTime(text, now);
+  if (!r.ok()) {
+    fmt::print(stderr, "twin-replay: {}: {}\n", what, r.status().message());
+    return false;
+  }
+  *out = r.value();
+  return true;
+}
+
+int ReportScanError(const Status& s) {
+  fmt::print(stderr, "twin-replay: {}\n", s.message());
+  return s.code() == Status::Code::kCorruption ? kExitProblem : kExitUsage;
+}
+
+int CmdState(const Common& c, const std::string& at_text) {
+  uint64_t at = 0;
+  if (!ParseTimeOrExplain("--at", at_text, WallNowNs(), &at)) return kExitUsage;
+  auto log = OpenForReplayOrExplain(c.data_dir);
+  if (!log) return kExitUsage;
+  auto st = StateAt(*log, at);
+  if (!st.ok()) return ReportScanError(st.status());
+  Output out;
+  if (c.json) {
+    JsonWriter w(out.buf());
+    StateToJson(st.value(), at, w);
+    out.buf() += '\n';
+  } else {
+    out.buf() = StateTable(st.value(), at);
+  }
+  return 0;
+}
+
+int CmdDiff(const Common& c, const std::string& t1_text, const std::string& t2_text) {
+  const uint64_t now = WallNowNs();
+  uint64_t t1 = 0, t2 = 0;
+  if (!ParseTimeOrExplain("T1", t1_text, now, &t1) || !ParseTimeOrExplain("T2", t2_text, now, &t2)) {
+    return kExitUsage;
+  }
+  auto log = OpenForReplayOrExplain(c.data_dir);
+  if (!log) return kExitUsage;
+  auto a = StateAt(*log, t1);
+  if (!a.ok()) return ReportScanError(a.status());
+  auto b = StateAt(*log, t2);
+  if (!b.ok()) return ReportScanError(b.status());
+  StateDiff d = Diff(a.value(), b.value());
+  Output out;
+  if (c.json) {
+    JsonWriter w(out.buf());
+    DiffToJson(d, t1, t2, w);
+    out.buf() += '\n';
+  } else {
+    out.buf() = DiffTable(d, t1, t2);
+  }
+  return 0;
+}
+
+int CmdEvents(const Common& c, const std::string& since, const std::string& until,
+              const std::vector<std::string>& kinds, std::optional<int32_t> pid,
+              std::optional<std::string> unit, std::optional<int> port, uint64_t limit) {
+  EventFilter f;
+  const uint64_t now = WallNowNs();
+  if (!since.empty() && !ParseTimeOrExplain("--since", since, now, &f.since_ns)) return kExitUsage;
+  if (!until.empty() && !ParseTimeOrExplain("--until", until, now, &f.until_ns)) return kExitUsage;
+  if (f.until_ns < f.since_ns) {
+    fmt::print(stderr, "twin-replay: --until is before --since; swap them\n");
+    return kExitUsage;
+  }
+  Status ks = ParseKinds(kinds, &f.kinds);
+  if (!ks.ok()) {
+    fmt::print(stderr, "twin-replay: --kind: {}\n", ks.message());
+    return kExitUsage;
+  }
+  if (port && (*port < 0 || *port > 65535)) {
+    fmt::print(stderr, "twin-replay: --port must be 0..65535, not {}\n", *port);
+    return kExitUsage;
+  }
+  f.pid = pid;
+  f.unit = unit;
+  if (port) f.port = static_cast<uint16_t>(*port);
+  auto log = OpenForReplayOrExplain(c.data_dir);
+  if (!log) return kExitUsage;
+  Output out;
+  if (!c.json) out.buf() += fmt::format("{:<30} {:<12} {}\n", "TIME", "KIND", "DETAIL");
+  uint64_t n = 0;
+  Status s = ForEachFiltered(*log, f, [&](const EventKey& k, const Event& e) {
+    if (c.json) {
+      JsonWriter w(out.buf());
+      EventToJson(k, e, w);
+      out.buf() += '\n';
+    } else {
+      out.buf() += fmt::format("{:<30} {:<12} {}\n", FormatRfc3339Ns(e.ts_ns), KindName(e.kind),
+                               EventSummary(e));
+    }
+    out.MaybeFlush();
+    return limit == 0 || ++n < limit;
+  });
+  out.Flush();
+  if (!s.ok()) return ReportScanError(s);
+  return 0;
+}
+
+int CmdVerify(const Common& c) {
+  auto log = OpenForReplayOrExplain(c.data_dir);
+  if (!log) return kExitUsage;
+  VerifyReport rep = log->Verify();
+  ChainHead head = log->Head();
+  if (c.json) {
+    std::string s;
+    JsonWriter w(s);
+    w.BeginObject().FieldB("ok", rep.ok()).FieldU("records", rep.records)
+        .FieldU("seals_checked", rep.seals_checked).Field("head", HashHex(head.head))
+        .Key("problems").BeginArray();
+    for (const auto& p : rep.problems) w.BeginObject().Field("key", p.key).Field("what", p.what).EndObject();
+    w.EndArray().EndObject();
+    fmt::print("{}\n", s);
+  } else if (rep.ok()) {
+    fmt::print("OK: {} records, {} seals checked, chain head {} at {}\n", rep.records,
+               rep.seals_checked, HashHex(head.head), KeyToString(head.key));
+  } else {
+    fmt::print("FAILED: first bad key {}: {}\n", rep.problems[0].key, rep.problems[0].what);
+    for (size_t i = 1; i < rep.problems.size() && i < 20; ++i) {
+      fmt::print("  also {}: {}\n", rep.problems[i].key, rep.problems[i].what);
+    }
+    if (rep.problems.size() > 20) fmt::print("  ... {} problems in all\n", rep.problems.size());
+    fmt::print("{} records read, {} seals checked\n", rep.records, rep.seals_checked);
+  }
+  return rep.ok() ? 0 : kExitProblem;
+}
+
+int CmdInfo(const Common& c) {
+  auto log = OpenForReplayOrExplain(c.data_dir);
+  if (!log) return kExitUsage;
+  auto first = log->First();
+  auto last = log->Last();
+  auto snaps = log->SnapshotKeys();
+  auto schema = log->GetMeta("schema_version");
+  if (!first.ok() || !last.ok() || !snaps.ok() || !schema.ok()) {
+    fmt::print(stderr, "twin-replay: cannot read the log summary; run twin-replay verify\n");
+    return kExitProblem;
+  }
+  ChainHead head = log->Head();
+  auto t = [](const std::optional<KeyedEvent>& ke) {
+    return ke ? FormatRfc3339Ns(ke->key.ts_ns) : std::string("-");
+  };
+  if (c.json) {
+    std::string s;
+    JsonWriter w(s);
+    w.BeginObject().Field("data_dir", c.data_dir).Field("schema_version", schema.value().value_or(""))
+        .FieldU("events", head.count).Field("first", t(first.value())).Field("last", t(last.value()))
+        .FieldU("snapshots", snaps.value().size()).Field("head", HashHex(head.head))
+        .FieldU("approx_bytes", log->ApproximateSizeBytes()).EndObject();
+    fmt::print("{}\n", s);
+  } else {
+    fmt::print("data dir      {}\nschema        {}\nevents        {}\nfirst         {}\nlast          {}\n"
+               "snapshots     {}\nchain head    {}\nsize (approx) {} bytes\n",
+               c.data_dir, schema.value().value_or("-"), head.count, t(first.value()), t(last.value()),
+               snaps.value().size(), HashHex(head.head), log->ApproximateSizeBytes());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int ReplayMain(int argc, char** argv) {
+  // Subcommands implemented by other modules take the whole command line.
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--data-dir") { ++i; continue; }
+    if (!a.empty() && a[0] == '-') continue;
+#ifdef TWIN_HAVE_VM
+    if (a == "vm") return RunVmCommand(argc, argv);
+#endif
+#ifdef TWIN_HAVE_FORENSICS
+    if (IsForensicsCommand(a)) return RunForensicsCommand(argc, argv);
+#endif
+    break;
+  }
+
+  CLI::App app{"twin-replay: the host's state at any time, diffs, timelines and log verification"};
+  app.require_subcommand(1);
+  Common c;
+  app.add_option("--data-dir", c.data_dir, "safetytwin data dir")->capture_default_str();
+  app.add_flag("--json", c.json, "machine-readable output (JSON; JSON Lines for events)");
+
+  std::string at = "now";
+  auto* state = app.add_subcommand("state", "processes, units, listeners and host facts at T");
+  state->add_option("--at", at, "time: RFC 3339, epoch s/ns, or relative (-5m)")->capture_default_str();
+
+  std::string t1, t2;
+  auto* diff = app.add_subcommand("diff", "what appeared, disappeared or changed between T1 and T2");
+  diff->add_option("T1", t1)->required();
+  diff->add_option("T2", t2)->required();
+
+  std::string since, until;
+  std::vector<std::string> kinds;
+  std::optional<int32_t> pid;
+  std::optional<std::string> unit;
+  std::optional<int> port;
+  uint64_t limit = 0;
+  auto* events = app.add_subcommand("events", "the event timeline");
+  events->add_option("--since", since, "start time (inclusive)");
+  events->add_option("--until", until, "end time (inclusive)");
+  events->add_option("--kind", kinds, "event kinds (repeatable or comma-separated)");
+  events->add_option("--pid", pid, "only this pid");
+  events->add_option("--unit", unit, "only this unit");
+  events->add_option("--port", port, "only sockets on this port");
+  events->add_option("--limit", limit, "stop after N events");
+
+  auto* verify = app.add_subcommand("verify", "check every record, the hash chain and the seals");
+  auto* info = app.add_subcommand("info", "summary of the log");
+  for (auto* sub : {state, diff, events, verify, info}) {
+    sub->add_option("--data-dir", c.data_dir, "safetytwin data dir");
+    sub->add_flag("--json", c.json, "machine-readable output");
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    fmt::print(stderr, "twin-replay: {} (see twin-replay --help)\n", e.what());
+    return kExitUsage;
+  }
+  if (*state) return CmdState(c, at);
+  if (*diff) return CmdDiff(c, t1, t2);
+  if (*events) return CmdEvents(c, since, until, kinds, pid, unit, port, limit);
+  if (*verify) return CmdVerify(c);
+  if (*info) return CmdInfo(c);
+  return kExitUsage;
+}
+
+}  // namespace twin
