@@ -1,0 +1,367 @@
+// Control flow of the twin against libvirt's test driver (test:///default): domain definition,
+// snapshot bookkeeping in our catalogue, sync ordering (snapshot before the delta), pruning,
+// `vm --at` bring-up, and TwinSync's non-blocking hand-off, failure events and backoff.
+// The test driver keeps snapshot metadata only; the real chain is proven by the vm test.
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "eventlog/log.h"
+#include "vm/catalogue.h"
+#include "vm/domain_xml.h"
+#include "vm/twin.h"
+#include "vm/twin_sync.h"
+
+namespace twin::vm {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string TempDir(const char* what) {
+  std::string t = std::string("/tmp/twin-") + what + "-XXXXXX";
+  EXPECT_NE(mkdtemp(t.data()), nullptr);
+  return t;
+}
+
+State StateWithUnit(uint64_t ts, const std::string& unit) {
+  State s;
+  s.ts_ns = ts;
+  s.last_key = {ts, 1};
+  if (!unit.empty()) {
+    Unit u;
+    u.name = unit;
+    u.file_path = "/etc/systemd/system/" + unit;
+    u.file_content = "[Service]\nExecStart=/usr/bin/python3 -m http.server 8088\n";
+    u.file_sha256 = "ab";
+    s.units[unit] = u;
+  }
+  return s;
+}
+
+TwinOptions TestOptions(const std::string& dir, const std::string& domain) {
+  TwinOptions o;
+  o.uri = "test:///default";
+  o.domain = domain;
+  o.overlay_root = dir + "/overlays";
+  o.work_dir = dir + "/work";
+  o.image_dir = dir + "/image";
+  o.libvirt_metadata = true;  // the test driver can only show snapshots through metadata
+  return o;
+}
+
+TEST(Catalogue, AtOrBeforeSkipsPrunedAndPicksNewest) {
+  MemoryTwinStore store;
+  Catalogue c(&store);
+  for (uint64_t ts : {100, 200, 300}) {
+    SnapshotRecord r;
+    r.domain = "d";
+    r.id = "d@" + std::to_string(ts);
+    r.state_ts_ns = ts;
+    r.created_ns = ts + 1;
+    r.image = "/img/" + std::to_string(ts);
+    r.pruned = ts == 200;
+    ASSERT_TRUE(c.Put(r).ok());
+  }
+  auto at = c.AtOrBefore("d", 250);
+  ASSERT_TRUE(at.ok());
+  ASSERT_TRUE(at->has_value());
+  EXPECT_EQ((*at)->state_ts_ns, 100u);  // 200 was merged away
+  at = c.AtOrBefore("d", 99);
+  ASSERT_TRUE(at.ok());
+  EXPECT_FALSE(at->has_value());
+  auto other = c.AtOrBefore("e", 1000);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->has_value());
+  auto list = c.List("d");
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 3u);
+}
+
+TEST(Catalogue, LivesInTheEventLogTwinColumnFamily) {
+  std::string dir = TempDir("cat");
+  {
+    auto log = EventLog::OpenWriter(dir + "/log");
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    EventLogTwinStore store(log->get());
+    Catalogue c(&store);
+    SnapshotRecord r;
+    r.domain = "twin";
+    r.id = "twin@1";
+    r.state_ts_ns = 42;
+    r.image = "/x.qcow2";
+    r.note = "{{ not templated }}";
+    ASSERT_TRUE(c.Put(r).ok());
+  }
+  auto log = EventLog::OpenReader(dir + "/log");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EventLogTwinStore store(log->get());
+  Catalogue c(&store);
+  auto at = c.AtOrBefore("twin", 42);
+  ASSERT_TRUE(at.ok());
+  ASSERT_TRUE(at->has_value());
+  EXPECT_EQ((*at)->image, "/x.qcow2");
+  EXPECT_EQ((*at)->note, "{{ not templated }}");
+  fs::remove_all(dir);
+}
+
+TEST(DomainXml, TcgWhenNoHardwareKvmAndEscapesPaths) {
+  DomainSpec s;
+  s.name = "t";
+  s.accel = Accel::kTcg;
+  s.disk = "/a/b'<c>.qcow2";
+  s.kernel = "/k";
+  s.initrd = "/i";
+  std::string x = DomainXml(s);
+  EXPECT_NE(x.find("<domain type='qemu'>"), std::string::npos);
+  EXPECT_NE(x.find("/a/b&apos;&lt;c&gt;.qcow2"), std::string::npos);
+  EXPECT_NE(x.find("org.qemu.guest_agent.0"), std::string::npos);
+  EXPECT_EQ(x.find("<interface"), std::string::npos);  // no NIC unless asked
+  EXPECT_EQ(DiskSourceFromXml(x), "/a/b'<c>.qcow2");
+  s.accel = Accel::kKvm;
+  EXPECT_NE(DomainXml(s).find("<domain type='kvm'>"), std::string::npos);
+}
+
+TEST(Accel, PvmHostFallsBackToTcg) {
+  std::string root = TempDir("accel");
+  fs::create_directories(root + "/dev");
+  fs::create_directories(root + "/sys/module/kvm_pvm");
+  { std::ofstream(root + "/dev/kvm") << ""; }
+  auto c = DetectAccel("auto", root);
+  EXPECT_EQ(c.accel, Accel::kTcg);
+  EXPECT_NE(c.reason.find("PVM"), std::string::npos);
+  fs::remove_all(root + "/sys/module/kvm_pvm");
+  fs::create_directories(root + "/sys/module/kvm_amd");
+  EXPECT_EQ(DetectAccel("auto", root).accel, Accel::kKvm);
+  fs::remove(root + "/dev/kvm");
+  EXPECT_EQ(DetectAccel("auto", root).accel, Accel::kTcg);
+  EXPECT_EQ(DetectAccel("kvm", root).accel, Accel::kKvm);
+  fs::remove_all(root);
+}
+
+class ControlFlow : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir("cf");
+    domain_ = "cf" + std::to_string(getpid()) + "-" +
+              std::to_string(counter_++);
+    auto t = TwinVm::Open(TestOptions(dir_, domain_), &catalogue_,
+                          [this](const Event& e) { events_.push_back(e); });
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    twin_ = std::move(t.value());
+  }
+  void TearDown() override {
+    if (twin_) {
+      auto names = twin_->virt().ListDomains();
+      if (names.ok()) {
+        for (const auto& n : *names) {
+          if (n.rfind(domain_, 0) == 0) twin_->virt().Undefine(n).IgnoreError();
+        }
+      }
+    }
+    fs::remove_all(dir_);
+  }
+  int CountEvents(const std::string& action, const std::string& status = "") {
+    int n = 0;
+    for (const auto& e : events_) {
+      bool a = false, s = status.empty();
+      for (const auto& [k, v] : e.attrs) {
+        if (k == "action" && v == action) a = true;
+        if (k == "status" && v == status) s = true;
+      }
+      n += a && s;
+    }
+    return n;
+  }
+  static inline int counter_ = 0;
+  std::string dir_, domain_;
+  MemoryTwinStore store_;
+  Catalogue catalogue_{&store_};
+  std::vector<Event> events_;
+  std::unique_ptr<TwinVm> twin_;
+};
+
+TEST_F(ControlFlow, EnsureRunningDefinesStartsAndIsIdempotent) {
+  auto r = twin_->EnsureRunning();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(twin_->virt().IsActive(domain_).value());
+  auto rec = twin_->LoadDomainRecord(domain_);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->chain.size(), 1u);
+  EXPECT_EQ(rec->applied_state_ts_ns, 0u);
+  ASSERT_TRUE(twin_->EnsureRunning().ok());
+  EXPECT_EQ(twin_->LoadDomainRecord(domain_)->chain.size(), 1u);
+}
+
+TEST_F(ControlFlow, SyncSnapshotsTheAppliedStateBeforeTheDelta) {
+  State s0, s1 = StateWithUnit(1000, "twin-demo.service"), s2 = StateWithUnit(2000, "");
+  auto out = twin_->Sync(s0, s1);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_TRUE(out->success());
+  // Nothing reflected yet: no snapshot of the pristine twin.
+  EXPECT_EQ(catalogue_.List(domain_)->size(), 0u);
+  EXPECT_EQ(twin_->LoadDomainRecord(domain_)->applied_state_ts_ns, 1000u);
+  EXPECT_EQ(CountEvents("plan"), 1);
+
+  out = twin_->Sync(s1, s2);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto list = catalogue_.List(domain_);
+  ASSERT_EQ(list->size(), 1u);
+  const auto& snap = (*list)[0];
+  EXPECT_EQ(snap.state_ts_ns, 1000u);  // the twin as it reflected s1, frozen before removing
+  EXPECT_TRUE(snap.consistent);
+  auto rec = twin_->LoadDomainRecord(domain_);
+  EXPECT_EQ(rec->chain.size(), 2u);
+  EXPECT_EQ(snap.image, rec->chain[0]);
+  EXPECT_EQ(rec->active_overlay, rec->chain[1]);
+  EXPECT_EQ(rec->applied_state_ts_ns, 2000u);
+  auto names = twin_->virt().SnapshotNames(domain_);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(names->size(), 1u);
+  EXPECT_EQ(CountEvents("snapshot", "ok"), 1);
+  EXPECT_LT(snap.total_ms, 1000.0);
+}
+
+TEST_F(ControlFlow, PruneMergesTheOldestPointsAndKeepsTheCatalogueTrue) {
+  auto t = TwinVm::Open(
+      [&] {
+        auto o = TestOptions(dir_, domain_);
+        o.max_chain = 2;
+        return o;
+      }(),
+      &catalogue_, nullptr);
+  ASSERT_TRUE(t.ok());
+  twin_ = std::move(t.value());
+  State prev;
+  for (uint64_t i = 1; i <= 5; ++i) {
+    State next = StateWithUnit(i * 1000, i % 2 ? "a.service" : "b.service");
+    auto out = twin_->Sync(prev, next);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    prev = next;
+  }
+  auto rec = twin_->LoadDomainRecord(domain_);
+  EXPECT_EQ(rec->chain.size(), 3u);  // max_chain frozen layers + the active one
+  auto list = catalogue_.List(domain_);
+  ASSERT_EQ(list->size(), 4u);
+  int live = 0;
+  for (const auto& r : *list) {
+    if (r.pruned) continue;
+    ++live;
+    EXPECT_NE(std::find(rec->chain.begin(), rec->chain.end(), r.image), rec->chain.end())
+        << r.id << " points at a layer that is gone: " << r.image;
+  }
+  EXPECT_EQ(live, 2);
+  EXPECT_EQ(catalogue_.AtOrBefore(domain_, 1500)->has_value(), false);  // merged away
+  EXPECT_EQ(catalogue_.AtOrBefore(domain_, 4500).value()->state_ts_ns, 4000u);
+}
+
+TEST_F(ControlFlow, BringUpAtUsesTheNearestSnapshotUnderItsOwnName) {
+  State s0, s1 = StateWithUnit(1000, "twin-demo.service"), s2 = StateWithUnit(2000, "");
+  ASSERT_TRUE(twin_->Sync(s0, s1).ok());
+  ASSERT_TRUE(twin_->Sync(s1, s2).ok());
+  std::vector<uint64_t> asked;
+  auto state_at = [&](uint64_t t) -> Result<State> {
+    asked.push_back(t);
+    return t < 2000 ? s1 : s2;
+  };
+  auto name = twin_->BringUpAt(1500, false, state_at);
+  ASSERT_TRUE(name.ok()) << name.status().ToString();
+  EXPECT_NE(*name, domain_);
+  EXPECT_EQ(name->rfind(domain_ + "-at-", 0), 0u);
+  EXPECT_TRUE(twin_->virt().IsActive(*name).value());
+  EXPECT_TRUE(twin_->virt().IsActive(domain_).value());  // the live twin is untouched
+  auto rec = twin_->LoadDomainRecord(*name);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_TRUE(rec->from_snapshot);
+  EXPECT_EQ(rec->base_image, catalogue_.List(domain_).value()[0].image);
+  EXPECT_EQ(asked, (std::vector<uint64_t>{1000, 1500}));
+
+  auto replaced = twin_->BringUpAt(1500, true, state_at);
+  ASSERT_TRUE(replaced.ok()) << replaced.status().ToString();
+  EXPECT_EQ(*replaced, domain_);
+  auto main = twin_->LoadDomainRecord(domain_);
+  EXPECT_EQ(main->applied_state_ts_ns, 1000u);  // s1's time: what the twin now reflects
+  EXPECT_EQ(CountEvents("revert"), 2);
+}
+
+TEST(TwinSync, FailuresAreEventsWithBackoffAndNeverBlockTheCaller) {
+  std::string dir = TempDir("sync");
+  auto log = EventLog::OpenWriter(dir + "/log");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  TwinOptions o = TestOptions(dir, "syncfail");
+  o.uri = "qemu+unix:///system?socket=" + dir + "/no-such-libvirt-sock";
+  TwinSyncOptions so;
+  so.initial_backoff = std::chrono::milliseconds(50);
+  so.max_backoff = std::chrono::milliseconds(200);
+  TwinSync sync(o, log->get(), so);
+  sync.Start();
+  Snapshot snap;
+  snap.state = StateWithUnit(1000, "twin-demo.service");
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) sync.OnSnapshot(snap);
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
+  EXPECT_LT(ms.count(), 50.0);
+  for (int i = 0; i < 100 && sync.stats().syncs_failed < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  sync.Stop();
+  EXPECT_GE(sync.stats().syncs_failed, 3u);
+  EXPECT_EQ(sync.stats().syncs_ok, 0u);
+  int failures = 0;
+  auto s = (*log)->Scan({0, 0}, {UINT64_MAX, UINT64_MAX}, [&](const EventKey&, const Event& e) {
+    if (e.kind == EventKind::kTwinAction) ++failures;
+    return true;
+  });
+  ASSERT_TRUE(s.ok());
+  EXPECT_GE(failures, 3);
+  log->reset();
+  fs::remove_all(dir);
+}
+
+TEST(TwinSync, CatchesUpFromTheNewestStateAndRecordsTheCatalogue) {
+  std::string dir = TempDir("sync2");
+  auto log = EventLog::OpenWriter(dir + "/log");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  TwinOptions o = TestOptions(dir, "syncok" + std::to_string(getpid()));
+  TwinSync sync(o, log->get());
+  sync.Start();
+  Snapshot a, b;
+  a.state = StateWithUnit(1000, "twin-demo.service");
+  b.state = StateWithUnit(2000, "");
+  sync.OnSnapshot(a);
+  for (int i = 0; i < 200 && sync.stats().syncs_ok < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  sync.OnSnapshot(b);
+  for (int i = 0; i < 200 && sync.stats().syncs_ok < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Snapshot c = b;  // process churn only: not significant
+  c.state.ts_ns = 3000;
+  c.state.processes[{1, 1}] = Process{};
+  sync.OnSnapshot(c);
+  for (int i = 0; i < 200 && sync.stats().skipped < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  sync.Stop();
+  EXPECT_EQ(sync.stats().syncs_ok, 2u) << sync.stats().last_error;
+  EXPECT_EQ(sync.stats().skipped, 1u);
+  EventLogTwinStore store(log->get());
+  Catalogue cat(&store);
+  auto list = cat.List(o.domain);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].state_ts_ns, 1000u);
+  auto v = twin::vm::Virt::Open("test:///default");
+  ASSERT_TRUE(v.ok());
+  (*v)->Undefine(o.domain).IgnoreError();
+  log->reset();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace twin::vm

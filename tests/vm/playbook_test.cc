@@ -1,0 +1,302 @@
+// The delta playbook generator: what it plans for each kind of change, and that hostile host
+// strings stay inert through ansible-playbook --syntax-check and a real local-connection run.
+#include "vm/playbook.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "vm/ansible_runner.h"
+
+namespace twin::vm {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char kDemoUnit[] =
+    "[Unit]\nDescription=demo\n[Service]\n"
+    "ExecStart=/usr/bin/python3 -m http.server 8088 --bind 127.0.0.1\n"
+    "[Install]\nWantedBy=multi-user.target\n";
+
+Unit MakeUnit(const std::string& name, const std::string& content) {
+  Unit u;
+  u.name = name;
+  u.file_path = "/etc/systemd/system/" + name;
+  u.file_content = content;
+  u.file_sha256 = std::to_string(std::hash<std::string>{}(content));
+  return u;
+}
+
+Listener MakeListener(const std::string& unit, const std::string& addr, uint16_t port,
+                      uint8_t proto = kProtoTcp) {
+  Listener l;
+  l.proto = proto;
+  l.family = addr.find(':') != std::string::npos ? kFamilyInet6 : kFamilyInet;
+  l.addr = addr;
+  l.port = port;
+  l.listening = true;
+  l.unit = unit;
+  l.comm = "python3";
+  return l;
+}
+
+std::string ReadFile(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+const PlannedAction* FindAction(const DeltaPlan& p, const std::string& kind) {
+  for (const auto& a : p.actions) {
+    if (a.kind == kind) return &a;
+  }
+  return nullptr;
+}
+
+TEST(ExecPrograms, ParsesPrefixesQuotesAndBareNames) {
+  auto p = ExecPrograms(
+      "[Service]\nExecStartPre=-/bin/mkdir -p /run/x\nExecStart=@/usr/sbin/foo foo -d\n"
+      "  ExecStart = \"/opt/my app/bin\" --x\nExecStartPost=bar\nExecStop=/bin/kill\n");
+  EXPECT_EQ(p, (std::vector<std::string>{"/bin/mkdir", "/usr/sbin/foo", "/opt/my app/bin",
+                                         "/usr/bin/bar"}));
+}
+
+TEST(UnitNames, ValidationRefusesHostileNames) {
+  EXPECT_TRUE(ValidUnitName("twin-demo.service"));
+  EXPECT_TRUE(ValidUnitName("getty@tty1.service"));
+  EXPECT_TRUE(ValidUnitName("a\\x2db.service"));
+  EXPECT_FALSE(ValidUnitName("{{ lookup('pipe','id') }}.service"));
+  EXPECT_FALSE(ValidUnitName("$(id);x.service"));
+  EXPECT_FALSE(ValidUnitName("x\n.service"));
+  EXPECT_FALSE(ValidUnitName("../../etc/passwd.service"));
+  EXPECT_FALSE(ValidUnitName("!!python/object.service"));
+  EXPECT_FALSE(ValidUnitName("noext"));
+}
+
+TEST(PlanDelta, AddedUnitWithProgramInTwinIsCopiedVerbatim) {
+  StateDiff d;
+  State target;
+  d.units.added.push_back(MakeUnit("twin-demo.service", kDemoUnit));
+  target.units["twin-demo.service"] = d.units.added[0];
+  target.listeners[MakeListener("twin-demo.service", "127.0.0.1", 8088).key()] =
+      MakeListener("twin-demo.service", "127.0.0.1", 8088);
+  d.listeners.added.push_back(MakeListener("twin-demo.service", "127.0.0.1", 8088));
+  TwinFacts facts;
+  facts.existing_programs = {"/usr/bin/python3"};
+  auto plan = PlanDelta(d, target, facts, {});
+  ASSERT_EQ(plan.files.size(), 1u);  // the listener is the unit's own: no placeholder
+  EXPECT_EQ(plan.files[0].content, kDemoUnit);
+  EXPECT_EQ(plan.files[0].dest, "/etc/systemd/system/twin-demo.service");
+  EXPECT_EQ(plan.start, std::vector<std::string>{"twin-demo.service"});
+  EXPECT_TRUE(plan.stop.empty());
+  EXPECT_FALSE(plan.need_placeholder_script);
+  ASSERT_NE(FindAction(plan, "unit_exact"), nullptr);
+}
+
+TEST(PlanDelta, MissingProgramWithoutMirrorBecomesPlaceholderWithTheUnitsListeners) {
+  StateDiff d;
+  State target;
+  Unit u = MakeUnit("nginx.service", "[Service]\nExecStart=/usr/sbin/nginx -g 'daemon off;'\n");
+  d.units.added.push_back(u);
+  target.units[u.name] = u;
+  for (auto l : {MakeListener("nginx.service", "0.0.0.0", 80),
+                 MakeListener("nginx.service", "::", 443)}) {
+    target.listeners[l.key()] = l;
+    d.listeners.added.push_back(l);
+  }
+  PlanOptions po;
+  po.package_for_path = [](const std::string& p) -> std::optional<std::string> {
+    return p == "/usr/sbin/nginx" ? std::optional<std::string>("nginx-core") : std::nullopt;
+  };
+  auto plan = PlanDelta(d, target, TwinFacts{}, po);
+  const auto* a = FindAction(plan, "unit_placeholder");
+  ASSERT_NE(a, nullptr);
+  EXPECT_NE(a->detail.find("no mirror reachable"), std::string::npos) << a->detail;
+  ASSERT_EQ(plan.files.size(), 1u);
+  EXPECT_NE(plan.files[0].content.find("tcp 4 0.0.0.0 80"), std::string::npos);
+  EXPECT_NE(plan.files[0].content.find("tcp 6 :: 443"), std::string::npos);
+  EXPECT_TRUE(plan.need_placeholder_script);
+  EXPECT_TRUE(plan.packages.empty());
+
+  TwinFacts online;
+  online.mirror_reachable = true;
+  auto plan2 = PlanDelta(d, target, online, po);
+  ASSERT_NE(FindAction(plan2, "unit_package"), nullptr);
+  EXPECT_EQ(plan2.packages, std::vector<std::string>{"nginx-core"});
+  EXPECT_EQ(plan2.files[0].content, u.file_content);
+}
+
+TEST(PlanDelta, RemovedAndChangedUnits) {
+  StateDiff d;
+  State target;
+  d.units.removed.push_back(MakeUnit("old.service", kDemoUnit));
+  Unit before = MakeUnit("web.service", kDemoUnit);
+  Unit after = MakeUnit("web.service", std::string(kDemoUnit) + "# v2\n");
+  d.units.changed.push_back({before, after});
+  Unit same_file = MakeUnit("same.service", kDemoUnit);
+  Unit same_file_moved = same_file;
+  same_file_moved.cgroup = "/system.slice/same.service";
+  d.units.changed.push_back({same_file, same_file_moved});
+  target.units["web.service"] = after;
+  TwinFacts facts;
+  facts.existing_programs = {"/usr/bin/python3"};
+  auto plan = PlanDelta(d, target, facts, {});
+  EXPECT_EQ(plan.stop, std::vector<std::string>{"old.service"});
+  EXPECT_EQ(plan.remove_files, std::vector<std::string>{"/etc/systemd/system/old.service"});
+  EXPECT_EQ(plan.restart, std::vector<std::string>{"web.service"});  // same.service: no-op
+  ASSERT_EQ(plan.files.size(), 1u);
+  EXPECT_EQ(plan.files[0].content, after.file_content);
+}
+
+TEST(PlanDelta, ListenerWithoutUnitGetsPlaceholderAndLosesItWhenClosed) {
+  StateDiff d;
+  State target;
+  Listener l = MakeListener("", "10.1.2.3", 5353, kProtoUdp);
+  d.listeners.added.push_back(l);
+  target.listeners[l.key()] = l;
+  auto plan = PlanDelta(d, target, {}, {});
+  ASSERT_EQ(plan.start.size(), 1u);
+  EXPECT_EQ(plan.start[0], "safetytwin-listen-udp4-0_0_0_0-5353.service");
+  EXPECT_NE(plan.files[0].content.find("udp 4 0.0.0.0 5353"), std::string::npos);
+  const auto* a = FindAction(plan, "listener_placeholder");
+  ASSERT_NE(a, nullptr);
+  EXPECT_NE(a->detail.find("wildcard"), std::string::npos);
+
+  StateDiff gone;
+  gone.listeners.removed.push_back(l);
+  auto plan2 = PlanDelta(gone, State{}, {}, {});
+  EXPECT_EQ(plan2.stop, std::vector<std::string>{"safetytwin-listen-udp4-0_0_0_0-5353.service"});
+}
+
+TEST(PlanDelta, HostileUnitNamesAreRefusedAndProtectedUnitsLeftAlone) {
+  StateDiff d;
+  State target;
+  for (std::string n : {"{{ lookup('pipe','id') }}.service", "$(touch x);y.service",
+                        "a\nb.service", "systemd-journald.service", "session-1.scope"}) {
+    Unit u = MakeUnit(n, kDemoUnit);
+    d.units.added.push_back(u);
+    target.units[n] = u;
+  }
+  auto plan = PlanDelta(d, target, {}, {});
+  EXPECT_TRUE(plan.empty());
+  EXPECT_EQ(plan.actions.size(), 5u);
+  for (const auto& a : plan.actions) {
+    EXPECT_EQ(a.kind, "skip");
+    EXPECT_EQ(a.target.find("{{"), std::string::npos);
+  }
+}
+
+TEST(VarsYaml, EveryStringIsUnsafeAndEscaped) {
+  EXPECT_EQ(YamlUnsafeString("a\"b\\c\nd{{x}}\x01\xff"),
+            "!unsafe \"a\\\"b\\\\c\\nd{{x}}\\x01\\xff\"");
+  DeltaPlan p;
+  p.notes = {"{{ lookup('pipe','id') }}"};
+  p.start = {"x.service"};
+  std::string y = RenderVarsYaml(p, "/b/files", {});
+  EXPECT_NE(y.find("  - !unsafe \"{{ lookup('pipe','id') }}\"\n"), std::string::npos) << y;
+  EXPECT_NE(y.find("st_start:\n  - !unsafe \"x.service\"\n"), std::string::npos) << y;
+}
+
+bool HaveAnsible() { return access("/usr/bin/ansible-playbook", X_OK) == 0; }
+
+class HostileRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/twin-playbook-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    markers_ = dir_ + "/markers";
+    fs::create_directories(markers_);
+    // The root prefix itself contains Jinja: the copy destination must be taken literally.
+    root_ = dir_ + "/{{ lookup('pipe','id') }} $(id) ;`id`";
+    hostile_content_ =
+        "[Unit]\nDescription={{ lookup('pipe','touch " + markers_ + "/jinja') }}\n"
+        "# {% for x in range(3) %}loop{% endfor %}\n"
+        "X-Yaml=!!python/object/apply:os.system ['touch " + markers_ + "/yaml']\n"
+        "[Service]\nExecStart=/bin/sh -c \"$(touch " + markers_ + "/shell); `touch " +
+        markers_ + "/tick`\" ; echo 'quote\" mix'\n";
+    StateDiff d;
+    State target;
+    Unit u = MakeUnit("hostile-demo.service", hostile_content_);
+    d.units.added.push_back(u);
+    target.units[u.name] = u;
+    Unit bad = MakeUnit("{{ lookup('pipe','touch " + markers_ + "/name') }}.service", "x");
+    d.units.added.push_back(bad);
+    target.units[bad.name] = bad;
+    Listener l = MakeListener("", "127.0.0.1", 9099);
+    l.comm = "{{ lookup('pipe','touch " + markers_ + "/comm') }}\n!!python/object:os.system";
+    d.listeners.added.push_back(l);
+    target.listeners[l.key()] = l;
+    TwinFacts facts;
+    facts.existing_programs = {"/bin/sh"};
+    opts_.root = root_;
+    opts_.manage_systemd = false;
+    plan_ = PlanDelta(d, target, facts, opts_);
+    ro_.ansible_dir = TWIN_SOURCE_DIR "/vm/ansible";
+    ro_.work_dir = dir_ + "/runs";
+    target_.connection = "local";
+  }
+  void TearDown() override {
+    std::error_code ec;
+    if (!HasFailure()) fs::remove_all(dir_, ec);
+  }
+  void ExpectNoMarkers() {
+    for (const auto& e : fs::directory_iterator(markers_)) {
+      ADD_FAILURE() << "host string was executed: " << e.path();
+    }
+  }
+  std::string dir_, markers_, root_, hostile_content_;
+  PlanOptions opts_;
+  DeltaPlan plan_;
+  RunnerOptions ro_;
+  AnsibleTarget target_;
+};
+
+TEST_F(HostileRun, SyntaxCheckPasses) {
+  if (!HaveAnsible()) GTEST_SKIP() << "ansible-playbook not installed";
+  ro_.syntax_check_only = true;
+  auto r = RunPlaybook(plan_, opts_, target_, ro_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->exit_code, 0) << ReadFile(r->log_path);
+  ExpectNoMarkers();
+}
+
+TEST_F(HostileRun, LocalRunWritesHostileBytesVerbatimAndExecutesNothing) {
+  if (!HaveAnsible()) GTEST_SKIP() << "ansible-playbook not installed";
+  auto r = RunPlaybook(plan_, opts_, target_, ro_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::string log = ReadFile(r->log_path);
+  ASSERT_EQ(r->exit_code, 0) << log;
+  EXPECT_TRUE(r->success()) << log;
+  // The unit file arrived byte for byte at the literal (Jinja-looking) destination.
+  std::string unit_path = root_ + "/etc/systemd/system/hostile-demo.service";
+  ASSERT_TRUE(fs::exists(unit_path)) << log;
+  EXPECT_EQ(ReadFile(unit_path), hostile_content_);
+  // The listener placeholder and its program are there too; the refused name is not.
+  EXPECT_TRUE(fs::exists(root_ + "/etc/systemd/system/safetytwin-listen-tcp4-127_0_0_1-9099.service"));
+  EXPECT_TRUE(fs::exists(root_ + "/usr/local/bin/safetytwin-placeholder-listen"));
+  size_t units = 0;
+  for (const auto& e : fs::directory_iterator(root_ + "/etc/systemd/system")) {
+    (void)e;
+    ++units;
+  }
+  EXPECT_EQ(units, 2u);
+  ExpectNoMarkers();
+  // The hostile comm was printed as data, never evaluated (no `id` output anywhere).
+  EXPECT_NE(log.find("lookup('pipe','touch "), std::string::npos) << log;
+  EXPECT_EQ(log.find("uid=0("), std::string::npos) << log;
+  // Per-task results were captured for the event log.
+  bool saw_changed_copy = false;
+  for (const auto& t : r->tasks) {
+    if (t.task == "unit files" && t.status == "changed") saw_changed_copy = true;
+  }
+  EXPECT_TRUE(saw_changed_copy) << log;
+}
+
+}  // namespace
+}  // namespace twin::vm

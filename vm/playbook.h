@@ -1,0 +1,86 @@
+// Turns a StateDiff into a targeted Ansible run: a STATIC playbook (vm/ansible/delta.yml, no host
+// data ever written into it) plus a vars file in which every string is tagged !unsafe (never
+// templated by Jinja) and staged files whose bytes are copied with `copy: src:` (never templated).
+// Host-derived names are validated against systemd's unit-name alphabet; anything else is
+// refused and recorded, never escaped-and-hoped. Placeholder units are generated from validated
+// numbers and canonical addresses only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "eventlog/state.h"
+
+namespace twin::vm {
+
+// What the twin has, probed through the guest agent before planning.
+struct TwinFacts {
+  std::set<std::string> existing_programs;  // absolute paths present in the twin
+  bool mirror_reachable = false;            // the twin can reach a Debian mirror
+};
+
+struct PlanOptions {
+  std::string root;  // prefix for every destination path ("" = the twin's /); tests use a dir
+  bool manage_systemd = true;  // false: only files are written (local inertness tests)
+  // Host lookup: Debian package that provides an absolute path (dpkg -S on the host).
+  std::function<std::optional<std::string>(const std::string& path)> package_for_path;
+  std::string placeholder_script = "/usr/local/bin/safetytwin-placeholder-listen";
+};
+
+struct PlannedAction {
+  std::string kind;    // unit_exact, unit_package, unit_placeholder, unit_remove, unit_update,
+                       // listener_placeholder, listener_remove, skip
+  std::string target;  // unit name or listener "tcp/4 127.0.0.1:8088"
+  std::string detail;  // why / which package / which listeners
+};
+
+struct StagedFile {
+  std::string name;     // file name inside the bundle's files/ dir (ours, not host-derived)
+  std::string content;  // raw bytes (from the host for exact units)
+  std::string dest;     // absolute destination in the twin (root-prefixed)
+};
+
+struct DeltaPlan {
+  std::vector<std::string> stop;          // units to stop + disable
+  std::vector<std::string> remove_files;  // unit files to delete
+  std::vector<std::string> packages;      // Debian packages to install
+  std::vector<StagedFile> files;          // unit files to write
+  std::vector<std::string> start;         // units to start + enable
+  std::vector<std::string> restart;       // units to restart
+  std::vector<std::string> dirs;          // directories to create (only with a root prefix)
+  bool need_placeholder_script = false;
+  std::vector<std::string> notes;         // human notes; may hold hostile host strings
+  std::vector<PlannedAction> actions;
+  bool empty() const {
+    return stop.empty() && remove_files.empty() && packages.empty() && files.empty() &&
+           start.empty() && restart.empty();
+  }
+};
+
+// Absolute programs named by ExecStart*= lines of the units the diff adds or changes.
+std::vector<std::string> ProgramsReferenced(const StateDiff& diff);
+std::vector<std::string> ExecPrograms(const std::string& unit_content);
+
+DeltaPlan PlanDelta(const StateDiff& diff, const State& target, const TwinFacts& facts,
+                    const PlanOptions& options);
+
+// The whole state as a diff against an empty twin (for "full-state" runs and fresh twins).
+StateDiff FullStateDiff(const State& target);
+
+// vars.yml for the static playbook: every string is `!unsafe "..."` (YAML double-quoted, bytes
+// outside printable ASCII escaped), so neither Jinja nor YAML tags ever see host text as code.
+std::string RenderVarsYaml(const DeltaPlan& plan, const std::string& files_dir,
+                           const PlanOptions& options);
+std::string YamlUnsafeString(const std::string& s);
+
+bool ValidUnitName(const std::string& name);
+bool ProtectedUnit(const std::string& name);  // units the twin keeps as its own
+std::string PlaceholderUnitName(const Listener& l);
+// "tcp 4 127.0.0.1 8088" argv pieces for the placeholder program, from validated fields only.
+std::optional<std::vector<std::string>> PlaceholderArgs(const Listener& l, std::string* note);
+
+}  // namespace twin::vm

@@ -1,0 +1,573 @@
+#include "vm/twin.h"
+
+#include <sys/stat.h>
+#include <time.h>
+
+#include <chrono>
+#include <cstring>
+#include <set>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "vm/domain_xml.h"
+#include "vm/process.h"
+
+namespace twin::vm {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+double MsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+std::string CompactTime(uint64_t ns) {
+  time_t s = static_cast<time_t>(ns / 1000000000ull);
+  tm t;
+  gmtime_r(&s, &t);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &t);
+  return buf;
+}
+
+Result<std::string> ReadAll(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::NotFound("cannot read " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+Status WriteAtomic(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) return Status::IOError("cannot write " + tmp);
+    f << content;
+    if (!f) return Status::IOError("cannot write " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::IOError("rename " + tmp + ": " + ec.message());
+  return Status::Ok();
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+bool ValidDomainName(const std::string& name) {
+  static const std::regex re("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$");
+  return std::regex_match(name, re);
+}
+
+std::optional<std::string> DpkgPackageForPath(const std::string& path) {
+  std::vector<std::string> candidates = {path};
+  // merged /usr: dpkg knows a file under the path its package shipped it at.
+  for (auto [a, b] : {std::pair{"/usr/bin/", "/bin/"}, {"/usr/sbin/", "/sbin/"},
+                      {"/bin/", "/usr/bin/"}, {"/sbin/", "/usr/sbin/"}}) {
+    if (path.rfind(a, 0) == 0) candidates.push_back(b + path.substr(strlen(a)));
+  }
+  static const std::regex pkg_re("^[a-z0-9][a-z0-9+.-]+$");
+  for (const auto& c : candidates) {
+    ProcessOptions po;
+    po.timeout_ms = 10000;
+    auto r = RunProcess({"dpkg-query", "-S", c}, po);
+    if (!r.ok() || r->exit_code != 0) continue;
+    std::istringstream in(r->out);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto sep = line.rfind(": ");
+      if (sep == std::string::npos || line.substr(sep + 2) != c) continue;  // exact path only
+      std::string pkg = line.substr(0, line.find_first_of(",:"));
+      if (std::regex_match(pkg, pkg_re)) return pkg;
+    }
+  }
+  return std::nullopt;
+}
+
+TwinVm::TwinVm(TwinOptions options, Catalogue* catalogue, EventSink sink)
+    : options_(std::move(options)), catalogue_(catalogue), sink_(std::move(sink)) {}
+
+Result<std::unique_ptr<TwinVm>> TwinVm::Open(TwinOptions options, Catalogue* catalogue,
+                                             EventSink sink) {
+  if (!ValidDomainName(options.domain)) {
+    return Status::InvalidArgument("invalid twin domain name '" + options.domain + "'");
+  }
+  auto v = Virt::Open(options.uri);
+  if (!v.ok()) return v.status();
+  std::unique_ptr<TwinVm> t(new TwinVm(std::move(options), catalogue, std::move(sink)));
+  t->virt_ = std::move(v.value());
+  if (t->virt_->IsTestDriver()) t->options_.drive_guest = false;
+  t->accel_ = DetectAccel(t->options_.accel);
+  if (!t->options_.package_for_path) t->options_.package_for_path = DpkgPackageForPath;
+  if (t->options_.ansible_dir.empty()) t->options_.ansible_dir = DefaultAnsibleDir();
+  return t;
+}
+
+std::string TwinVm::ImageDir() const {
+  if (!options_.image_dir.empty()) return options_.image_dir;
+  std::error_code ec;
+  auto p = fs::canonical(std::string(kDefaultImageRoot) + "/current", ec);
+  return ec ? std::string(kDefaultImageRoot) + "/current" : p.string();
+}
+
+std::string TwinVm::DomainDir(const std::string& domain) const {
+  return options_.overlay_root + "/" + domain;
+}
+
+Result<DomainRecord> TwinVm::LoadDomainRecord(const std::string& domain) const {
+  auto text = ReadAll(DomainDir(domain) + "/domain.json");
+  if (!text.ok()) return text.status();
+  auto d = DomainFromJson(*text);
+  if (!d) return Status::Corruption(DomainDir(domain) + "/domain.json is not valid");
+  return *d;
+}
+
+Status TwinVm::SaveDomainRecord(const DomainRecord& d) const {
+  std::error_code ec;
+  fs::create_directories(DomainDir(d.domain), ec);
+  return WriteAtomic(DomainDir(d.domain) + "/domain.json", DomainToJson(d));
+}
+
+void TwinVm::Record(const std::vector<std::pair<std::string, std::string>>& attrs,
+                    const std::string& summary) {
+  if (!sink_) return;
+  Event e;
+  e.kind = EventKind::kTwinAction;
+  e.ts_ns = NowNs();
+  e.reason = summary;
+  e.attrs = attrs;
+  sink_(e);
+}
+
+Status TwinVm::CreateOverlay(const std::string& backing, const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  chmod(fs::path(path).parent_path().c_str(), 0755);
+  if (virt_->IsTestDriver()) return Status::Ok();  // the test driver never opens disks
+  if (!fs::exists(backing, ec)) return Status::NotFound("backing image missing: " + backing);
+  ProcessOptions po;
+  po.timeout_ms = 60000;
+  auto r = RunProcess({"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing,
+                       path},
+                      po);
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) return Status::IOError("qemu-img create " + path + ": " + r->err);
+  return Status::Ok();
+}
+
+Result<double> TwinVm::StartDomain(const std::string& name, const std::string& disk) {
+  DomainSpec spec;
+  spec.name = name;
+  spec.accel = accel_.accel;
+  spec.memory_mib = options_.memory_mib;
+  spec.vcpus = options_.vcpus;
+  spec.disk = disk;
+  spec.user_net = options_.user_net;
+  if (options_.user_net) spec.cmdline += " systemd.wants=systemd-networkd.service";
+  if (virt_->IsTestDriver()) {
+    spec.domain_type_override = "test";
+  } else {
+    std::string img = ImageDir();
+    spec.kernel = img + "/vmlinuz";
+    spec.initrd = img + "/initrd.img";
+    spec.console_log = DomainDir(name) + "/console.log";
+    std::error_code ec;
+    if (!fs::exists(spec.kernel, ec)) {
+      return Status::NotFound("twin kernel missing: " + spec.kernel +
+                              " (run scripts/build-twin-image.sh)");
+    }
+  }
+  // Redefining a name needs the old UUID; we own these domains, so start from a clean slate.
+  if (auto s = virt_->Undefine(name); !s.ok()) return s;
+  if (auto s = virt_->Define(DomainXml(spec)); !s.ok()) return s;
+  auto t0 = Clock::now();
+  if (auto s = virt_->Start(name); !s.ok()) return s;
+  if (!options_.drive_guest) return 0.0;
+  if (auto s = virt_->WaitAgent(name, options_.boot_timeout_ms, &cancel_); !s.ok()) return s;
+  double ms = MsSince(t0);
+  Record({{"action", "boot"}, {"domain", name}, {"accel", AccelName(accel_.accel)},
+          {"accel_reason", accel_.reason}, {"agent_ready_ms", fmt::format("{:.0f}", ms)}},
+         fmt::format("twin {} booted ({}), guest agent ready after {:.1f} s", name,
+                     AccelName(accel_.accel), ms / 1000));
+  return ms;
+}
+
+Result<double> TwinVm::EnsureRunning() {
+  const std::string& name = options_.domain;
+  auto exists = virt_->Exists(name);
+  if (!exists.ok()) return exists.status();
+  auto rec = LoadDomainRecord(name);
+  if (!*exists || !rec.ok()) {
+    if (*exists) {
+      // Defined but our bookkeeping is gone: start over on a fresh overlay (state unknown).
+      virt_->Undefine(name).IgnoreError();
+    }
+    std::string base = ImageDir() + "/base.qcow2";
+    std::error_code ec;
+    if (!virt_->IsTestDriver() && !fs::exists(base, ec)) {
+      return Status::NotFound("twin image missing: " + base +
+                              " (run scripts/build-twin-image.sh)");
+    }
+    DomainRecord d;
+    d.domain = name;
+    d.base_image = base;
+    d.active_overlay = DomainDir(name) + fmt::format("/disk-{}.qcow2", NowNs());
+    d.chain = {d.active_overlay};
+    if (auto s = CreateOverlay(base, d.active_overlay); !s.ok()) return s;
+    if (auto s = SaveDomainRecord(d); !s.ok()) return s;
+    return StartDomain(name, d.active_overlay);
+  }
+  auto active = virt_->IsActive(name);
+  if (!active.ok()) return active.status();
+  if (*active) {
+    if (options_.drive_guest) {
+      if (auto s = virt_->WaitAgent(name, options_.boot_timeout_ms, &cancel_); !s.ok()) return s;
+    }
+    return 0.0;
+  }
+  // Stopped: start it again on its active overlay (redefined, so image/accel changes apply).
+  return StartDomain(name, rec->active_overlay);
+}
+
+Result<SnapshotRecord> TwinVm::TakeSnapshot(uint64_t state_ts_ns, const EventKey& key,
+                                            bool consistent, const std::string& note) {
+  if (!catalogue_) return Status::InvalidArgument("no catalogue: snapshots need the log writer");
+  auto rec = LoadDomainRecord(options_.domain);
+  if (!rec.ok()) return rec.status();
+  auto t0 = Clock::now();
+  uint64_t created = NowNs();
+  SnapshotRequest req;
+  req.domain = options_.domain;
+  req.name = fmt::format("st-{}", created);
+  req.new_overlay = DomainDir(options_.domain) + fmt::format("/disk-{}.qcow2", created);
+  req.quiesce = options_.quiesce && options_.drive_guest;
+  req.keep_metadata = options_.libvirt_metadata;
+  std::string snap_note = note;
+  auto ms = virt_->SnapshotDiskOnly(req);
+  if (!ms.ok() && req.quiesce) {
+    req.quiesce = false;
+    snap_note += (snap_note.empty() ? "" : "; ") + std::string("not quiesced");
+    ms = virt_->SnapshotDiskOnly(req);
+  }
+  if (!ms.ok()) {
+    Record({{"action", "snapshot"}, {"domain", options_.domain}, {"status", "failed"},
+            {"error", ms.status().message()}},
+           "twin snapshot failed: " + ms.status().message());
+    return ms.status();
+  }
+  SnapshotRecord r;
+  r.id = fmt::format("{}@{}", options_.domain, created);
+  r.domain = options_.domain;
+  r.state_ts_ns = state_ts_ns;
+  r.state_key = key;
+  r.image = rec->active_overlay;
+  r.parent_id = rec->last_snapshot_id;
+  r.base_image = rec->base_image;
+  r.created_ns = created;
+  r.snapshot_ms = *ms;
+  r.consistent = consistent;
+  r.note = snap_note;
+  rec->chain.push_back(req.new_overlay);
+  rec->active_overlay = req.new_overlay;
+  rec->last_snapshot_id = r.id;
+  rec->last_snapshot_state_ts_ns = state_ts_ns;
+  r.chain_depth = static_cast<uint32_t>(rec->chain.size() - 1);
+  if (auto s = SaveDomainRecord(*rec); !s.ok()) return s;
+  r.total_ms = MsSince(t0);  // bookkeeping so far; the catalogue write is added below
+  if (auto s = catalogue_->Put(r); !s.ok()) return s;
+  r.total_ms = MsSince(t0);
+  catalogue_->Put(r).IgnoreError();  // same key: only refreshes total_ms
+  Record({{"action", "snapshot"}, {"domain", options_.domain}, {"status", "ok"}, {"id", r.id},
+          {"image", r.image}, {"state_ts_ns", std::to_string(state_ts_ns)},
+          {"snapshot_ms", fmt::format("{:.1f}", r.snapshot_ms)},
+          {"total_ms", fmt::format("{:.1f}", r.total_ms)},
+          {"chain_depth", std::to_string(r.chain_depth)}},
+         fmt::format("twin snapshot {} in {:.1f} ms", r.id, r.total_ms));
+  return r;
+}
+
+Result<TwinFacts> TwinVm::ProbeFacts(const std::string& domain, const StateDiff& diff) {
+  TwinFacts facts;
+  bool any_missing = false;
+  for (const auto& p : ProgramsReferenced(diff)) {
+    auto r = virt_->GuestExec(domain, "/usr/bin/test", {"-e", p}, "", 30000);
+    if (!r.ok()) return r.status();
+    if (r->exit_code == 0) {
+      facts.existing_programs.insert(p);
+    } else {
+      any_missing = true;
+    }
+  }
+  if (any_missing && options_.user_net) {
+    auto r = virt_->GuestExec(
+        domain, "/usr/bin/python3",
+        {"-c", "import socket; socket.create_connection(('deb.debian.org', 80), timeout=5)"}, "",
+        30000);
+    facts.mirror_reachable = r.ok() && r->exit_code == 0;
+  }
+  return facts;
+}
+
+Result<ApplyOutcome> TwinVm::ApplyTo(const std::string& domain, const StateDiff& diff,
+                                     const State& target) {
+  auto t0 = Clock::now();
+  ApplyOutcome out;
+  TwinFacts facts;
+  if (options_.drive_guest) {
+    auto f = ProbeFacts(domain, diff);
+    if (!f.ok()) return f.status();
+    facts = *f;
+  }
+  out.probe_ms = MsSince(t0);
+  PlanOptions po;
+  po.package_for_path = options_.package_for_path;
+  out.plan = PlanDelta(diff, target, facts, po);
+  for (const auto& a : out.plan.actions) {
+    Record({{"action", "plan"}, {"domain", domain}, {"kind", a.kind}, {"target", a.target},
+            {"detail", a.detail}},
+           a.kind + " " + a.target);
+  }
+  if (out.plan.empty() || !options_.drive_guest) {
+    out.run.exit_code = 0;
+    out.total_ms = MsSince(t0);
+    return out;
+  }
+  RunnerOptions ro;
+  ro.ansible_dir = options_.ansible_dir;
+  ro.work_dir = options_.work_dir;
+  ro.cancel = &cancel_;
+  AnsibleTarget target_host;
+  target_host.domain = domain;
+  target_host.uri = options_.uri;
+  auto run = RunPlaybook(out.plan, po, target_host, ro);
+  if (!run.ok()) {
+    Record({{"action", "delta_run"}, {"domain", domain}, {"status", "failed"},
+            {"error", run.status().message()}},
+           "delta run could not start: " + run.status().message());
+    return run.status();
+  }
+  out.run = *run;
+  for (const auto& t : out.run.tasks) {
+    if (t.status == "skipped") continue;
+    Record({{"action", "task"}, {"domain", domain}, {"task", t.task}, {"item", t.item},
+            {"status", t.status}, {"ignored", t.ignored ? "true" : "false"},
+            {"ms", fmt::format("{:.0f}", t.ms)}, {"msg", t.msg}},
+           t.status + ": " + t.task);
+  }
+  out.total_ms = MsSince(t0);
+  Record({{"action", "delta_run"}, {"domain", domain},
+          {"status", out.run.success() ? "ok" : "failed"},
+          {"ok", std::to_string(out.run.ok)}, {"changed", std::to_string(out.run.changed)},
+          {"failed", std::to_string(out.run.failed)},
+          {"ansible_ms", fmt::format("{:.0f}", out.run.elapsed_ms)},
+          {"total_ms", fmt::format("{:.0f}", out.total_ms)}, {"bundle", out.run.bundle_dir}},
+         fmt::format("delta run {}: {} changed, {} failed in {:.1f} s",
+                     out.run.success() ? "ok" : "failed", out.run.changed, out.run.failed,
+                     out.total_ms / 1000));
+  return out;
+}
+
+Result<ApplyOutcome> TwinVm::Apply(const StateDiff& diff, const State& target) {
+  return ApplyTo(options_.domain, diff, target);
+}
+
+Result<ApplyOutcome> TwinVm::Sync(const State& applied, const State& target) {
+  auto up = EnsureRunning();
+  if (!up.ok()) return up.status();
+  auto rec = LoadDomainRecord(options_.domain);
+  if (!rec.ok()) return rec.status();
+  StateDiff diff = Diff(applied, target);
+  // Freeze the twin as it is (reflecting `applied`) before changing it, once per applied state.
+  if (catalogue_ && rec->applied_state_ts_ns != 0 &&
+      rec->last_snapshot_state_ts_ns != rec->applied_state_ts_ns) {
+    auto snap = TakeSnapshot(rec->applied_state_ts_ns, rec->applied_state_key, rec->applied_ok);
+    if (!snap.ok()) return snap.status();
+    rec = LoadDomainRecord(options_.domain);
+    if (!rec.ok()) return rec.status();
+  }
+  auto out = ApplyTo(options_.domain, diff, target);
+  if (!out.ok()) return out;
+  if (out->success()) {
+    rec->applied_state_ts_ns = target.ts_ns;
+    rec->applied_state_key = target.last_key;
+    rec->applied_ok = true;
+  } else {
+    rec->applied_ok = false;
+  }
+  if (auto s = SaveDomainRecord(*rec); !s.ok()) return s;
+  if (rec->chain.size() > options_.max_chain + 1) {
+    if (auto s = Prune(); !s.ok()) {
+      Record({{"action", "prune"}, {"domain", options_.domain}, {"status", "failed"},
+              {"error", s.message()}},
+             "twin chain prune failed: " + s.message());
+    }
+  }
+  return out;
+}
+
+Result<std::string> TwinVm::BringUpAt(uint64_t t_ns, bool replace,
+                                      const std::function<Result<State>(uint64_t)>& state_at) {
+  std::optional<SnapshotRecord> snap;
+  if (catalogue_) {
+    auto s = catalogue_->AtOrBefore(options_.domain, t_ns);
+    if (!s.ok()) return s.status();
+    snap = *s;
+  }
+  std::string name = replace ? options_.domain
+                             : options_.domain + "-at-" + CompactTime(t_ns);
+  auto main_rec = LoadDomainRecord(options_.domain);
+  std::string base = main_rec.ok() ? main_rec->base_image : ImageDir() + "/base.qcow2";
+  std::string backing = snap ? snap->image : base;
+  if (replace) {
+    if (auto s = virt_->Destroy(name); !s.ok()) return s;
+  } else {
+    if (auto s = virt_->Undefine(name); !s.ok()) return s;
+  }
+  std::string overlay = DomainDir(name) + fmt::format("/disk-{}.qcow2", NowNs());
+  if (auto s = CreateOverlay(backing, overlay); !s.ok()) return s;
+  DomainRecord d;
+  d.domain = name;
+  d.base_image = replace ? base : backing;
+  d.active_overlay = overlay;
+  d.from_snapshot = snap.has_value();
+  d.source_snapshot_id = snap ? snap->id : "";
+  if (replace && main_rec.ok() && snap) {
+    // Keep the frozen layers below the snapshot image: they are the new overlay's backing chain.
+    for (const auto& layer : main_rec->chain) {
+      d.chain.push_back(layer);
+      if (layer == snap->image) break;
+    }
+    d.last_snapshot_id = snap->id;
+    d.last_snapshot_state_ts_ns = snap->state_ts_ns;
+  }
+  d.chain.push_back(overlay);
+  if (auto s = SaveDomainRecord(d); !s.ok()) return s;
+  auto boot = StartDomain(name, overlay);
+  if (!boot.ok()) return boot.status();
+  State from;
+  if (snap) {
+    auto st = state_at(snap->state_ts_ns);
+    if (!st.ok()) return st.status();
+    from = std::move(*st);
+  }
+  auto target = state_at(t_ns);
+  if (!target.ok()) return target.status();
+  auto out = ApplyTo(name, Diff(from, *target), *target);
+  if (!out.ok()) return out.status();
+  d.applied_state_ts_ns = target->ts_ns;
+  d.applied_state_key = target->last_key;
+  d.applied_ok = out->success();
+  if (auto s = SaveDomainRecord(d); !s.ok()) return s;
+  Record({{"action", "revert"}, {"domain", name}, {"at_ns", std::to_string(t_ns)},
+          {"snapshot", snap ? snap->id : "base image"}, {"replace", replace ? "true" : "false"},
+          {"delta_status", out->success() ? "ok" : "failed"}},
+         fmt::format("twin {} brought up at {} from {}", name, CompactTime(t_ns),
+                     snap ? snap->id : "the base image"));
+  if (!out->success()) {
+    return Status::IOError(fmt::format("domain {} is up but the delta run failed (see {})", name,
+                                       out->run.log_path));
+  }
+  return name;
+}
+
+Status TwinVm::Prune() {
+  if (!catalogue_) return Status::InvalidArgument("no catalogue");
+  auto rec = LoadDomainRecord(options_.domain);
+  if (!rec.ok()) return rec.status();
+  // Layers another domain (a `vm --at` copy) builds on must not change under it.
+  std::set<std::string> in_use;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.overlay_root, ec)) {
+    if (entry.path().filename() == options_.domain) continue;
+    auto other = LoadDomainRecord(entry.path().filename().string());
+    if (!other.ok()) continue;
+    in_use.insert(other->base_image);
+    for (const auto& l : other->chain) in_use.insert(l);
+  }
+  while (rec->chain.size() > options_.max_chain + 1 && rec->chain.size() >= 3) {
+    std::string lower = rec->chain[0], top = rec->chain[1];
+    if (in_use.count(lower) || in_use.count(top)) {
+      return Status::Busy("oldest twin layers are in use by a `vm --at` domain; not pruning");
+    }
+    auto t0 = Clock::now();
+    auto active = virt_->IsActive(options_.domain);
+    if (virt_->IsTestDriver()) {
+      // no disks behind the test driver: only the bookkeeping below is exercised
+    } else if (active.ok() && *active) {
+      if (auto s = virt_->BlockCommit(options_.domain, "vda", lower, top, 10 * 60 * 1000);
+          !s.ok()) {
+        return s;
+      }
+    } else {
+      auto c = RunProcess({"qemu-img", "commit", "-q", "-f", "qcow2", top});
+      if (!c.ok() || c->exit_code != 0) return Status::IOError("qemu-img commit " + top);
+      auto r = RunProcess({"qemu-img", "rebase", "-u", "-f", "qcow2", "-F", "qcow2", "-b", lower,
+                           rec->chain[2]});
+      if (!r.ok() || r->exit_code != 0) return Status::IOError("qemu-img rebase " + rec->chain[2]);
+    }
+    // The lower layer now holds the later point: its own point is gone.
+    auto all = catalogue_->List(options_.domain);
+    if (!all.ok()) return all.status();
+    for (auto r : *all) {
+      if (r.pruned) continue;
+      if (r.image == lower) {
+        r.pruned = true;
+        r.note += (r.note.empty() ? "" : "; ") + std::string("merged away by block commit");
+        if (auto s = catalogue_->Put(r); !s.ok()) return s;
+      } else if (r.image == top) {
+        r.image = lower;
+        if (auto s = catalogue_->Put(r); !s.ok()) return s;
+      }
+    }
+    if (!virt_->IsTestDriver()) fs::remove(top, ec);
+    rec->chain.erase(rec->chain.begin() + 1);
+    if (auto s = SaveDomainRecord(*rec); !s.ok()) return s;
+    Record({{"action", "prune"}, {"domain", options_.domain}, {"status", "ok"},
+            {"committed", top}, {"into", lower}, {"ms", fmt::format("{:.0f}", MsSince(t0))}},
+           "twin chain pruned: " + top + " committed into " + lower);
+  }
+  return Status::Ok();
+}
+
+Result<bool> TwinVm::UnitActive(const std::string& domain, const std::string& unit) {
+  auto r = virt_->GuestExec(domain, "/bin/systemctl", {"is-active", unit}, "", 60000);
+  if (!r.ok()) return r.status();
+  return Trim(r->out) == "active";
+}
+
+Result<bool> TwinVm::Listening(const std::string& domain, uint8_t proto, uint16_t port) {
+  auto r = virt_->GuestExec(domain, "/bin/ss", {proto == kProtoUdp ? "-Hlun" : "-Hltn"}, "",
+                            60000);
+  if (!r.ok()) return r.status();
+  std::istringstream in(r->out);
+  std::string line;
+  std::string suffix = ":" + std::to_string(port);
+  while (std::getline(in, line)) {
+    std::istringstream cols(line);
+    std::string c0, c1, c2, local;
+    cols >> c0 >> c1 >> c2 >> local;
+    if (local.size() >= suffix.size() &&
+        local.compare(local.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace twin::vm
