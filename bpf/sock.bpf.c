@@ -32,12 +32,20 @@ struct {
 } listen_pending SEC(".maps");
 
 /* Sockets whose listen() succeeded, so that a LISTEN → CLOSE after a failed port check is not
- * reported as a listener close. */
+ * reported as a listener close. The address is kept too: by the time LISTEN → CLOSE fires the
+ * port has already been released (skc_num reads 0). */
+struct listen_info {
+  __u8 addr[16];
+  __u64 inode;
+  __u16 family;
+  __u16 port;
+};
+
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);
   __type(key, __u64); /* struct sock * */
-  __type(value, __u8);
+  __type(value, struct listen_info);
 } listening SEC(".maps");
 
 static __always_inline struct file *fd_file(int fd) {
@@ -135,16 +143,20 @@ static __always_inline int on_set_state(struct sock *sk, int oldstate, int newst
   }
   if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
     __u64 key = (__u64)sk;
-    if (!bpf_map_lookup_elem(&listening, &key)) return 0; /* listen() failed: never listened */
-    bpf_map_delete_elem(&listening, &key);
+    struct listen_info *li = bpf_map_lookup_elem(&listening, &key);
+    if (!li) return 0; /* listen() failed: never listened */
     struct twin_sock e = {};
     twin_fill_hdr(&e.hdr, TWIN_EV_LISTEN_CLOSE);
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     e.start_boottime = twin_leader_start(task);
     e.uid = (__u32)bpf_get_current_uid_gid();
     bpf_get_current_comm(e.comm, sizeof(e.comm));
-    fill_sock_common(&e, sk);
-    e.sock_inode = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+    e.proto = IPPROTO_TCP;
+    e.family = li->family;
+    e.port = li->port;
+    e.sock_inode = li->inode;
+    __builtin_memcpy(e.addr, li->addr, 16);
+    bpf_map_delete_elem(&listening, &key);
     twin_output(&e, sizeof(e), TWIN_EV_LISTEN_CLOSE);
   }
   return 0;
@@ -168,9 +180,6 @@ int listen_exit(struct trace_event_raw_sys_exit *ctx) {
   struct sock *sk = *skp;
   bpf_map_delete_elem(&listen_pending, &id);
   if (ctx->ret != 0) return 0;
-  __u64 key = (__u64)sk;
-  __u8 one = 1;
-  bpf_map_update_elem(&listening, &key, &one, BPF_ANY);
   struct twin_sock e = {};
   twin_fill_hdr(&e.hdr, TWIN_EV_LISTEN);
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -179,6 +188,10 @@ int listen_exit(struct trace_event_raw_sys_exit *ctx) {
   bpf_get_current_comm(e.comm, sizeof(e.comm));
   fill_sock_common(&e, sk);
   e.sock_inode = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+  __u64 key = (__u64)sk;
+  struct listen_info li = {.inode = e.sock_inode, .family = e.family, .port = e.port};
+  __builtin_memcpy(li.addr, e.addr, 16);
+  bpf_map_update_elem(&listening, &key, &li, BPF_ANY);
   twin_output(&e, sizeof(e), TWIN_EV_LISTEN);
   return 0;
 }

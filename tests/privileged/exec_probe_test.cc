@@ -1,0 +1,95 @@
+// sched_process_exec → kProcessExec, and its matching kProcessExit: every field checked against
+// what the test itself arranged (argv, cwd, uid/gid) or read from /proc while the process ran.
+#include <climits>
+#include <cstdlib>
+
+#include "tests/privileged/harness.h"
+
+namespace twin::testing {
+namespace {
+
+uint64_t Now(clockid_t c) {
+  timespec ts;
+  clock_gettime(c, &ts);
+  return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+TEST(ExecProbe, RecordsEveryFieldOfAnExecAndItsExit) {
+  TWIN_REQUIRE_BPF();
+  std::string dir = MakeTempDir("exec");
+  Twind twind(dir + "/data");
+  ASSERT_TRUE(twind.Start());
+
+  std::string cwd = MakeTempDir("exec-cwd");
+  chmod(cwd.c_str(), 0755);
+  const std::vector<std::string> args = {"/bin/sh", "-c", "sleep 0.5; exit 3", "argv0-name",
+                                         "two words"};
+  const uint64_t wall0 = Now(CLOCK_REALTIME), boot0 = Now(CLOCK_BOOTTIME);
+  pid_t pid = SpawnAs(args, cwd, 65534, 65534);
+  ASSERT_GT(pid, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const uint64_t start_ns = ProcStartNs(pid);
+  const std::string cgroup = CgroupV2Of(pid);
+  int st = WaitStatus(pid);
+  ASSERT_TRUE(WIFEXITED(st));
+  ASSERT_EQ(WEXITSTATUS(st), 3);
+  const uint64_t wall1 = Now(CLOCK_REALTIME), boot1 = Now(CLOCK_BOOTTIME);
+
+  auto exec = WaitForEvent(twind.data_dir(), [&](const Event& e) {
+    return e.kind == EventKind::kProcessExec && e.pid == pid;
+  });
+  ASSERT_TRUE(exec.has_value()) << twind.Log();
+  auto exit = WaitForEvent(twind.data_dir(), [&](const Event& e) {
+    return e.kind == EventKind::kProcessExit && e.pid == pid;
+  });
+  ASSERT_TRUE(exit.has_value());
+
+  char real_sh[PATH_MAX];
+  ASSERT_NE(realpath("/bin/sh", real_sh), nullptr);
+  EXPECT_EQ(exec->pid, pid);
+  EXPECT_EQ(exec->start_ns, start_ns);
+  EXPECT_EQ(exec->ppid, getpid());
+  EXPECT_EQ(exec->parent_start_ns, ProcStartNs(getpid()));
+  EXPECT_EQ(exec->uid, 65534u);
+  EXPECT_EQ(exec->gid, 65534u);
+  EXPECT_EQ(exec->comm, "sh");
+  EXPECT_EQ(exec->exe, real_sh);
+  EXPECT_EQ(exec->cwd, cwd);
+  EXPECT_EQ(exec->argv, args);
+  EXPECT_FALSE(exec->argv_truncated);
+  EXPECT_EQ(exec->cgroup, cgroup);
+  EXPECT_EQ(exec->container_id, "");
+  EXPECT_GE(exec->ts_ns, wall0 - 5000000);  // clock offset measured at start: allow 5 ms
+  EXPECT_LE(exec->ts_ns, wall1 + 5000000);
+  EXPECT_GE(exec->mono_ns, boot0);
+  EXPECT_LE(exec->mono_ns, boot1);
+
+  EXPECT_EQ(exit->start_ns, start_ns);
+  EXPECT_EQ(exit->exit_code, 3);
+  EXPECT_EQ(exit->signal, 0);
+  EXPECT_FALSE(exit->core_dumped);
+  EXPECT_EQ(exit->comm, "sh");
+  EXPECT_GE(exit->duration_ns, 400000000ull);
+  EXPECT_LE(exit->duration_ns, 10000000000ull);
+  EXPECT_GT(exit->mono_ns, exec->mono_ns);
+  EXPECT_EQ(twind.Stop(), 0);
+}
+
+TEST(ExecProbe, ShowsUpInTheLogWithinASecond) {
+  TWIN_REQUIRE_BPF();
+  std::string dir = MakeTempDir("exec-latency");
+  Twind twind(dir + "/data");
+  ASSERT_TRUE(twind.Start());
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = SpawnAs({"/bin/true", "latency-marker"}, "/", -1, -1);
+  WaitStatus(pid);
+  auto exec = WaitForEvent(twind.data_dir(), [&](const Event& e) {
+    return e.kind == EventKind::kProcessExec && e.pid == pid;
+  }, 1000);
+  auto dt = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(exec.has_value());
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(dt).count(), 1000);
+}
+
+}  // namespace
+}  // namespace twin::testing
