@@ -31,6 +31,23 @@ std::vector<std::string> GetStrVec(const flatbuffers::Vector<Offset<flatbuffers:
   return out;
 }
 
+// In-place variants reuse the destination's capacity: Scan decodes into one Event over and
+// over, so this keeps the read path free of most allocations.
+void SetStr(std::string& dst, const flatbuffers::String* s) {
+  if (s) {
+    dst.assign(s->data(), s->size());
+  } else {
+    dst.clear();
+  }
+}
+
+void SetStrVec(std::vector<std::string>& dst,
+               const flatbuffers::Vector<Offset<flatbuffers::String>>* v) {
+  const size_t n = v ? v->size() : 0;
+  dst.resize(n);
+  for (size_t i = 0; i < n; ++i) SetStr(dst[i], v->Get(static_cast<flatbuffers::uoffset_t>(i)));
+}
+
 Offset<fb::HostFacts> EncodeHost(FlatBufferBuilder& b, const HostFacts& h) {
   std::vector<Offset<fb::Disk>> disks;
   for (const auto& d : h.disks) {
@@ -268,7 +285,6 @@ Status DecodeEvent(std::string_view bytes, Event* out) {
     return Status::Corruption("event record has unknown kind " + std::to_string(e->kind()));
   }
   Event& o = *out;
-  o = Event{};
   o.kind = static_cast<EventKind>(e->kind());
   o.ts_ns = e->ts_ns();
   o.mono_ns = e->mono_ns();
@@ -278,34 +294,39 @@ Status DecodeEvent(std::string_view bytes, Event* out) {
   o.parent_start_ns = e->parent_start_ns();
   o.uid = e->uid();
   o.gid = e->gid();
-  o.comm = Get(e->comm());
-  o.exe = Get(e->exe());
-  o.cwd = Get(e->cwd());
-  o.argv = GetStrVec(e->argv());
+  SetStr(o.comm, e->comm());
+  SetStr(o.exe, e->exe());
+  SetStr(o.cwd, e->cwd());
+  SetStrVec(o.argv, e->argv());
   o.argv_truncated = e->argv_truncated();
-  o.cgroup = Get(e->cgroup());
-  o.unit = Get(e->unit());
-  o.container_id = Get(e->container_id());
+  SetStr(o.cgroup, e->cgroup());
+  SetStr(o.unit, e->unit());
+  SetStr(o.container_id, e->container_id());
   o.exit_code = e->exit_code();
   o.signal = e->signal();
   o.core_dumped = e->core_dumped();
   o.duration_ns = e->duration_ns();
   o.proto = e->proto();
   o.family = e->family();
-  o.addr = Get(e->addr());
+  SetStr(o.addr, e->addr());
   o.port = e->port();
   o.sock_inode = e->sock_inode();
   o.result = e->result();
-  o.unit_file_path = Get(e->unit_file_path());
-  o.unit_file_sha256 = Get(e->unit_file_sha256());
-  o.unit_file_content = Get(e->unit_file_content());
-  o.host = DecodeHost(e->host());
+  SetStr(o.unit_file_path, e->unit_file_path());
+  SetStr(o.unit_file_sha256, e->unit_file_sha256());
+  SetStr(o.unit_file_content, e->unit_file_content());
+  if (e->host()) {
+    o.host = DecodeHost(e->host());
+  } else if (!HostEmpty(o.host)) {
+    o.host = HostFacts{};
+  }
   o.gap_start_ns = e->gap_start_ns();
   o.gap_end_ns = e->gap_end_ns();
   o.lost = e->lost();
-  o.reason = Get(e->reason());
+  SetStr(o.reason, e->reason());
   o.resync_op = static_cast<ResyncOp>(e->resync_op());
   o.resync_entity = static_cast<ResyncEntity>(e->resync_entity());
+  o.attrs.clear();
   if (e->attrs()) {
     for (const auto* kv : *e->attrs()) o.attrs.emplace_back(Get(kv->k()), Get(kv->v()));
   }

@@ -1,0 +1,194 @@
+// Event-log micro/system benchmarks (Google Benchmark):
+//   BM_Append/<batch>        append throughput, WAL on, default fsync policy (interval)
+//   BM_CompactWindow         one compaction of a 10 s window of 100,000 events
+//   BM_Fold                  pure fold throughput (decoded events)
+//   BM_StateAt / BM_FullFold state --at T at random T on a 10,000,000-event log, vs folding
+//                            from the start. The log is built once under $TWIN_BENCH_DIR
+//                            (default /var/tmp/safetytwin-bench) and reused.
+// bench/run-core-bench.sh runs these next to db_bench fillseq and writes the ratios.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include <benchmark/benchmark.h>
+
+#include "eventlog/codec.h"
+#include "eventlog/compactor.h"
+#include "eventlog/log.h"
+#include "eventlog/synth.h"
+
+namespace twin {
+namespace {
+
+std::string BenchDir() {
+  const char* d = std::getenv("TWIN_BENCH_DIR");
+  return d ? d : "/var/tmp/safetytwin-bench";
+}
+
+uint64_t EnvU64(const char* name, uint64_t def) {
+  const char* v = std::getenv(name);
+  return v ? std::strtoull(v, nullptr, 10) : def;
+}
+
+const std::vector<Event>& Corpus() {
+  static std::vector<Event> events = [] {
+    SynthGenerator g(SynthOptions{});
+    std::vector<Event> v;
+    g.Fill(v, 1'000'000);
+    return v;
+  }();
+  return events;
+}
+
+void BM_Append(benchmark::State& state) {
+  const size_t batch = static_cast<size_t>(state.range(0));
+  const auto& corpus = Corpus();
+  const std::string dir = BenchDir() + "/append";
+  std::filesystem::remove_all(dir);
+  auto log = std::move(EventLog::OpenWriter(dir).value());
+  size_t pos = 0;
+  uint64_t n = 0;
+  for (auto _ : state) {
+    if (pos + batch > corpus.size()) pos = 0;
+    auto r = log->Append(std::span(corpus).subspan(pos, batch));
+    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
+    pos += batch;
+    n += batch;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+  // Average stored value size, so db_bench can be run with the same value size.
+  uint64_t bytes = 0, cnt = 0;
+  for (size_t i = 0; i < 10000; ++i, ++cnt) bytes += 32 + EncodeEventToString(corpus[i]).size();
+  state.counters["value_bytes"] = static_cast<double>(bytes) / cnt;
+  log.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_Append)->Arg(100)->Arg(1000)->UseRealTime()->MinTime(3.0);
+
+void BM_Fold(benchmark::State& state) {
+  const auto& corpus = Corpus();
+  uint64_t n = 0;
+  for (auto _ : state) {
+    State s;
+    uint64_t seq = 0;
+    for (size_t i = 0; i < 100000; ++i) Fold(s, corpus[i], {corpus[i].ts_ns, ++seq});
+    benchmark::DoNotOptimize(s.processes.size());
+    n += 100000;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+}
+BENCHMARK(BM_Fold)->Unit(benchmark::kMillisecond);
+
+// One compaction cycle over a 10 s window holding 100,000 new events: scan, verify, decode,
+// fold, diff and write the snapshot.
+void BM_CompactWindow(benchmark::State& state) {
+  const std::string dir = BenchDir() + "/compact";
+  std::filesystem::remove_all(dir);
+  auto log = std::move(EventLog::OpenWriter(dir).value());
+  SynthOptions o;
+  o.mean_step_ns = 100'000;  // 100,000 events per 10 s
+  SynthGenerator g(o);
+  std::vector<Event> window;
+  Compactor c(*log);
+  g.Fill(window, 100000);
+  (void)log->Append(window);
+  (void)c.RunOnce(g.now_ns());
+  for (auto _ : state) {
+    state.PauseTiming();
+    g.Fill(window, 100000);
+    (void)log->Append(window);
+    state.ResumeTiming();
+    auto r = c.RunOnce(g.now_ns());
+    if (!r.ok() || !r.value()) state.SkipWithError("compaction failed");
+  }
+  state.counters["live_processes"] = static_cast<double>(c.current().processes.size());
+  log.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_CompactWindow)->Unit(benchmark::kMillisecond)->Iterations(10);
+
+// The 10 M-event log for the state-at benchmarks: synthetic host at TWIN_BENCH_RATE events/s
+// (default 1,000/s), compacted every 10 s of event time like twind does.
+struct BigLog {
+  std::unique_ptr<EventLog> log;
+  uint64_t first_ns = 0, last_ns = 0;
+};
+
+BigLog& Big() {
+  static BigLog big = [] {
+    const uint64_t total = EnvU64("TWIN_BENCH_EVENTS", 10'000'000);
+    const uint64_t rate = EnvU64("TWIN_BENCH_RATE", 1000);
+    const std::string dir = BenchDir() + "/big-" + std::to_string(total) + "-" + std::to_string(rate);
+    BigLog b;
+    const bool exists = std::filesystem::exists(dir + "/CURRENT");
+    if (!exists) {
+      auto log = std::move(EventLog::OpenWriter(dir).value());
+      SynthOptions o;
+      o.mean_step_ns = 1'000'000'000ull / rate;
+      SynthGenerator g(o);
+      Compactor c(*log);
+      std::vector<Event> batch;
+      uint64_t next_compact = g.now_ns() + 10'000'000'000ull;
+      for (uint64_t done = 0; done < total;) {
+        batch.clear();
+        while (batch.size() < 1000 && done < total) {
+          Event e = g.Next();
+          if (e.ts_ns >= next_compact) {
+            (void)log->Append(batch);
+            batch.clear();
+            (void)c.RunOnce(e.ts_ns);
+            next_compact += 10'000'000'000ull;
+          }
+          batch.push_back(std::move(e));
+          ++done;
+        }
+        (void)log->Append(batch);
+      }
+      (void)c.RunOnce(g.now_ns());
+    }
+    b.log = std::move(EventLog::OpenReader(dir).value());
+    b.first_ns = b.log->First().value()->key.ts_ns;
+    b.last_ns = b.log->Last().value()->key.ts_ns;
+    return b;
+  }();
+  return big;
+}
+
+void BM_StateAt(benchmark::State& state) {
+  BigLog& b = Big();
+  std::mt19937_64 rng(7);
+  std::vector<double> lat;
+  for (auto _ : state) {
+    const uint64_t t = b.first_ns + rng() % (b.last_ns - b.first_ns);
+    auto start = std::chrono::steady_clock::now();
+    auto s = StateAt(*b.log, t);
+    lat.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    if (!s.ok()) state.SkipWithError(s.status().ToString().c_str());
+    benchmark::DoNotOptimize(s);
+  }
+  std::sort(lat.begin(), lat.end());
+  state.counters["p50_ms"] = lat[lat.size() / 2];
+  state.counters["p99_ms"] = lat[lat.size() * 99 / 100];
+  state.counters["log_events"] = static_cast<double>(b.log->Head().count);
+}
+BENCHMARK(BM_StateAt)->Unit(benchmark::kMillisecond)->Iterations(200);
+
+void BM_FullFold(benchmark::State& state) {
+  BigLog& b = Big();
+  std::mt19937_64 rng(7);
+  for (auto _ : state) {
+    const uint64_t t = b.first_ns + rng() % (b.last_ns - b.first_ns);
+    auto s = StateAtByFullFold(*b.log, t);
+    if (!s.ok()) state.SkipWithError(s.status().ToString().c_str());
+    benchmark::DoNotOptimize(s);
+  }
+}
+BENCHMARK(BM_FullFold)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+}  // namespace
+}  // namespace twin
+
+BENCHMARK_MAIN();
