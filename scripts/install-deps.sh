@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package safetytwin needs (scripts/packages.txt). Idempotent: apt runs
+# only when something is missing. Run as root on Debian 12.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+log() { printf '[install-deps] %s\n' "$*" >&2; }
+[[ "$(id -u)" == 0 ]] || { log "run as root (apt-get install needs it)"; exit 1; }
+mapfile -t pkgs < <(grep -vE '^[[:space:]]*(#|$)' "$here/packages.txt")
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  log "all ${#pkgs[@]} packages present"
+  exit 0
+fi
+log "installing ${#missing[@]} missing packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Package scripts may try to start services; on machines without systemd as PID 1 that must
+# not fail the install (scripts/start-libvirt.sh starts what we need).
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -q
+apt-get install -y -q "${missing[@]}"
+log "done"

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The main job: builds safetytwin, installs it under /usr/local, and starts twind capturing this
+# host into the embedded event log (/var/lib/safetytwin) and keeping the twin VM in sync.
+# Idempotent: a second run rebuilds what changed and restarts twind.
+#   - with systemd as PID 1: installs scripts/safetytwin.service and enables it;
+#   - otherwise: starts twind as a daemon (pid file /run/safetytwin/twind.pid).
+# Usage: scripts/run.sh [--no-twin] [--data-dir DIR] [--stop]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+log() { printf '[safetytwin] %s\n' "$*" >&2; }
+NO_TWIN=0
+DATA_DIR=/var/lib/safetytwin
+STOP=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --no-twin) NO_TWIN=1 ;;
+    --data-dir) DATA_DIR="$2"; shift ;;
+    --stop) STOP=1 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) log "unknown argument '$1' (try --help)"; exit 2 ;;
+  esac
+  shift
+done
+[[ "$(id -u)" == 0 ]] || { log "run as root: twind loads eBPF programs"; exit 1; }
+
+PIDFILE=/run/safetytwin/twind.pid
+systemd_pid1() { [[ "$(ps -p 1 -o comm= 2>/dev/null)" == systemd ]]; }
+stop_daemon() {
+  if [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+    local pid; pid=$(cat "$PIDFILE")
+    log "stopping twind (pid $pid)"
+    kill -TERM "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+}
+if ((STOP)); then
+  if systemd_pid1; then systemctl stop safetytwin; else stop_daemon; fi
+  exit 0
+fi
+
+"$root/scripts/build.sh"
+cmake --install "$root/build" --prefix /usr/local >/dev/null
+log "installed twind and twin-replay under /usr/local"
+"$root/scripts/mounts.sh"
+
+mkdir -p /etc/safetytwin
+if [[ ! -f /etc/safetytwin/twind.toml ]]; then
+  cat >/etc/safetytwin/twind.toml <<TOML
+# safetytwin daemon configuration (flags override these). See docs/OPERATIONS.md.
+data_dir = "$DATA_DIR"
+compact_interval = 10      # seconds
+fsync = "interval"         # always | interval | never
+metrics_addr = "127.0.0.1:9464"
+no_twin = $( ((NO_TWIN)) && echo true || echo false )
+TOML
+  log "wrote /etc/safetytwin/twind.toml"
+fi
+
+args=(--config /etc/safetytwin/twind.toml --data-dir "$DATA_DIR")
+if ((NO_TWIN)); then
+  args+=(--no-twin)
+else
+  "$root/scripts/start-libvirt.sh"
+  "$root/scripts/build-twin-image.sh"
+fi
+
+/usr/local/sbin/twind --check "${args[@]}" || { log "twind --check failed: capture cannot work here (see above)"; exit 1; }
+
+if systemd_pid1; then
+  install -m 0644 "$root/scripts/safetytwin.service" /etc/systemd/system/safetytwin.service
+  if ((NO_TWIN)); then
+    mkdir -p /etc/systemd/system/safetytwin.service.d
+    printf '[Service]\nExecStart=\nExecStart=/usr/local/sbin/twind --foreground --no-twin --config /etc/safetytwin/twind.toml\n' \
+      >/etc/systemd/system/safetytwin.service.d/no-twin.conf
+  fi
+  systemctl daemon-reload
+  systemctl enable safetytwin >/dev/null
+  systemctl restart safetytwin
+  log "twind runs as systemd unit safetytwin (journalctl -u safetytwin)"
+else
+  stop_daemon
+  mkdir -p /run/safetytwin /var/log/safetytwin
+  /usr/local/sbin/twind "${args[@]}" --pid-file "$PIDFILE" --log-file /var/log/safetytwin/twind.log
+  for _ in $(seq 1 100); do [[ -s "$PIDFILE" ]] && break; sleep 0.1; done
+  [[ -s "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null || {
+    log "twind did not start; see /var/log/safetytwin/twind.log"; tail -20 /var/log/safetytwin/twind.log >&2 || true; exit 1; }
+  log "twind running as a daemon, pid $(cat "$PIDFILE"), log /var/log/safetytwin/twind.log"
+fi
+# Wait until the first events are in the log.
+for _ in $(seq 1 50); do
+  if /usr/local/bin/twin-replay events --data-dir "$DATA_DIR" --kind daemon_start --limit 1 2>/dev/null | grep -q daemon_start; then
+    break
+  fi
+  sleep 0.2
+done
+cat >&2 <<MSG
+[safetytwin] capturing. Try:
+  twin-replay events --data-dir $DATA_DIR --since -1m
+  twin-replay state  --data-dir $DATA_DIR --at now
+  twin-replay verify --data-dir $DATA_DIR
+  scripts/run.sh --stop
+MSG
