@@ -93,6 +93,14 @@ int main(int argc, char** argv) {
   const twin::EventLog& log = *log_r.value();
   fmt::print("{:<20} {:>9} {:>9} {:>9} {:>13} {:>13} {:>9}\n", "stage", "events", "wall s", "cpu s",
              "events/s wall", "events/s cpu", "MB/s cpu");
+  {  // Baseline: read + decode + filter, nothing formatted.
+    twin::ExportOptions o;
+    o.filter.kinds = {twin::EventKind::kUnknown};
+    const double t0 = Now(), c0 = Cpu();
+    auto res = twin::ExportEvents(log, o, [](std::string_view) { return twin::Status::Ok(); });
+    if (!res.ok()) return Fail(res.status());
+    Row("scan+decode only", log.Head().count, Now() - t0, Cpu() - c0, 0);
+  }
   size_t start = 0;
   while (start <= formats.size()) {
     size_t comma = formats.find(',', start);

@@ -1,0 +1,533 @@
+#include "replay/forensics_cmd.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "eventlog/timefmt.h"
+#include "forensics/audit.h"
+#include "forensics/bundle.h"
+#include "forensics/export.h"
+#include "forensics/redact.h"
+#include "forensics/seal.h"
+#include "replay/json_writer.h"
+#include "replay/replay.h"
+
+namespace twin {
+namespace {
+
+constexpr int kExitProblem = 1;
+constexpr int kExitUsage = 2;
+
+// Set while `verify` without --key is handed back to ReplayMain's own implementation.
+bool g_plain_verify = false;
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool ParseTimeArg(const char* what, const std::string& text, uint64_t now, uint64_t* out) {
+  if (text.empty()) return true;
+  auto r = ParseTime(text, now);
+  if (!r.ok()) {
+    fmt::print(stderr, "twin-replay: {}: {}\n", what, r.status().message());
+    return false;
+  }
+  *out = r.value();
+  return true;
+}
+
+Result<uint64_t> ParseDuration(const std::string& s) {
+  if (s.empty()) return Status::InvalidArgument("empty duration");
+  size_t i = 0;
+  uint64_t v = 0;
+  while (i < s.size() && isdigit(static_cast<unsigned char>(s[i]))) {
+    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+    if (v > 1'000'000'000ull) return Status::InvalidArgument("duration too large: " + s);
+    ++i;
+  }
+  if (i == 0) return Status::InvalidArgument("duration must start with a number: " + s);
+  const std::string unit = s.substr(i);
+  uint64_t mul;
+  if (unit.empty() || unit == "s") mul = 1'000'000'000ull;
+  else if (unit == "m") mul = 60'000'000'000ull;
+  else if (unit == "h") mul = 3'600'000'000'000ull;
+  else if (unit == "d") mul = 86'400'000'000'000ull;
+  else return Status::InvalidArgument("duration unit must be s, m, h or d: " + s);
+  return v * mul;
+}
+
+// Reads K, or the first line of the file when K is "@path".
+Result<VerificationKey> LoadKeyArg(const std::string& k) {
+  std::string text = k;
+  if (!k.empty() && k[0] == '@') {
+    std::ifstream f(k.substr(1));
+    if (!f) return Status::NotFound("cannot read the key file " + k.substr(1));
+    std::getline(f, text);
+  }
+  return ParseVerificationKey(text);
+}
+
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)), t0_(std::chrono::steady_clock::now()) {}
+  void Tick(uint64_t n, const char* what) {
+    if (!enabled_) return;
+    const double s = SecondsSince(t0_);
+    fmt::print(stderr, "\r{} {} ({:.0f}/s)   ", n, what, s > 0 ? n / s : 0.0);
+    shown_ = true;
+  }
+  void Done() {
+    if (shown_) fmt::print(stderr, "\r\033[K");
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+struct RangeArgs {
+  std::string data_dir = kDefaultDataDir;
+  std::string since, until;
+  std::vector<std::string> redact;
+  bool no_default_redact = false;
+  bool no_progress = false;
+};
+
+Redactor MakeRedactor(const RangeArgs& a) {
+  std::vector<std::string> rules = a.redact;
+  if (!a.no_default_redact) {
+    for (auto& r : DefaultRedactRules()) rules.push_back(r);
+  }
+  return Redactor(std::move(rules), !a.no_default_redact);
+}
+
+std::string JoinRules(const Redactor& r) {
+  std::string s = r.keyword_defaults() ? "defaults" : "";
+  for (const auto& x : r.rules()) s += (s.empty() ? "" : ",") + x;
+  return s.empty() ? "none" : s;
+}
+
+void ReportAudit(const std::string& data_dir, const Event& audit) {
+  auto r = RecordAudit(data_dir, audit);
+  if (!r.ok()) {
+    fmt::print(stderr, "twin-replay: warning: this {} could not be recorded in the log's audit trail: {}\n",
+               audit.attrs.empty() ? "action" : audit.attrs[0].second, r.status().message());
+  }
+}
+
+int CmdExport(int argc, char** argv) {
+  CLI::App app{"twin-replay export: the event timeline for Timesketch, Elastic (ECS), OCSF or a spreadsheet"};
+  RangeArgs a;
+  std::string format, out = "-";
+  std::vector<std::string> kinds;
+  std::optional<int32_t> pid;
+  std::optional<std::string> unit;
+  std::optional<int> port;
+  app.add_option("--data-dir", a.data_dir, "safetytwin data dir")->capture_default_str();
+  app.add_option("--format", format, "timesketch | ecs | ocsf | csv")->required();
+  app.add_option("--out", out, "output file, - for stdout")->capture_default_str();
+  app.add_option("--since", a.since, "start time (inclusive)");
+  app.add_option("--until", a.until, "end time (inclusive)");
+  app.add_option("--kind", kinds, "event kinds (repeatable or comma-separated)");
+  app.add_option("--pid", pid, "only this pid");
+  app.add_option("--unit", unit, "only this unit");
+  app.add_option("--port", port, "only sockets on this port");
+  app.add_option("--redact", a.redact, "redact argv values: NAME= (value after it) or NAME (next argument); repeatable");
+  app.add_flag("--no-default-redact", a.no_default_redact, "do not apply the default secret patterns");
+  app.add_flag("--no-progress", a.no_progress, "no progress line on a terminal");
+  app.add_subcommand("export")->fallthrough();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    fmt::print(stderr, "twin-replay export: {} (see twin-replay export --help)\n", e.what());
+    return kExitUsage;
+  }
+  auto fmt_r = ParseExportFormat(format);
+  if (!fmt_r.ok()) {
+    fmt::print(stderr, "twin-replay export: --format: {}\n", fmt_r.status().message());
+    return kExitUsage;
+  }
+  ExportOptions o;
+  o.format = fmt_r.value();
+  const uint64_t now = WallNowNs();
+  if (!ParseTimeArg("--since", a.since, now, &o.filter.since_ns) ||
+      !ParseTimeArg("--until", a.until, now, &o.filter.until_ns)) {
+    return kExitUsage;
+  }
+  if (o.filter.until_ns < o.filter.since_ns) {
+    fmt::print(stderr, "twin-replay export: --until is before --since; swap them\n");
+    return kExitUsage;
+  }
+  Status ks = ParseKinds(kinds, &o.filter.kinds);
+  if (!ks.ok()) {
+    fmt::print(stderr, "twin-replay export: --kind: {}\n", ks.message());
+    return kExitUsage;
+  }
+  if (port && (*port < 0 || *port > 65535)) {
+    fmt::print(stderr, "twin-replay export: --port must be 0..65535, not {}\n", *port);
+    return kExitUsage;
+  }
+  o.filter.pid = pid;
+  o.filter.unit = unit;
+  if (port) o.filter.port = static_cast<uint16_t>(*port);
+  o.redactor = MakeRedactor(a);
+
+  auto log = OpenForReplayOrExplain(a.data_dir);
+  if (!log) return kExitUsage;
+  if (o.filter.since_ns > 0) {
+    auto st = StateAt(*log, o.filter.since_ns - 1);
+    if (st.ok()) o.host = st.value().host;
+  }
+  FILE* f = stdout;
+  if (out != "-") {
+    int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || !(f = fdopen(fd, "wb"))) {
+      fmt::print(stderr, "twin-replay export: cannot create {}: {}\n", out, std::strerror(errno));
+      return kExitUsage;
+    }
+  }
+  Progress progress(!a.no_progress);
+  o.progress = [&](uint64_t n) { progress.Tick(n, "events exported"); };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = ExportEvents(*log, o, [&](std::string_view chunk) -> Status {
+    if (fwrite(chunk.data(), 1, chunk.size(), f) != chunk.size()) {
+      return Status::IOError("cannot write " + out + ": " + std::strerror(errno));
+    }
+    return Status::Ok();
+  });
+  progress.Done();
+  bool write_ok = fflush(f) == 0;
+  if (f != stdout) write_ok = (fsync(fileno(f)) == 0 || errno == EINVAL) && fclose(f) == 0 && write_ok;
+  if (!r.ok()) {
+    fmt::print(stderr, "twin-replay export: {}\n", r.status().message());
+    return r.status().code() == Status::Code::kIOError ? kExitUsage : kExitProblem;
+  }
+  if (!write_ok) {
+    fmt::print(stderr, "twin-replay export: cannot finish writing {}: {}\n", out, std::strerror(errno));
+    return kExitUsage;
+  }
+  const ExportStats& st = r.value();
+  const double secs = SecondsSince(t0);
+  log.reset();
+  std::string kinds_text;
+  for (auto k : o.filter.kinds) kinds_text += (kinds_text.empty() ? "" : ",") + std::string(KindName(k));
+  ReportAudit(a.data_dir,
+              MakeAuditEvent("export",
+                             {{"format", std::string(ExportFormatName(o.format))},
+                              {"since", FormatRfc3339Ns(o.filter.since_ns)},
+                              {"until", FormatRfc3339Ns(o.filter.until_ns)},
+                              {"kinds", kinds_text.empty() ? "all" : kinds_text},
+                              {"pid", pid ? std::to_string(*pid) : ""},
+                              {"unit", unit.value_or("")},
+                              {"port", port ? std::to_string(*port) : ""},
+                              {"events", std::to_string(st.events)},
+                              {"output", out == "-" ? "stdout" : out},
+                              {"output_bytes", std::to_string(st.bytes)},
+                              {"output_sha256", HashHex(st.sha256)},
+                              {"redaction", JoinRules(o.redactor)},
+                              {"redacted_events", std::to_string(st.redacted_events)}},
+                             WallNowNs()));
+  fmt::print(stderr, "exported {} events as {} to {} in {:.2f}s ({:.0f} events/s); sha256 {}{}\n",
+             st.events, ExportFormatName(o.format), out == "-" ? "stdout" : out, secs,
+             secs > 0 ? st.events / secs : 0.0, HashHex(st.sha256),
+             st.redacted_events ? fmt::format("; {} events redacted", st.redacted_events) : "");
+  return 0;
+}
+
+int CmdBundle(int argc, char** argv) {
+  CLI::App app{"twin-replay bundle: a self-verifying case file (tar) of a time range"};
+  RangeArgs a;
+  std::string out;
+  bool json = false;
+  app.add_option("--data-dir", a.data_dir, "safetytwin data dir")->capture_default_str();
+  app.add_option("--since", a.since, "start time (inclusive)");
+  app.add_option("--until", a.until, "end time (inclusive)");
+  app.add_option("--out", out, "the bundle to write (case.tar)")->required();
+  app.add_option("--redact", a.redact, "redact argv values: NAME= or NAME; repeatable");
+  app.add_flag("--no-default-redact", a.no_default_redact, "do not apply the default secret patterns");
+  app.add_flag("--no-progress", a.no_progress, "no progress line on a terminal");
+  app.add_flag("--json", json, "machine-readable summary");
+  app.add_subcommand("bundle")->fallthrough();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    fmt::print(stderr, "twin-replay bundle: {} (see twin-replay bundle --help)\n", e.what());
+    return kExitUsage;
+  }
+  BundleOptions o;
+  const uint64_t now = WallNowNs();
+  if (!ParseTimeArg("--since", a.since, now, &o.since_ns) || !ParseTimeArg("--until", a.until, now, &o.until_ns)) {
+    return kExitUsage;
+  }
+  if (a.until.empty()) o.until_ns = now;
+  if (o.until_ns < o.since_ns) {
+    fmt::print(stderr, "twin-replay bundle: --until is before --since; swap them\n");
+    return kExitUsage;
+  }
+  o.redactor = MakeRedactor(a);
+  o.created_by = AuditWho();
+  auto log = OpenForReplayOrExplain(a.data_dir);
+  if (!log) return kExitUsage;
+  Progress progress(!a.no_progress);
+  o.progress = [&](uint64_t n) { progress.Tick(n, "records bundled"); };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = WriteBundle(*log, o, out);
+  progress.Done();
+  if (!r.ok()) {
+    fmt::print(stderr, "twin-replay bundle: {}\n", r.status().message());
+    unlink(out.c_str());
+    return r.status().code() == Status::Code::kIOError ? kExitUsage : kExitProblem;
+  }
+  const double secs = SecondsSince(t0);
+  log.reset();
+  const BundleStats& st = r.value();
+  ReportAudit(a.data_dir, MakeAuditEvent("bundle",
+                                         {{"since", FormatRfc3339Ns(o.since_ns)},
+                                          {"until", FormatRfc3339Ns(o.until_ns)},
+                                          {"records", std::to_string(st.records)},
+                                          {"output", out},
+                                          {"output_bytes", std::to_string(st.bytes)},
+                                          {"sha256sums_sha256", st.sums_sha256},
+                                          {"redaction", JoinRules(o.redactor)},
+                                          {"redacted_records", std::to_string(st.redacted_records)}},
+                                         WallNowNs()));
+  if (json) {
+    std::string s;
+    JsonWriter w(s);
+    w.BeginObject().Field("bundle", out).FieldU("records", st.records).FieldU("seals", st.seals)
+        .FieldU("redacted_records", st.redacted_records).FieldU("bytes", st.bytes)
+        .Field("sha256sums_sha256", st.sums_sha256).EndObject();
+    fmt::print("{}\n", s);
+  } else {
+    fmt::print("wrote {}: {} records, {} seals, {} redacted, {} bytes in {:.2f}s; SHA256SUMS sha256 {}\n", out,
+               st.records, st.seals, st.redacted_records, st.bytes, secs, st.sums_sha256);
+  }
+  return 0;
+}
+
+int CmdVerifyBundle(int argc, char** argv) {
+  CLI::App app{"twin-replay verify-bundle: check a case bundle offline"};
+  std::string path, key;
+  bool json = false;
+  auto* sub = app.add_subcommand("verify-bundle")->fallthrough();
+  sub->add_option("BUNDLE", path, "case.tar")->required();
+  app.add_option("--key", key, "verification key from setup-keys (or @file)");
+  app.add_flag("--json", json, "machine-readable output");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    fmt::print(stderr, "twin-replay verify-bundle: {} (see --help)\n", e.what());
+    return kExitUsage;
+  }
+  std::optional<VerificationKey> vk;
+  if (!key.empty()) {
+    auto k = LoadKeyArg(key);
+    if (!k.ok()) {
+      fmt::print(stderr, "twin-replay verify-bundle: --key: {}\n", k.status().message());
+      return kExitUsage;
+    }
+    vk = k.value();
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  BundleReport rep = VerifyBundle(path, vk ? &*vk : nullptr);
+  const double secs = SecondsSince(t0);
+  if (json) {
+    std::string s;
+    JsonWriter w(s);
+    w.BeginObject().FieldB("ok", rep.ok()).FieldU("records", rep.records)
+        .FieldU("chain_verified", rep.chain_verified).FieldU("redacted", rep.redacted)
+        .FieldU("seals", rep.seals).FieldU("seals_matched", rep.seals_matched)
+        .Field("first_key", rep.first_key).Field("last_key", rep.last_key).Field("last_hash", rep.last_hash);
+    if (rep.macs) {
+      w.Key("keyed_seals").BeginObject().FieldU("keyed", rep.macs->keyed).FieldU("valid", rep.macs->valid)
+          .FieldU("unkeyed", rep.macs->unkeyed).EndObject();
+    }
+    w.Key("problems").BeginArray();
+    for (const auto& p : rep.problems) w.BeginObject().Field("file", p.file).Field("what", p.what).EndObject();
+    if (rep.macs) {
+      for (const auto& p : rep.macs->problems) w.BeginObject().Field("file", "manifest.json").Field("seal", p.key).Field("what", p.what).EndObject();
+    }
+    w.EndArray().Key("notes").BeginArray();
+    for (const auto& n : rep.notes) w.String(n);
+    if (rep.macs) for (const auto& n : rep.macs->notes) w.String(n);
+    w.EndArray().FieldU("elapsed_us", static_cast<uint64_t>(secs * 1e6)).EndObject();
+    fmt::print("{}\n", s);
+  } else {
+    if (rep.ok()) {
+      fmt::print("OK: {} records ({} to {}), chain verified across {}, {} seals matched{}\n", rep.records,
+                 rep.first_key, rep.last_key, rep.chain_verified, rep.seals_matched,
+                 rep.macs ? fmt::format(", {} keyed seals authentic", rep.macs->valid) : "");
+    } else {
+      fmt::print("FAILED: {}\n", path);
+      for (const auto& p : rep.problems) fmt::print("  {}: {}\n", p.file, p.what);
+      if (rep.macs) {
+        for (const auto& p : rep.macs->problems) fmt::print("  manifest.json: seal {}: {}\n", p.key, p.what);
+      }
+    }
+    for (const auto& n : rep.notes) fmt::print("  note: {}\n", n);
+    if (rep.macs) for (const auto& n : rep.macs->notes) fmt::print("  note: {}\n", n);
+    fmt::print("{} records checked in {:.2f}s\n", rep.records, secs);
+  }
+  return rep.ok() ? 0 : kExitProblem;
+}
+
+int CmdSetupKeys(int argc, char** argv) {
+  CLI::App app{"twin-replay setup-keys: create the forward-secure seal key; prints the verification key once"};
+  std::string data_dir = kDefaultDataDir, interval = "15m";
+  bool force = false;
+  app.add_subcommand("setup-keys")->fallthrough();
+  app.add_option("--data-dir", data_dir, "safetytwin data dir")->capture_default_str();
+  app.add_option("--interval", interval, "seal interval (e.g. 15m, 900s, 1h)")->capture_default_str();
+  app.add_flag("--force", force, "replace an existing key (starts a new key chain)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    fmt::print(stderr, "twin-replay setup-keys: {} (see --help)\n", e.what());
+    return kExitUsage;
+  }
+  auto iv = ParseDuration(interval);
+  if (!iv.ok()) {
+    fmt::print(stderr, "twin-replay setup-keys: --interval: {}\n", iv.status().message());
+    return kExitUsage;
+  }
+  auto vk = SetupSealKeys(data_dir, iv.value(), WallNowNs(), force);
+  if (!vk.ok()) {
+    fmt::print(stderr, "twin-replay setup-keys: {}\n", vk.status().message());
+    return kExitUsage;
+  }
+  fmt::print("{}\n", FormatVerificationKey(vk.value()));
+  fmt::print(stderr,
+             "Seal key written to {} (0600); twind seals every {} with it and evolves it after each seal.\n"
+             "The line above is the VERIFICATION KEY. It is shown only now and is not stored on this host:\n"
+             "keep it off the host (password manager, paper). Check later with\n"
+             "  twin-replay verify --key KEY      and     twin-replay verify-bundle case.tar --key KEY\n",
+             SealKeyPath(data_dir), interval);
+  return 0;
+}
+
+int CmdVerifyKeyed(int argc, char** argv) {
+  CLI::App app{"twin-replay verify --key: check records, chain, seals and the seals' forward-secure MACs"};
+  std::string data_dir = kDefaultDataDir, key;
+  bool json = false;
+  app.add_subcommand("verify")->fallthrough();
+  app.add_option("--data-dir", data_dir, "safetytwin data dir")->capture_default_str();
+  app.add_option("--key", key, "verification key from setup-keys (or @file)")->required();
+  app.add_flag("--json", json, "machine-readable output");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    fmt::print(stderr, "twin-replay verify: {} (see --help)\n", e.what());
+    return kExitUsage;
+  }
+  auto vk = LoadKeyArg(key);
+  if (!vk.ok()) {
+    fmt::print(stderr, "twin-replay verify: --key: {}\n", vk.status().message());
+    return kExitUsage;
+  }
+  auto log = OpenForReplayOrExplain(data_dir);
+  if (!log) return kExitUsage;
+  VerifyReport rep = log->Verify();
+  auto seals = log->Seals();
+  SealCheck sc;
+  if (seals.ok()) {
+    sc = CheckSealMacs(vk.value(), seals.value());
+  } else {
+    sc.problems.push_back({"meta:seals", seals.status().message()});
+  }
+  const ChainHead head = log->Head();
+  std::vector<std::string> notes = sc.notes;
+  if (sc.valid > 0 && sc.last_keyed_count < head.count) {
+    notes.push_back(std::to_string(head.count - sc.last_keyed_count) +
+                    " records after the last keyed seal are protected by the chain only");
+  }
+  const bool ok = rep.ok() && sc.ok();
+  if (json) {
+    std::string s;
+    JsonWriter w(s);
+    w.BeginObject().FieldB("ok", ok).FieldU("records", rep.records).FieldU("seals_checked", rep.seals_checked)
+        .FieldU("keyed_seals", sc.keyed).FieldU("keyed_seals_valid", sc.valid).FieldU("unkeyed_seals", sc.unkeyed)
+        .Field("head", HashHex(head.head)).Key("problems").BeginArray();
+    for (const auto& p : rep.problems) w.BeginObject().Field("key", p.key).Field("what", p.what).EndObject();
+    for (const auto& p : sc.problems) w.BeginObject().Field("key", p.key).Field("what", p.what).EndObject();
+    w.EndArray().Key("notes").BeginArray();
+    for (const auto& n : notes) w.String(n);
+    w.EndArray().EndObject();
+    fmt::print("{}\n", s);
+  } else {
+    if (ok) {
+      fmt::print("OK: {} records, {} seals checked, {} keyed seals authentic ({} unkeyed), chain head {} at {}\n",
+                 rep.records, rep.seals_checked, sc.valid, sc.unkeyed, HashHex(head.head), KeyToString(head.key));
+    } else {
+      fmt::print("FAILED\n");
+      size_t shown = 0;
+      for (const auto& p : rep.problems) {
+        if (shown++ < 20) fmt::print("  {}: {}\n", p.key, p.what);
+      }
+      for (const auto& p : sc.problems) {
+        if (shown++ < 40) fmt::print("  seal {}: {}\n", p.key, p.what);
+      }
+      fmt::print("{} records read, {} seals checked, {} keyed seals authentic of {}\n", rep.records,
+                 rep.seals_checked, sc.valid, sc.keyed);
+    }
+    for (const auto& n : notes) fmt::print("  note: {}\n", n);
+  }
+  return ok ? 0 : kExitProblem;
+}
+
+bool HasKeyOption(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--key") == 0 || std::strncmp(argv[i], "--key=", 6) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool IsForensicsCommand(const std::string& word) {
+  if (word == "verify") return !g_plain_verify;
+  return word == "export" || word == "bundle" || word == "verify-bundle" || word == "setup-keys";
+}
+
+int RunForensicsCommand(int argc, char** argv) {
+  std::string cmd;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--data-dir") {
+      ++i;
+      continue;
+    }
+    if (!a.empty() && a[0] == '-') continue;
+    cmd = a;
+    break;
+  }
+  if (cmd == "export") return CmdExport(argc, argv);
+  if (cmd == "bundle") return CmdBundle(argc, argv);
+  if (cmd == "verify-bundle") return CmdVerifyBundle(argc, argv);
+  if (cmd == "setup-keys") return CmdSetupKeys(argc, argv);
+  if (cmd == "verify") {
+    if (HasKeyOption(argc, argv)) return CmdVerifyKeyed(argc, argv);
+    g_plain_verify = true;  // the core implementation handles the unkeyed verify
+    int rc = ReplayMain(argc, argv);
+    g_plain_verify = false;
+    return rc;
+  }
+  fmt::print(stderr, "twin-replay: unknown command {}\n", cmd);
+  return kExitUsage;
+}
+
+}  // namespace twin
