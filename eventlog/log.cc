@@ -14,7 +14,6 @@
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/options_util.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include "eventlog/codec.h"
@@ -238,10 +237,6 @@ static rocksdb::Options BaseOptions() {
   o.write_buffer_size = 64 << 20;
   o.max_total_wal_size = 256 << 20;
   o.compression = rocksdb::kLZ4Compression;
-  // Keys arrive in order: a one-byte prefix makes every memtable insert reuse the last
-  // position as its hint, which turns skiplist inserts into appends.
-  o.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
-  o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.keep_log_file_num = 3;
   return o;
