@@ -77,7 +77,7 @@ Result<RunResult> RunPlaybook(const DeltaPlan& plan, const PlanOptions& plan_opt
   for (const auto& f : plan.files) {
     if (auto s = WriteFile(dir + "/files/" + f.name, f.content, 0644); !s.ok()) return s;
   }
-  if (auto s = WriteFile(dir + "/vars.yml", RenderVarsYaml(plan, dir + "/files", plan_options));
+  if (auto s = WriteFile(dir + "/vars.yml", RenderVarsYaml(plan, *placeholder, plan_options));
       !s.ok()) {
     return s;
   }
@@ -94,6 +94,7 @@ Result<RunResult> RunPlaybook(const DeltaPlan& plan, const PlanOptions& plan_opt
       "connection_plugins = {0}/connection_plugins\n"
       "callback_plugins = {0}/callback_plugins\n"
       "callbacks_enabled = safetytwin_results\n"
+      "library = {0}/library\n"
       "retry_files_enabled = False\n"
       "host_key_checking = False\n"
       "deprecation_warnings = False\n"

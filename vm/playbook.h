@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eventlog/state.h"
@@ -39,7 +40,7 @@ struct PlannedAction {
 };
 
 struct StagedFile {
-  std::string name;     // file name inside the bundle's files/ dir (ours, not host-derived)
+  std::string name;     // name of the copy kept in the run bundle (ours, not host-derived)
   std::string content;  // raw bytes (from the host for exact units)
   std::string dest;     // absolute destination in the twin (root-prefixed)
 };
@@ -51,7 +52,6 @@ struct DeltaPlan {
   std::vector<StagedFile> files;          // unit files to write
   std::vector<std::string> start;         // units to start + enable
   std::vector<std::string> restart;       // units to restart
-  std::vector<std::string> dirs;          // directories to create (only with a root prefix)
   bool need_placeholder_script = false;
   std::vector<std::string> notes;         // human notes; may hold hostile host strings
   std::vector<PlannedAction> actions;
@@ -73,9 +73,11 @@ StateDiff FullStateDiff(const State& target);
 
 // vars.yml for the static playbook: every string is `!unsafe "..."` (YAML double-quoted, bytes
 // outside printable ASCII escaped), so neither Jinja nor YAML tags ever see host text as code.
-std::string RenderVarsYaml(const DeltaPlan& plan, const std::string& files_dir,
+// File contents (and the placeholder program) travel base64-encoded: byte exact, never text.
+std::string RenderVarsYaml(const DeltaPlan& plan, const std::string& placeholder_program,
                            const PlanOptions& options);
 std::string YamlUnsafeString(const std::string& s);
+std::string Base64(std::string_view in);
 
 bool ValidUnitName(const std::string& name);
 bool ProtectedUnit(const std::string& name);  // units the twin keeps as its own
