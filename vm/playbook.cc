@@ -404,21 +404,22 @@ std::string RenderVarsYaml(const DeltaPlan& plan, const std::string& placeholder
     for (const auto& s : v) y += "  - " + YamlUnsafeString(s) + "\n";
   };
   y += fmt::format("st_manage_systemd: {}\n", options.manage_systemd ? "true" : "false");
-  y += fmt::format("st_need_placeholder_script: {}\n",
-                   plan.need_placeholder_script ? "true" : "false");
-  y += "st_placeholder_dest: " + YamlUnsafeString(options.root + options.placeholder_script) +
-       "\n";
-  y += "st_placeholder_b64: " + YamlUnsafeString(Base64(placeholder_program)) + "\n";
+
   list("st_stop", plan.stop);
   list("st_remove_files", plan.remove_files);
   list("st_packages", plan.packages);
   y += "st_install:";
-  if (plan.files.empty()) y += " []";
+  if (plan.files.empty() && !plan.need_placeholder_script) y += " []";
   y += "\n";
-  for (const auto& f : plan.files) {
-    y += "  - dest: " + YamlUnsafeString(f.dest) + "\n";
-    y += "    content_b64: " + YamlUnsafeString(Base64(f.content)) + "\n";
+  auto entry = [&](const std::string& dest, const std::string& content, const char* mode) {
+    y += "  - dest: " + YamlUnsafeString(dest) + "\n";
+    y += "    content_b64: " + YamlUnsafeString(Base64(content)) + "\n";
+    y += std::string("    mode: \"") + mode + "\"\n";
+  };
+  if (plan.need_placeholder_script) {
+    entry(options.root + options.placeholder_script, placeholder_program, "0755");
   }
+  for (const auto& f : plan.files) entry(f.dest, f.content, "0644");
   list("st_start", plan.start);
   list("st_restart", plan.restart);
   list("st_notes", plan.notes);

@@ -58,12 +58,34 @@ class CallbackModule(CallbackBase):
     def _is_loop(self, result):
         return "results" in result._result
 
+    def _items(self, result):
+        """Our modules report one entry per unit/file: one line each."""
+        items = result._result.get("safetytwin_items")
+        if not isinstance(items, list):
+            return False
+        for it in items:
+            status = "failed" if it.get("failed") else "changed" if it.get("changed") else "ok"
+            line = {
+                "task": result._task.get_name(),
+                "item": str(it.get("item", "")),
+                "status": status,
+                "changed": bool(it.get("changed")),
+                "ignored": bool(getattr(result._task, "ignore_errors", False)) and status == "failed",
+                "msg": str(it.get("msg", ""))[:500] if status == "failed" else "",
+                "ms": round((time.monotonic() - self._item_start) * 1000, 1),
+            }
+            if self._out is not None:
+                self._out.write(json.dumps(line) + "\n")
+                self._out.flush()
+        self._item_start = time.monotonic()
+        return True
+
     def v2_runner_on_ok(self, result):
-        if not self._is_loop(result):
+        if not self._is_loop(result) and not self._items(result):
             self._write(result, "changed" if result._result.get("changed") else "ok")
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        if not self._is_loop(result):
+        if not self._is_loop(result) and not self._items(result):
             self._write(result, "failed")
 
     def v2_runner_on_skipped(self, result):

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 # WANT_JSON
-# safetytwin: daemon-reload / start / stop / restart / enable / disable one unit with systemctl
-# (argv, never a shell). Old-style module for TCG start-up speed (see safetytwin_unitfile).
-#   name: unit   state: started|stopped|restarted|""   enabled: true|false|null
-#   daemon_reload: bool
+# safetytwin: start / stop / restart and enable / disable a list of units with systemctl
+# (argv, never a shell; `--` before every name). Old-style module for TCG start-up speed and one
+# interpreter start per task (see safetytwin_unitfile).
+#   units: [name]   state: started|stopped|restarted   enabled: true|false|null
 import json
 import re
 import subprocess
@@ -19,55 +19,48 @@ def systemctl(*args):
         p.stderr.decode("utf-8", "replace").strip()
 
 
-def main():
-    with open(sys.argv[1], "r", encoding="utf-8") as f:
-        args = json.load(f)
-    name = args.get("name") or ""
-    state = args.get("state") or ""
-    enabled = args.get("enabled")
-    changed = False
-    if args.get("daemon_reload"):
-        rc, _, err = systemctl("daemon-reload")
-        if rc != 0:
-            return {"failed": True, "msg": "daemon-reload: " + err}
-        changed = True
-    if not name:
-        return {"changed": changed}
-    if not UNIT_RE.match(name) or ".." in name:
+def one(name, state, enabled):
+    if not isinstance(name, str) or not UNIT_RE.match(name) or ".." in name:
         return {"failed": True, "msg": "refusing an invalid unit name"}
+    changed = False
     _, active, _ = systemctl("is-active", "--", name)
     is_active = active in ("active", "activating", "reloading")
-    if state == "started" and not is_active:
-        rc, _, err = systemctl("start", "--", name)
+    verb = {"started": "start" if not is_active else None,
+            "stopped": "stop" if is_active else None,
+            "restarted": "restart"}.get(state)
+    if verb:
+        rc, _, err = systemctl(verb, "--", name)
         if rc != 0:
-            return {"failed": True, "msg": "start: " + err}
-        changed = True
-    elif state == "stopped" and is_active:
-        rc, _, err = systemctl("stop", "--", name)
-        if rc != 0:
-            return {"failed": True, "msg": "stop: " + err}
-        changed = True
-    elif state == "restarted":
-        rc, _, err = systemctl("restart", "--", name)
-        if rc != 0:
-            return {"failed": True, "msg": "restart: " + err}
+            return {"failed": True, "msg": "%s: %s" % (verb, err)}
         changed = True
     if enabled is not None:
         _, en, _ = systemctl("is-enabled", "--", name)
-        if enabled and en == "disabled":
-            rc, _, err = systemctl("enable", "--", name)
+        verb = "enable" if enabled and en == "disabled" else \
+            "disable" if not enabled and en == "enabled" else None
+        if verb:
+            rc, _, err = systemctl(verb, "--", name)
             if rc != 0:
-                return {"failed": True, "msg": "enable: " + err}
+                return {"failed": True, "changed": changed, "msg": "%s: %s" % (verb, err)}
             changed = True
-        elif not enabled and en == "enabled":
-            rc, _, err = systemctl("disable", "--", name)
-            if rc != 0:
-                return {"failed": True, "msg": "disable: " + err}
-            changed = True
-    _, active, _ = systemctl("is-active", "--", name)
-    if state in ("started", "restarted") and active not in ("active", "activating"):
-        return {"failed": True, "changed": changed, "msg": "unit is %s after %s" % (active, state)}
-    return {"changed": changed, "name": name, "active": active}
+    if state in ("started", "restarted"):
+        _, active, _ = systemctl("is-active", "--", name)
+        if active not in ("active", "activating"):
+            return {"failed": True, "changed": changed,
+                    "msg": "unit is %s after %s" % (active, state)}
+    return {"changed": changed}
+
+
+def main():
+    with open(sys.argv[1], "r", encoding="utf-8") as f:
+        args = json.load(f)
+    items = []
+    for name in args.get("units") or []:
+        r = one(name, args.get("state") or "", args.get("enabled"))
+        r["item"] = str(name)
+        items.append(r)
+    failed = [i for i in items if i.get("failed")]
+    return {"changed": any(i.get("changed") for i in items), "failed": bool(failed),
+            "safetytwin_items": items, "msg": "; ".join(i["msg"] for i in failed)}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,159 @@
+#include "replay/vm_cmd.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "eventlog/log.h"
+#include "eventlog/timefmt.h"
+#include "vm/catalogue.h"
+#include "vm/twin.h"
+
+namespace twin {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: twin-replay [--data-dir DIR] vm --list [--json] [--domain NAME]\n"
+    "       twin-replay [--data-dir DIR] vm --at T [--replace] [--domain NAME] [--uri URI]\n"
+    "                                       [--image-dir DIR] [--json]\n"
+    "  --list      the twin snapshot catalogue (snapshot, host state time, overlay, chain)\n"
+    "  --at T      boot a twin domain reflecting the host at T (RFC 3339, epoch s/ns, -5m):\n"
+    "              the newest snapshot at or before T plus the delta to T. The domain is\n"
+    "              named <domain>-at-<time> unless --replace (replaces the live twin; a\n"
+    "              running twind will bring it forward again at its next significant change)\n";
+
+struct VmArgs {
+  std::string data_dir = kDefaultDataDir;
+  bool list = false;
+  std::string at;
+  bool replace = false;
+  bool json = false;
+  std::string domain = "safetytwin";
+  std::string uri = "qemu:///system";
+  std::string image_dir;
+};
+
+std::string Fmt(uint64_t ns) { return ns ? FormatRfc3339Ns(ns).substr(0, 23) + "Z" : "-"; }
+
+int List(const VmArgs& a, const EventLog& log) {
+  vm::EventLogTwinStore store(const_cast<EventLog*>(&log));  // Scan only
+  vm::Catalogue cat(&store);
+  auto list = cat.List(a.domain);
+  if (!list.ok()) {
+    std::fprintf(stderr, "twin-replay vm: cannot read the twin catalogue: %s\n",
+                 list.status().ToString().c_str());
+    return 1;
+  }
+  if (a.json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& r : *list) arr.push_back(nlohmann::json::parse(vm::SnapshotToJson(r)));
+    std::printf("%s\n", arr.dump(2).c_str());
+    return 0;
+  }
+  if (list->empty()) {
+    std::printf("no twin snapshots for domain %s in %s\n", a.domain.c_str(), a.data_dir.c_str());
+    return 0;
+  }
+  std::printf("%-32s %-24s %-24s %8s %8s %5s %-10s %s\n", "SNAPSHOT", "HOST STATE AT", "TAKEN",
+              "LIBVIRT", "TOTAL", "DEPTH", "FLAGS", "IMAGE");
+  for (const auto& r : *list) {
+    std::string flags = r.pruned ? "pruned" : (r.consistent ? "ok" : "partial");
+    std::printf("%-32s %-24s %-24s %6.1fms %6.1fms %5u %-10s %s\n", r.id.c_str(),
+                Fmt(r.state_ts_ns).c_str(), Fmt(r.created_ns).c_str(), r.snapshot_ms, r.total_ms,
+                r.chain_depth, flags.c_str(), r.image.c_str());
+  }
+  return 0;
+}
+
+int At(const VmArgs& a, EventLog& log) {
+  auto t = ParseTime(a.at, WallNowNs());
+  if (!t.ok()) {
+    std::fprintf(stderr, "twin-replay vm: bad --at '%s': %s\n", a.at.c_str(),
+                 t.status().message().c_str());
+    return 2;
+  }
+  vm::EventLogTwinStore store(&log);
+  vm::Catalogue cat(&store);
+  vm::TwinOptions o;
+  o.domain = a.domain;
+  o.uri = a.uri;
+  o.image_dir = a.image_dir;
+  // Read-only log: progress goes to stderr instead of kTwinAction events.
+  auto sink = [](const Event& e) { std::fprintf(stderr, "[twin] %s\n", e.reason.c_str()); };
+  auto twin = vm::TwinVm::Open(o, &cat, sink);
+  if (!twin.ok()) {
+    std::fprintf(stderr, "twin-replay vm: %s\n", twin.status().ToString().c_str());
+    return 1;
+  }
+  auto snap = cat.AtOrBefore(a.domain, *t);
+  std::fprintf(stderr, "[twin] host at %s: starting from %s\n", Fmt(*t).c_str(),
+               snap.ok() && snap->has_value() ? (*snap)->id.c_str()
+                                              : "the base image (no snapshot at or before T)");
+  auto state_at = [&log](uint64_t ts) { return StateAt(log, ts); };
+  auto name = (*twin)->BringUpAt(*t, a.replace, state_at);
+  if (!name.ok()) {
+    std::fprintf(stderr, "twin-replay vm: %s\n", name.status().ToString().c_str());
+    return 1;
+  }
+  if (a.json) {
+    nlohmann::json j = {{"domain", *name},
+                        {"at_ns", *t},
+                        {"at", Fmt(*t)},
+                        {"snapshot", snap.ok() && snap->has_value() ? (*snap)->id : ""},
+                        {"uri", a.uri}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("twin domain %s is up and reflects the host at %s (libvirt %s)\n", name->c_str(),
+                Fmt(*t).c_str(), a.uri.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int RunVmCommand(int argc, char** argv) {
+  VmArgs a;
+  bool seen_vm = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto need = [&](const char* what) -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "twin-replay vm: %s needs a value\n%s", what, kUsage);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (s == "vm" && !seen_vm) seen_vm = true;
+    else if (s == "--data-dir") a.data_dir = need("--data-dir");
+    else if (s == "--list") a.list = true;
+    else if (s == "--at") a.at = need("--at");
+    else if (s == "--replace") a.replace = true;
+    else if (s == "--json") a.json = true;
+    else if (s == "--domain") a.domain = need("--domain");
+    else if (s == "--uri") a.uri = need("--uri");
+    else if (s == "--image-dir") a.image_dir = need("--image-dir");
+    else if (s == "-h" || s == "--help") {
+      std::printf("%s", kUsage);
+      return 0;
+    } else {
+      std::fprintf(stderr, "twin-replay vm: unknown argument '%s'\n%s", s.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (a.list == !a.at.empty()) {
+    std::fprintf(stderr, "twin-replay vm: give exactly one of --list or --at T\n%s", kUsage);
+    return 2;
+  }
+  auto log = EventLog::OpenReader(a.data_dir);
+  if (!log.ok()) {
+    std::fprintf(stderr, "twin-replay vm: cannot open %s: %s\n", a.data_dir.c_str(),
+                 log.status().ToString().c_str());
+    return 1;
+  }
+  return a.list ? List(a, **log) : At(a, **log);
+}
+
+}  // namespace twin
