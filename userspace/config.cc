@@ -63,6 +63,8 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
 
 int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   CLI::App app{"twind — safetytwin live capture daemon (eBPF → event log)"};
+  // A later flag overrides an earlier one (wrappers append their own).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::string data_dir, config, metrics, ringbuf, fsync, log_level, log_file, pid_file;
   double compact = 0;
   uint32_t max_args = 0;

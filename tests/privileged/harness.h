@@ -240,10 +240,16 @@ inline std::set<std::pair<pid_t, uint64_t>> ScanProcKeys() {
   return out;
 }
 
+// The state just before the final daemon-stop (which, by design, makes the state uncertain: nothing
+// is observed after it).
 inline std::optional<State> FinalState(const std::string& dir) {
   auto log = EventLog::OpenReader(dir);
   if (!log.ok()) return std::nullopt;
-  auto st = StateAt(**log, UINT64_MAX);
+  uint64_t t = UINT64_MAX;
+  auto last = (*log)->Last();
+  if (last.ok() && last->has_value() && (*last)->event.kind == EventKind::kDaemonStop)
+    t = (*last)->key.ts_ns - 1;
+  auto st = StateAt(**log, t);
   if (!st.ok()) return std::nullopt;
   return *st;
 }
