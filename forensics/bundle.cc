@@ -405,7 +405,7 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
     const size_t self = sums_text.rfind("# self-sha256 ");
     if (self == std::string::npos ||
         sums_text.compare(self + 14, 64, HashHex(Sha256::Of(sums_text.substr(0, self)))) != 0 ||
-        self + 14 + 64 + 1 != sums_text.size()) {
+        self + 14 + 64 + 1 != sums_text.size() || sums_text.back() != '\n') {
       problem("SHA256SUMS", "does not match its own self-sha256 line: the file was modified");
     } else {
       sums_ok = true;
@@ -529,6 +529,7 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
   std::map<std::string, uint64_t> counts;
   State folded = start_state;
   bool records_ok = true, events_ok = true;
+  uint64_t first_record_ns = 0;
   Event e;
   if (!rec.Read(kMagicLen, hdr) || hdr != std::string_view(kMagic, kMagicLen)) {
     problem("records.bin", "does not start with TWINREC1");
@@ -550,7 +551,7 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
       records_ok = false;
       break;
     }
-    ++rep.records;
+    if (++rep.records == 1) first_record_ns = k.ts_ns;
     std::string_view payload = std::string_view(body).substr(32);
     Hash stored;
     std::memcpy(stored.data(), body.data(), 32);
@@ -637,7 +638,7 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
     }
   }
   if (key) {
-    rep.macs = CheckSealMacs(*key, seals);
+    rep.macs = CheckSealMacs(*key, seals, first_record_ns);
     if (rep.macs->valid > 0 && rep.macs->last_keyed_count < prev_count + rep.records) {
       rep.notes.push_back(std::to_string(prev_count + rep.records - rep.macs->last_keyed_count) +
                           " records after the last keyed seal are protected by the chain only");

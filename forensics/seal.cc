@@ -255,12 +255,14 @@ Status ForwardSecureSealer::MaybeSeal(EventLog& log, uint64_t now_ns) {
   return Status::Ok();
 }
 
-SealCheck CheckSealMacs(const VerificationKey& vk, const std::vector<Seal>& seals) {
+SealCheck CheckSealMacs(const VerificationKey& vk, const std::vector<Seal>& seals,
+                        uint64_t first_record_ns) {
   SealCheck rep;
   uint64_t cur_epoch = 0;
   SealKey cur = vk.k0;
   bool have_prev = false;
   uint64_t prev_epoch = 0, prev_sealed = 0;
+  uint64_t covered_from_ns = first_record_ns;  // oldest record the next seal newly covers
   for (const Seal& s : seals) {
     if (s.mac.empty()) {
       ++rep.unkeyed;
@@ -300,6 +302,13 @@ SealCheck CheckSealMacs(const VerificationKey& vk, const std::vector<Seal>& seal
     }
     ++rep.valid;
     rep.last_keyed_count = s.count;
+    if (covered_from_ns != 0 && s.sealed_ns > covered_from_ns + 2 * vk.interval_ns) {
+      rep.notes.push_back("WARNING: records from " + FormatRfc3339Ns(covered_from_ns) +
+                          " were first sealed at " + FormatRfc3339Ns(s.sealed_ns) +
+                          ", more than two seal intervals later: earlier seals were deleted and the "
+                          "history resealed, or twind was down in between");
+    }
+    covered_from_ns = s.key.ts_ns + 1;
     if (have_prev && s.mac_epoch > prev_epoch + 1) {
       rep.notes.push_back("no keyed seal for epochs " + std::to_string(prev_epoch + 1) + ".." +
                           std::to_string(s.mac_epoch - 1) + " (" + FormatRfc3339Ns(prev_sealed) +

@@ -81,7 +81,11 @@ struct SealCheck {
   std::vector<std::string> notes;  // unsealed epochs and the like: worth reading, not failures
   bool ok() const { return problems.empty(); }
 };
-// Checks every seal's MAC, its epoch against its time and that epochs only go forward.
-SealCheck CheckSealMacs(const VerificationKey& vk, const std::vector<Seal>& seals);
+// Checks every seal's MAC, its epoch against its time and that epochs only go forward. Notes
+// records that were first sealed more than two intervals after they were written (seals deleted
+// and the history resealed later, or twind down); first_record_ns = ts of the first record the
+// first seal covers (0 if unknown).
+SealCheck CheckSealMacs(const VerificationKey& vk, const std::vector<Seal>& seals,
+                        uint64_t first_record_ns = 0);
 
 }  // namespace twin

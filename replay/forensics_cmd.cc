@@ -444,8 +444,10 @@ int CmdVerifyKeyed(int argc, char** argv) {
   VerifyReport rep = log->Verify();
   auto seals = log->Seals();
   SealCheck sc;
+  auto first = log->First();
+  const uint64_t first_ns = first.ok() && first.value() ? first.value()->key.ts_ns : 0;
   if (seals.ok()) {
-    sc = CheckSealMacs(vk.value(), seals.value());
+    sc = CheckSealMacs(vk.value(), seals.value(), first_ns);
   } else {
     sc.problems.push_back({"meta:seals", seals.status().message()});
   }
