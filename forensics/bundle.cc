@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -59,62 +60,114 @@ std::string StateJson(const State& s, uint64_t at) {
   return out;
 }
 
-// A member of the archive, read sequentially through a private buffer.
+// A member of the archive, read sequentially through a private buffer; hashes what it reads.
 class MemberReader {
  public:
   MemberReader(const std::string& path, const TarMember& m) : left_(m.size) {
     f_ = fopen(path.c_str(), "rb");
-    if (f_) {
-      fseeko(f_, static_cast<off_t>(m.offset), SEEK_SET);
-      setvbuf(f_, nullptr, _IOFBF, 1 << 20);
+    if (f_ && fseeko(f_, static_cast<off_t>(m.offset), SEEK_SET) != 0) {
+      fclose(f_);
+      f_ = nullptr;
     }
+    buf_.resize(1 << 20);
   }
   ~MemberReader() {
     if (f_) fclose(f_);
   }
   bool ok() const { return f_ != nullptr; }
-  // Reads exactly n bytes into out (false at end of member or on error).
+  // Reads exactly n bytes into out (false at the end of the member or on error).
   bool Read(size_t n, std::string& out) {
-    if (!f_ || n > left_) return false;
-    out.resize(n);
-    if (n && fread(out.data(), 1, n, f_) != n) return false;
-    left_ -= n;
-    sha_.Update(out);
+    out.clear();
+    while (out.size() < n) {
+      if (pos_ == end_ && !Fill()) return false;
+      const size_t take = std::min(n - out.size(), end_ - pos_);
+      out.append(buf_.data() + pos_, take);
+      pos_ += take;
+    }
     return true;
   }
+  // Reads through the next '\n' (included), or to the end of the member.
   bool ReadLine(std::string& line) {
     line.clear();
-    if (!f_ || left_ == 0) return false;
-    while (left_ > 0) {
-      int c = getc_unlocked(f_);
-      if (c == EOF) return false;
-      --left_;
-      line.push_back(static_cast<char>(c));
-      if (c == '\n') break;
+    while (true) {
+      if (pos_ == end_ && !Fill()) return !line.empty();
+      const char* p = buf_.data() + pos_;
+      const void* nl = memchr(p, '\n', end_ - pos_);
+      const size_t take = nl ? static_cast<size_t>(static_cast<const char*>(nl) - p) + 1 : end_ - pos_;
+      line.append(p, take);
+      pos_ += take;
+      if (nl) return true;
     }
-    sha_.Update(line);
-    return true;
   }
   bool ReadAll(std::string& out, uint64_t limit) {
-    if (left_ > limit) return false;
-    return Read(left_, out);
+    if (left_ + (end_ - pos_) > limit) return false;
+    return Read(static_cast<size_t>(left_ + (end_ - pos_)), out);
   }
-  // Hashes whatever was not read yet.
+  // Hashes whatever was not read yet and returns the digest of the whole member.
   Hash Finish() {
-    std::string buf;
-    while (left_ > 0) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(left_, 1 << 20));
-      if (!Read(n, buf)) break;
-    }
+    pos_ = end_;
+    while (Fill()) pos_ = end_;
     return sha_.Final();
   }
-  uint64_t left() const { return left_; }
+  uint64_t left() const { return left_ + (end_ - pos_); }
 
  private:
+  bool Fill() {
+    if (!f_ || left_ == 0) return false;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(left_, buf_.size()));
+    if (fread(buf_.data(), 1, n, f_) != n) {
+      left_ = 0;
+      return false;
+    }
+    left_ -= n;
+    sha_.Update(std::string_view(buf_.data(), n));
+    pos_ = 0;
+    end_ = n;
+    return true;
+  }
   FILE* f_ = nullptr;
-  uint64_t left_;
+  uint64_t left_;  // not yet read from the file
+  std::string buf_;
+  size_t pos_ = 0, end_ = 0;
   Sha256 sha_;
 };
+
+// events.jsonl must be exactly the rendering of records.bin. Runs on its own thread with its
+// own reader of records.bin (decode errors are reported by the main pass).
+struct EventsCheck {
+  std::vector<BundleProblem> problems;
+  Hash digest{};
+};
+
+EventsCheck CheckEventsJsonl(const std::string& path, const TarMember& rec_m, const TarMember& ev_m) {
+  EventsCheck out;
+  MemberReader rec(path, rec_m), ev(path, ev_m);
+  std::string hdr, body, line, rendered;
+  Event e;
+  bool ok = rec.Read(kMagicLen, hdr);
+  while (ok && rec.left() > 0) {
+    if (!rec.Read(kRecHeader, hdr)) break;
+    const uint32_t len = GetBE32(hdr.data() + 17);
+    if (len < 32 || !rec.Read(len, body)) break;
+    EventKey k;
+    DecodeKey(std::string_view(hdr.data() + 1, 16), &k);
+    if (!DecodeEvent(std::string_view(body).substr(32), &e).ok()) continue;
+    rendered.clear();
+    JsonWriter w(rendered);
+    EventToJson(k, e, w);
+    rendered += '\n';
+    if (!ev.ReadLine(line)) {
+      out.problems.push_back({"events.jsonl", "ends before record " + KeyToString(k)});
+      ok = false;
+    } else if (line != rendered) {
+      out.problems.push_back({"events.jsonl", "line for record " + KeyToString(k) + " differs from the record"});
+      ok = false;
+    }
+  }
+  if (ok && ev.left() > 0) out.problems.push_back({"events.jsonl", "has lines beyond the last record"});
+  out.digest = ev.Finish();
+  return out;
+}
 
 }  // namespace
 
@@ -518,8 +571,10 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
   if (rec_it == members.end()) problem("records.bin", "missing from the bundle");
   if (ev_it == members.end()) problem("events.jsonl", "missing from the bundle");
   if (rec_it == members.end() || ev_it == members.end()) return rep;
-  MemberReader rec(path, rec_it->second), ev(path, ev_it->second);
-  std::string hdr, body, line, rendered;
+  std::future<EventsCheck> events_check =
+      std::async(std::launch::async, CheckEventsJsonl, path, rec_it->second, ev_it->second);
+  MemberReader rec(path, rec_it->second);
+  std::string hdr, body;
   Sha256 chain_sha;
   Hash prev = anchor;
   EventKey last_key{};
@@ -528,7 +583,7 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
   for (const Seal& sl : seals) seal_at[sl.key] = &sl;
   std::map<std::string, uint64_t> counts;
   State folded = start_state;
-  bool records_ok = true, events_ok = true;
+  bool records_ok = true;
   uint64_t first_record_ns = 0;
   Event e;
   if (!rec.Read(kMagicLen, hdr) || hdr != std::string_view(kMagic, kMagicLen)) {
@@ -590,23 +645,11 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
     }
     ++counts[std::string(KindName(e.kind))];
     Fold(folded, e, k);
-    if (events_ok) {
-      rendered.clear();
-      JsonWriter w(rendered);
-      EventToJson(k, e, w);
-      rendered += '\n';
-      if (!ev.ReadLine(line)) {
-        problem("events.jsonl", "ends before record " + ks);
-        events_ok = false;
-      } else if (line != rendered) {
-        problem("events.jsonl", "line for record " + ks + " differs from the record");
-        events_ok = false;
-      }
-    }
   }
   check_digest("records.bin", rec.Finish());
-  if (events_ok && ev.left() > 0) problem("events.jsonl", "has lines beyond the last record");
-  check_digest("events.jsonl", ev.Finish());
+  EventsCheck evc = events_check.get();
+  for (auto& p : evc.problems) rep.problems.push_back(std::move(p));
+  check_digest("events.jsonl", evc.digest);
   if (records_ok) {
     if (rep.records != want_records) {
       problem("manifest.json", "says " + std::to_string(want_records) + " records, records.bin has " +
