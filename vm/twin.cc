@@ -363,6 +363,12 @@ Result<ApplyOutcome> TwinVm::ApplyTo(const std::string& domain, const StateDiff&
     return run.status();
   }
   out.run = *run;
+  // Flush the guest so that the next (unquiesced) snapshot holds what this run wrote.
+  if (auto s = virt_->GuestExec(domain, "/bin/sync", {}, "", 120000); !s.ok()) {
+    Record({{"action", "sync_disk"}, {"domain", domain}, {"status", "failed"},
+            {"error", s.status().message()}},
+           "guest sync failed: " + s.status().message());
+  }
   for (const auto& t : out.run.tasks) {
     if (t.status == "skipped") continue;
     Record({{"action", "task"}, {"domain", domain}, {"task", t.task}, {"item", t.item},

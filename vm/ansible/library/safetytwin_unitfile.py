@@ -23,14 +23,17 @@ def check_path(dest):
 
 
 def write(entry):
+    """Returns None if unchanged, "new" or "replaced"."""
     dest = entry["dest"]
     check_path(dest)
     content = base64.b64decode(entry.get("content_b64", ""), validate=True)
     mode = int(str(entry.get("mode", "0644")), 8)
+    existed = False
     try:
         with open(dest, "rb") as f:
+            existed = True
             if f.read() == content and (os.stat(dest).st_mode & 0o7777) == mode:
-                return False
+                return None
     except FileNotFoundError:
         pass
     parent = os.path.dirname(dest)
@@ -45,7 +48,7 @@ def write(entry):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return True
+    return "replaced" if existed else "new"
 
 
 def remove(path):
@@ -60,19 +63,24 @@ def main():
     with open(sys.argv[1], "r", encoding="utf-8") as f:
         args = json.load(f)
     items = []
+    need_reload = False  # new unit files are picked up by `systemctl enable --now`
     for entry in args.get("files") or []:
         try:
-            items.append({"item": entry.get("dest", ""), "changed": write(entry)})
+            how = write(entry)
+            need_reload = need_reload or how == "replaced"
+            items.append({"item": entry.get("dest", ""), "changed": how is not None})
         except Exception as e:
             items.append({"item": str(entry.get("dest", "")), "failed": True,
                           "msg": "%s: %s" % (type(e).__name__, e)})
     for path in args.get("remove") or []:
         try:
-            items.append({"item": path, "changed": remove(path)})
+            removed = remove(path)
+            need_reload = need_reload or removed
+            items.append({"item": path, "changed": removed})
         except Exception as e:
             items.append({"item": str(path), "failed": True, "msg": "%s: %s" % (type(e).__name__, e)})
     changed = any(i.get("changed") for i in items)
-    if changed and args.get("daemon_reload"):
+    if need_reload and args.get("daemon_reload"):
         p = subprocess.run(["systemctl", "daemon-reload"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, check=False)
         items.append({"item": "daemon-reload", "changed": True, "failed": p.returncode != 0,
