@@ -378,8 +378,9 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
   for (const Process& p : procs) seen.emplace(ProcKey{p.pid, p.start_ns}, &p);
   for (const Process& p : procs) {
     auto it = live_.processes.find(ProcKey{p.pid, p.start_ns});
-    bool differs = it == live_.processes.end() || it->second.exe != p.exe ||
-                   it->second.comm != p.comm;
+    // Only identity and image count: comm changes without an exec (kworkers rename themselves
+    // per work item, prctl(PR_SET_NAME)) and is not worth a correction.
+    bool differs = it == live_.processes.end() || it->second.exe != p.exe;
     if (!differs) continue;
     // A young process's exec/fork may still be in the queue; the periodic pass leaves it alone.
     if (grace_ns && p.start_ns + grace_ns > now_boot) continue;
@@ -498,7 +499,7 @@ void Daemon::Compact() {
 
 void Daemon::ReaderLoop() {
   while (!reader_stop_) {
-    int n = probes_->Poll(100);
+    int n = probes_->Poll(250);  // epoll wakes us on data; the timeout only bounds stop latency
     if (n < 0 && n != -EINTR) {
       log_->error("ring buffer poll failed: {}", strerror(-n));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -519,7 +520,7 @@ void Daemon::WriterLoop() {
   bool draining = false;
   for (;;) {
     in.clear();
-    queue_.PopBatch(&in, cfg_.batch_max, std::chrono::milliseconds(50));
+    queue_.PopBatch(&in, cfg_.batch_max, std::chrono::milliseconds(250));  // returns on first item
     for (Decoded& d : in) {
       if (d.is_cgroup) {
         HandleCgroup(d.cgroup, &batch);
@@ -538,7 +539,7 @@ void Daemon::WriterLoop() {
     auto now = Clock::now();
     if (now >= next_drop_check) {
       CheckDrops(&batch);
-      next_drop_check = now + std::chrono::milliseconds(250);
+      next_drop_check = now + std::chrono::milliseconds(500);
     }
     if (now >= next_disk_check) {
       struct statvfs sv {};
@@ -654,7 +655,7 @@ int Daemon::Run() {
   sigaddset(&set, SIGHUP);
   int sig = 0;
   while (!g_stop) {
-    timespec ts{0, 200 * 1000000};
+    timespec ts{1, 0};
     if (watchdog) Notify("WATCHDOG=1");
     siginfo_t info;
     sig = sigtimedwait(&set, &info, &ts);

@@ -264,7 +264,14 @@ inline void ExpectStateMatchesProc(const State& s, const std::set<std::pair<pid_
   for (auto& k : before) {
     if (!after.count(k) || k.first == twind_pid) continue;
     if (!s.processes.count(ProcKey{k.first, k.second})) {
-      if (++missing <= 5) ADD_FAILURE() << "live process missing from state: pid " << k.first;
+      if (++missing <= 5) {
+        std::string other;
+        for (auto& [pk, pp] : s.processes)
+          if (pk.pid == k.first) other += " (state has start_ns " + std::to_string(pk.start_ns) + ")";
+        ADD_FAILURE() << "live process missing from state: pid " << k.first << " start_ns "
+                      << k.second << " comm "
+                      << ReadText("/proc/" + std::to_string(k.first) + "/comm") << other;
+      }
     }
   }
   EXPECT_EQ(missing, 0);
