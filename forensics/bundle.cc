@@ -86,6 +86,19 @@ class MemberReader {
     }
     return true;
   }
+  // Like Read, but points into the buffer when the bytes are contiguous there (valid until the
+  // next call); copies into scratch otherwise.
+  bool ReadView(size_t n, std::string_view* out, std::string& scratch) {
+    if (pos_ == end_ && !Fill()) return n == 0;
+    if (end_ - pos_ >= n) {
+      *out = std::string_view(buf_.data() + pos_, n);
+      pos_ += n;
+      return true;
+    }
+    if (!Read(n, scratch)) return false;
+    *out = scratch;
+    return true;
+  }
   // Reads through the next '\n' (included), or to the end of the member.
   bool ReadLine(std::string& line) {
     line.clear();
@@ -142,16 +155,17 @@ struct EventsCheck {
 EventsCheck CheckEventsJsonl(const std::string& path, const TarMember& rec_m, const TarMember& ev_m) {
   EventsCheck out;
   MemberReader rec(path, rec_m), ev(path, ev_m);
-  std::string hdr, body, line, rendered;
+  std::string hdr, scratch, line, rendered;
+  std::string_view body;
   Event e;
   bool ok = rec.Read(kMagicLen, hdr);
   while (ok && rec.left() > 0) {
     if (!rec.Read(kRecHeader, hdr)) break;
     const uint32_t len = GetBE32(hdr.data() + 17);
-    if (len < 32 || !rec.Read(len, body)) break;
+    if (len < 32 || !rec.ReadView(len, &body, scratch)) break;
     EventKey k;
     DecodeKey(std::string_view(hdr.data() + 1, 16), &k);
-    if (!DecodeEvent(std::string_view(body).substr(32), &e).ok()) continue;
+    if (!DecodeEvent(body.substr(32), &e).ok()) continue;
     rendered.clear();
     JsonWriter w(rendered);
     EventToJson(k, e, w);
@@ -574,7 +588,8 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
   std::future<EventsCheck> events_check =
       std::async(std::launch::async, CheckEventsJsonl, path, rec_it->second, ev_it->second);
   MemberReader rec(path, rec_it->second);
-  std::string hdr, body;
+  std::string hdr, scratch;
+  std::string_view body;
   Sha256 chain_sha;
   Hash prev = anchor;
   EventKey last_key{};
@@ -601,13 +616,13 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
     EventKey k;
     DecodeKey(std::string_view(hdr.data() + 1, 16), &k);
     const std::string ks = KeyToString(k);
-    if (len < 32 || !rec.Read(len, body)) {
+    if (len < 32 || !rec.ReadView(len, &body, scratch)) {
       problem("records.bin", "record " + ks + " is truncated or malformed");
       records_ok = false;
       break;
     }
     if (++rep.records == 1) first_record_ns = k.ts_ns;
-    std::string_view payload = std::string_view(body).substr(32);
+    std::string_view payload = body.substr(32);
     Hash stored;
     std::memcpy(stored.data(), body.data(), 32);
     if (flags & ~1u) problem("records.bin", "record " + ks + " has unknown flags");
