@@ -25,10 +25,12 @@ constexpr std::string_view kKeywords[] = {"password", "passwd", "secret", "token
                                           "private-key"};
 
 bool NameHasKeyword(std::string_view name) {
-  std::string low(name.size(), '\0');
-  std::transform(name.begin(), name.end(), low.begin(), Lower);
-  for (auto k : kKeywords) {
-    if (low.find(k) != std::string::npos) return true;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = Lower(name[i]);
+    if (c != 'p' && c != 's' && c != 't' && c != 'a' && c != 'c') continue;  // keyword initials
+    for (auto k : kKeywords) {
+      if (k[0] == c && StartsWithCi(name.substr(i), k)) return true;
+    }
   }
   return false;
 }
