@@ -187,8 +187,7 @@ Status ForwardSecureSealer::Load() {
   auto st = ReadSealKeyState(path_);
   if (!st.ok()) {
     if (st.status().code() == Status::Code::kNotFound) {
-      loaded_ = true;
-      present_ = false;
+      present_ = false;  // looked for again on the next call: setup-keys may run while twind does
       return Status::Ok();
     }
     return st.status();

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eventlog/codec.h"
+#include "eventlog/timefmt.h"
 #include "forensics/bundle.h"
 #include "forensics/digest.h"
 #include "forensics/seal.h"
@@ -75,6 +76,30 @@ class Seals : public ::testing::Test {
   std::string dir_, key_text_;
   VerificationKey vk_;
 };
+
+TEST(Sealer, WithoutAKeyItIsANoOpUntilOneIsSetUp) {
+  TempDir t;
+  const std::string dir = t.sub("data");
+  auto log = std::move(EventLog::OpenWriter(dir).value());
+  Event e;
+  e.kind = EventKind::kDaemonStart;
+  e.ts_ns = WallNowNs();
+  ASSERT_TRUE(log->Append(e).ok());
+  ForwardSecureSealer sealer(dir);
+  EXPECT_FALSE(sealer.enabled());
+  EXPECT_TRUE(sealer.MaybeSeal(*log, WallNowNs()).ok());
+  EXPECT_EQ(sealer.seals_written(), 0u);
+  EXPECT_EQ(sealer.NextDueNs(), 0u);
+  auto vk = SetupSealKeys(dir, 60 * kSec, WallNowNs(), false);
+  ASSERT_TRUE(vk.ok());
+  EXPECT_TRUE(sealer.enabled());
+  EXPECT_TRUE(sealer.MaybeSeal(*log, vk.value().t0_ns + kSec).ok());
+  EXPECT_EQ(sealer.seals_written(), 1u);
+  auto seals = log->Seals();
+  ASSERT_TRUE(seals.ok());
+  ASSERT_EQ(seals.value().size(), 1u);
+  EXPECT_TRUE(CheckSealMacs(vk.value(), seals.value()).ok());
+}
 
 TEST_F(Seals, KeyFileIsPrivateAndEvolvesOneWay) {
   struct stat st;
