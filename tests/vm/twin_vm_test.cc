@@ -224,7 +224,38 @@ TEST_F(TwinVmReal, AddSnapshotRemoveThenTheTwinAtTheFirstTimeHasTheUnitBack) {
   auto live = twin_->UnitActive(options_.domain, "twin-demo.service");
   ASSERT_TRUE(live.ok());
   EXPECT_FALSE(*live);
-  twin_->virt().Destroy(*name).IgnoreError();
+  ASSERT_TRUE(twin_->virt().Undefine(*name).ok());
+  fs::remove_all(twin_->DomainDir(*name));
+
+  // Pruning on a real chain: commit the oldest frozen layers of the running twin (live block
+  // commit) down to one, keep the catalogue true, and the twin keeps running.
+  TwinOptions prune_opts = options_;
+  prune_opts.max_chain = 1;
+  auto pruner = TwinVm::Open(prune_opts, catalogue_.get(), nullptr);
+  ASSERT_TRUE(pruner.ok()) << pruner.status().ToString();
+  auto before = twin_->LoadDomainRecord(options_.domain);
+  ASSERT_TRUE(before.ok());
+  t0 = Clock::now();
+  auto pruned = (*pruner)->Prune();
+  ASSERT_TRUE(pruned.ok()) << pruned.ToString();
+  std::printf("BENCH prune_ms=%.0f layers_before=%zu\n", MsSince(t0), before->chain.size());
+  auto after = twin_->LoadDomainRecord(options_.domain);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->chain.size(), 2u);
+  auto after_list = catalogue_->List(options_.domain);
+  ASSERT_TRUE(after_list.ok());
+  int live_points = 0;
+  for (const auto& r : *after_list) {
+    if (r.pruned) continue;
+    ++live_points;
+    EXPECT_TRUE(fs::exists(r.image)) << r.image;
+    EXPECT_EQ(r.image, after->chain[0]);
+  }
+  EXPECT_EQ(live_points, 1);
+  EXPECT_TRUE(twin_->virt().AgentCommand(options_.domain, {{"execute", "guest-ping"}}).ok());
+  auto still = twin_->UnitActive(options_.domain, "twin-demo.service");
+  ASSERT_TRUE(still.ok());
+  EXPECT_FALSE(*still);
 
   int actions = 0;
   auto s = log_->Scan({0, 0}, {UINT64_MAX, UINT64_MAX}, [&](const EventKey&, const Event& e) {

@@ -31,6 +31,7 @@ options:
 
 import base64
 import json
+import os
 import time
 import uuid
 
@@ -110,6 +111,7 @@ class Connection(ConnectionBase):
                 staged = "/tmp/.safetytwin-stdin-%s" % uuid.uuid4().hex
                 self._write_guest_file(staged, in_data)
                 args["arg"] = ["-c", 'exec 0<"$0" && rm -f -- "$0" && eval "$1"', staged, cmd]
+        t_start = time.monotonic()
         pid = self._agent("guest-exec", args)["pid"]
         deadline = time.monotonic() + float(self.get_option("exec_timeout"))
         delay = 0.005
@@ -122,6 +124,11 @@ class Connection(ConnectionBase):
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
         rc = st.get("exitcode", 128 + st.get("signal", 0))
+        trace = os.environ.get("SAFETYTWIN_QGA_TRACE")
+        if trace:  # timing of every guest command, for profiling slow delta runs
+            with open(trace, "a", encoding="utf-8") as f:
+                f.write("%.3f s rc=%s stdin=%d %s\n" % (time.monotonic() - t_start, rc,
+                                                        len(in_data or b""), cmd[:160]))
         out = base64.b64decode(st.get("out-data", ""))
         err = base64.b64decode(st.get("err-data", ""))
         return rc, out, err

@@ -63,7 +63,7 @@ def main():
     with open(sys.argv[1], "r", encoding="utf-8") as f:
         args = json.load(f)
     items = []
-    need_reload = False  # new unit files are picked up by `systemctl enable --now`
+    need_reload = False  # only replaced files: new ones are found on demand by systemd >= 246
     for entry in args.get("files") or []:
         try:
             how = write(entry)
@@ -74,8 +74,7 @@ def main():
                           "msg": "%s: %s" % (type(e).__name__, e)})
     for path in args.get("remove") or []:
         try:
-            removed = remove(path)
-            need_reload = need_reload or removed
+            removed = remove(path)  # the stopped unit is garbage-collected: no reload
             items.append({"item": path, "changed": removed})
         except Exception as e:
             items.append({"item": str(path), "failed": True, "msg": "%s: %s" % (type(e).__name__, e)})
