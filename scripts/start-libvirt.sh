@@ -16,7 +16,7 @@ done
 running() { pgrep -x "$1" >/dev/null 2>&1; }
 answers() { timeout 5 virsh -c "$URI" version >/dev/null 2>&1; }
 
-if answers; then log "libvirt already answering on $URI"; exit 0; fi
+if running libvirtd && answers; then log "libvirt already answering on $URI"; exit 0; fi
 
 mkdir -p /run/libvirt /var/log/libvirt/qemu /var/lib/libvirt/qemu
 if ! running virtlogd; then
