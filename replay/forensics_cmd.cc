@@ -127,25 +127,27 @@ void ReportAudit(const std::string& data_dir, const Event& audit) {
 
 int CmdExport(int argc, char** argv) {
   CLI::App app{"twin-replay export: the event timeline for Timesketch, Elastic (ECS), OCSF or a spreadsheet"};
+  auto* sub = app.add_subcommand("export", app.get_description());
   RangeArgs a;
   std::string format, out = "-";
   std::vector<std::string> kinds;
   std::optional<int32_t> pid;
   std::optional<std::string> unit;
   std::optional<int> port;
-  app.add_option("--data-dir", a.data_dir, "safetytwin data dir")->capture_default_str();
-  app.add_option("--format", format, "timesketch | ecs | ocsf | csv")->required();
-  app.add_option("--out", out, "output file, - for stdout")->capture_default_str();
-  app.add_option("--since", a.since, "start time (inclusive)");
-  app.add_option("--until", a.until, "end time (inclusive)");
-  app.add_option("--kind", kinds, "event kinds (repeatable or comma-separated)");
-  app.add_option("--pid", pid, "only this pid");
-  app.add_option("--unit", unit, "only this unit");
-  app.add_option("--port", port, "only sockets on this port");
-  app.add_option("--redact", a.redact, "redact argv values: NAME= (value after it) or NAME (next argument); repeatable");
-  app.add_flag("--no-default-redact", a.no_default_redact, "do not apply the default secret patterns");
-  app.add_flag("--no-progress", a.no_progress, "no progress line on a terminal");
-  app.add_subcommand("export")->fallthrough();
+  sub->add_option("--data-dir", a.data_dir, "safetytwin data dir")->capture_default_str();
+  sub->add_option("--format", format, "timesketch | ecs | ocsf | csv")->required();
+  sub->add_option("--out", out, "output file, - for stdout")->capture_default_str();
+  sub->add_option("--since", a.since, "start time (inclusive)");
+  sub->add_option("--until", a.until, "end time (inclusive)");
+  sub->add_option("--kind", kinds, "event kinds (repeatable or comma-separated)")->allow_extra_args(false);
+  sub->add_option("--pid", pid, "only this pid");
+  sub->add_option("--unit", unit, "only this unit");
+  sub->add_option("--port", port, "only sockets on this port");
+  sub->add_option("--redact", a.redact, "redact argv values: NAME= (value after it) or NAME (next argument); repeatable")->allow_extra_args(false);
+  sub->add_flag("--no-default-redact", a.no_default_redact, "do not apply the default secret patterns");
+  sub->add_flag("--no-progress", a.no_progress, "no progress line on a terminal");
+  app.require_subcommand(1);
+  app.add_option("--data-dir", a.data_dir, "safetytwin data dir");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -247,18 +249,20 @@ int CmdExport(int argc, char** argv) {
 
 int CmdBundle(int argc, char** argv) {
   CLI::App app{"twin-replay bundle: a self-verifying case file (tar) of a time range"};
+  auto* sub = app.add_subcommand("bundle", app.get_description());
   RangeArgs a;
   std::string out;
   bool json = false;
-  app.add_option("--data-dir", a.data_dir, "safetytwin data dir")->capture_default_str();
-  app.add_option("--since", a.since, "start time (inclusive)");
-  app.add_option("--until", a.until, "end time (inclusive)");
-  app.add_option("--out", out, "the bundle to write (case.tar)")->required();
-  app.add_option("--redact", a.redact, "redact argv values: NAME= or NAME; repeatable");
-  app.add_flag("--no-default-redact", a.no_default_redact, "do not apply the default secret patterns");
-  app.add_flag("--no-progress", a.no_progress, "no progress line on a terminal");
-  app.add_flag("--json", json, "machine-readable summary");
-  app.add_subcommand("bundle")->fallthrough();
+  sub->add_option("--data-dir", a.data_dir, "safetytwin data dir")->capture_default_str();
+  sub->add_option("--since", a.since, "start time (inclusive)");
+  sub->add_option("--until", a.until, "end time (inclusive)");
+  sub->add_option("--out", out, "the bundle to write (case.tar)")->required();
+  sub->add_option("--redact", a.redact, "redact argv values: NAME= or NAME; repeatable")->allow_extra_args(false);
+  sub->add_flag("--no-default-redact", a.no_default_redact, "do not apply the default secret patterns");
+  sub->add_flag("--no-progress", a.no_progress, "no progress line on a terminal");
+  sub->add_flag("--json", json, "machine-readable summary");
+  app.require_subcommand(1);
+  app.add_option("--data-dir", a.data_dir, "safetytwin data dir");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -319,12 +323,13 @@ int CmdBundle(int argc, char** argv) {
 
 int CmdVerifyBundle(int argc, char** argv) {
   CLI::App app{"twin-replay verify-bundle: check a case bundle offline"};
+  auto* sub = app.add_subcommand("verify-bundle", app.get_description());
   std::string path, key;
   bool json = false;
-  auto* sub = app.add_subcommand("verify-bundle")->fallthrough();
   sub->add_option("BUNDLE", path, "case.tar")->required();
-  app.add_option("--key", key, "verification key from setup-keys (or @file)");
-  app.add_flag("--json", json, "machine-readable output");
+  sub->add_option("--key", key, "verification key from setup-keys (or @file)");
+  sub->add_flag("--json", json, "machine-readable output");
+  app.require_subcommand(1);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -386,12 +391,14 @@ int CmdVerifyBundle(int argc, char** argv) {
 
 int CmdSetupKeys(int argc, char** argv) {
   CLI::App app{"twin-replay setup-keys: create the forward-secure seal key; prints the verification key once"};
+  auto* sub = app.add_subcommand("setup-keys", app.get_description());
   std::string data_dir = kDefaultDataDir, interval = "15m";
   bool force = false;
-  app.add_subcommand("setup-keys")->fallthrough();
-  app.add_option("--data-dir", data_dir, "safetytwin data dir")->capture_default_str();
-  app.add_option("--interval", interval, "seal interval (e.g. 15m, 900s, 1h)")->capture_default_str();
-  app.add_flag("--force", force, "replace an existing key (starts a new key chain)");
+  sub->add_option("--data-dir", data_dir, "safetytwin data dir")->capture_default_str();
+  sub->add_option("--interval", interval, "seal interval (e.g. 15m, 900s, 1h)")->capture_default_str();
+  sub->add_flag("--force", force, "replace an existing key (starts a new key chain)");
+  app.require_subcommand(1);
+  app.add_option("--data-dir", data_dir, "safetytwin data dir");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -421,12 +428,14 @@ int CmdSetupKeys(int argc, char** argv) {
 
 int CmdVerifyKeyed(int argc, char** argv) {
   CLI::App app{"twin-replay verify --key: check records, chain, seals and the seals' forward-secure MACs"};
+  auto* sub = app.add_subcommand("verify", app.get_description());
   std::string data_dir = kDefaultDataDir, key;
   bool json = false;
-  app.add_subcommand("verify")->fallthrough();
-  app.add_option("--data-dir", data_dir, "safetytwin data dir")->capture_default_str();
-  app.add_option("--key", key, "verification key from setup-keys (or @file)")->required();
-  app.add_flag("--json", json, "machine-readable output");
+  sub->add_option("--data-dir", data_dir, "safetytwin data dir")->capture_default_str();
+  sub->add_option("--key", key, "verification key from setup-keys (or @file)")->required();
+  sub->add_flag("--json", json, "machine-readable output");
+  app.require_subcommand(1);
+  app.add_option("--data-dir", data_dir, "safetytwin data dir");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
