@@ -95,6 +95,7 @@ Result<RunResult> RunPlaybook(const DeltaPlan& plan, const PlanOptions& plan_opt
       "callback_plugins = {0}/callback_plugins\n"
       "callbacks_enabled = safetytwin_results\n"
       "library = {0}/library\n"
+      "action_plugins = {0}/action_plugins\n"
       "retry_files_enabled = False\n"
       "host_key_checking = False\n"
       "deprecation_warnings = False\n"

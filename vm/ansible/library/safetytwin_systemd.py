@@ -56,17 +56,23 @@ def one(name, state, enabled):
     return {"changed": state == "restarted" or not was_active}
 
 
-def main():
-    with open(sys.argv[1], "r", encoding="utf-8") as f:
-        args = json.load(f)
+def run(args):
     items = []
+    enabled = args.get("enabled")
+    if enabled is not None:  # templated booleans may arrive as text
+        enabled = str(enabled).lower() in ("true", "yes", "1")
     for name in args.get("units") or []:
-        r = one(name, args.get("state") or "", args.get("enabled"))
+        r = one(name, args.get("state") or "", enabled)
         r["item"] = str(name)
         items.append(r)
     failed = [i for i in items if i.get("failed")]
     return {"changed": any(i.get("changed") for i in items), "failed": bool(failed),
             "safetytwin_items": items, "msg": "; ".join(i["msg"] for i in failed)}
+
+
+def main():
+    with open(sys.argv[1], "r", encoding="utf-8") as f:
+        return run(json.load(f))
 
 
 if __name__ == "__main__":

@@ -59,9 +59,7 @@ def remove(path):
     return False
 
 
-def main():
-    with open(sys.argv[1], "r", encoding="utf-8") as f:
-        args = json.load(f)
+def run(args):
     items = []
     need_reload = False  # only replaced files: new ones are found on demand by systemd >= 246
     for entry in args.get("files") or []:
@@ -79,7 +77,8 @@ def main():
         except Exception as e:
             items.append({"item": str(path), "failed": True, "msg": "%s: %s" % (type(e).__name__, e)})
     changed = any(i.get("changed") for i in items)
-    if need_reload and args.get("daemon_reload"):
+    # Templated booleans may arrive as text ("True"/"False").
+    if need_reload and str(args.get("daemon_reload")).lower() in ("true", "yes", "1"):
         p = subprocess.run(["systemctl", "daemon-reload"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, check=False)
         items.append({"item": "daemon-reload", "changed": True, "failed": p.returncode != 0,
@@ -87,6 +86,11 @@ def main():
     failed = [i for i in items if i.get("failed")]
     return {"changed": changed, "failed": bool(failed), "safetytwin_items": items,
             "msg": "; ".join(i["msg"] for i in failed)}
+
+
+def main():
+    with open(sys.argv[1], "r", encoding="utf-8") as f:
+        return run(json.load(f))
 
 
 if __name__ == "__main__":
