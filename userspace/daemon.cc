@@ -66,6 +66,7 @@ struct Counters {
   std::atomic<uint64_t> batch_ns_last{0};
   std::atomic<uint64_t> compactions{0};
   std::atomic<uint64_t> compaction_ns_last{0};
+  std::atomic<uint64_t> reconcile_ns_last{0};
   std::atomic<uint64_t> gaps{0};
   std::atomic<uint64_t> resync_corrections{0};
   std::atomic<uint64_t> append_errors{0};
@@ -370,21 +371,23 @@ void Daemon::CheckDrops(std::vector<Event>* out) {
 }
 
 void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why) {
+  const auto t0 = Clock::now();
   std::vector<Event> out;
   const uint64_t now_boot = BoottimeNs();
-  // Processes.
-  std::vector<Process> procs = ScanProcesses(cfg_.max_args, dctx_.tick_ns);
-  std::map<ProcKey, const Process*> seen;
-  for (const Process& p : procs) seen.emplace(ProcKey{p.pid, p.start_ns}, &p);
-  for (const Process& p : procs) {
-    auto it = live_.processes.find(ProcKey{p.pid, p.start_ns});
-    // Only identity and image count: comm changes without an exec (kworkers rename themselves
-    // per work item, prctl(PR_SET_NAME)) and is not worth a correction.
-    bool differs = it == live_.processes.end() || it->second.exe != p.exe;
-    if (!differs) continue;
+  // Processes: a brief scan (identity + exe); full images only for the ones to correct.
+  std::vector<ProcessBrief> procs = ScanProcessBriefs(dctx_.tick_ns);
+  std::set<ProcKey> seen;
+  for (const ProcessBrief& b : procs) {
+    seen.insert(ProcKey{b.pid, b.start_ns});
+    auto it = live_.processes.find(ProcKey{b.pid, b.start_ns});
+    // Identity and image count; comm changes without an exec (kworkers rename themselves per work
+    // item, prctl(PR_SET_NAME)) and is not worth a correction.
+    if (it != live_.processes.end() && it->second.exe == b.exe) continue;
     // A young process's exec/fork may still be in the queue; the periodic pass leaves it alone.
-    if (grace_ns && p.start_ns + grace_ns > now_boot) continue;
-    out.push_back(Stamp(ProcessEvent(EventKind::kResync, p)));
+    if (grace_ns && b.start_ns + grace_ns > now_boot) continue;
+    auto info = ReadProcess(b.pid, cfg_.max_args, dctx_.tick_ns);
+    if (!info || info->p.start_ns != b.start_ns || info->state == 'Z') continue;  // gone meanwhile
+    out.push_back(Stamp(ProcessEvent(EventKind::kResync, info->p)));
     out.back().resync_op = ResyncOp::kUpsert;
     out.back().resync_entity = ResyncEntity::kProcess;
   }
@@ -395,7 +398,7 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
     out.back().resync_entity = ResyncEntity::kProcess;
   }
   // Listeners (UDP has no close tracepoint: this is where closed UDP sockets leave the state).
-  std::vector<Listener> ls = ScanListeners(&live_.processes, dctx_.tick_ns);
+  std::vector<Listener> ls = ScanListeners(&live_.processes, dctx_.tick_ns, &live_.listeners);
   std::set<ListenerKey> lseen;
   for (const Listener& l : ls) {
     lseen.insert(l.key());
@@ -470,6 +473,8 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
   }
   if (corrections) log_->info("resync ({}): {} corrections", why, corrections);
   Write(out);
+  ctr_.reconcile_ns_last =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
 }
 
 void Daemon::Compact() {
@@ -707,6 +712,7 @@ std::string Daemon::RenderMetrics() {
   o += fmt::format("# TYPE twind_batch_latency_last_seconds gauge\ntwind_batch_latency_last_seconds {:.9f}\n", ctr_.batch_ns_last.load() / 1e9);
   o += fmt::format("# TYPE twind_compactions_total counter\ntwind_compactions_total {}\n", ctr_.compactions.load());
   o += fmt::format("# TYPE twind_compaction_last_seconds gauge\ntwind_compaction_last_seconds {:.9f}\n", ctr_.compaction_ns_last.load() / 1e9);
+  o += fmt::format("# TYPE twind_reconcile_last_seconds gauge\ntwind_reconcile_last_seconds {:.9f}\n", ctr_.reconcile_ns_last.load() / 1e9);
   o += fmt::format("# TYPE twind_gaps_total counter\ntwind_gaps_total {}\n", ctr_.gaps.load());
   o += fmt::format("# TYPE twind_resync_corrections_total counter\ntwind_resync_corrections_total {}\n", ctr_.resync_corrections.load());
   o += fmt::format("# TYPE twind_append_errors_total counter\ntwind_append_errors_total {}\n", ctr_.append_errors.load());

@@ -153,6 +153,29 @@ std::vector<Process> ScanProcesses(uint32_t max_args, uint64_t tick_ns) {
   return out;
 }
 
+std::vector<ProcessBrief> ScanProcessBriefs(uint64_t tick_ns) {
+  std::vector<ProcessBrief> out;
+  ForEachPid([&](int pid) {
+    const std::string base = "/proc/" + std::to_string(pid);
+    bool ok = false;
+    std::string stat = ReadFileLimited(base + "/stat", 4096, &ok);
+    char state;
+    int ppid;
+    uint64_t ticks;
+    if (!ok || !ParseStat(stat, &state, &ppid, &ticks) || state == 'Z' || state == 'X') return;
+    ProcessBrief b;
+    b.pid = pid;
+    b.start_ns = ProcStartNsFromTicks(ticks, tick_ns);
+    b.exe = ReadLink(base + "/exe");
+    static const std::string kDeleted = " (deleted)";
+    if (b.exe.size() > kDeleted.size() &&
+        b.exe.compare(b.exe.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0)
+      b.exe.resize(b.exe.size() - kDeleted.size());
+    out.push_back(std::move(b));
+  });
+  return out;
+}
+
 std::vector<NetEntry> ParseProcNet(const std::string& body, uint8_t proto, uint8_t family) {
   std::vector<NetEntry> out;
   std::istringstream in(body);
@@ -187,8 +210,54 @@ std::vector<NetEntry> ParseProcNet(const std::string& body, uint8_t proto, uint8
   return out;
 }
 
-std::vector<Listener> ScanListeners(const std::map<ProcKey, Process>* processes, uint64_t tick_ns) {
-  // Socket inode → owning process (the first one found; inherited sockets have several owners).
+std::vector<Listener> ScanListeners(const std::map<ProcKey, Process>* processes, uint64_t tick_ns,
+                                    const std::map<ListenerKey, Listener>* known) {
+  struct Src {
+    const char* path;
+    uint8_t proto, family;
+  };
+  const Src kSrc[] = {{"/proc/net/tcp", kProtoTcp, kFamilyInet},
+                      {"/proc/net/tcp6", kProtoTcp, kFamilyInet6},
+                      {"/proc/net/udp", kProtoUdp, kFamilyInet},
+                      {"/proc/net/udp6", kProtoUdp, kFamilyInet6}};
+  std::vector<Listener> out;
+  std::map<ListenerKey, bool> seen;
+  for (const Src& s : kSrc) {
+    for (const NetEntry& n : ParseProcNet(ReadFileLimited(s.path, 64u << 20), s.proto, s.family)) {
+      // TCP: LISTEN (0x0A) only. UDP: an unconnected socket with a local port (state 07) is a
+      // bound receiver; a connected one is a client, not a service.
+      if (s.proto == kProtoTcp && n.state != 0x0A) continue;
+      if (s.proto == kProtoUdp && (n.port == 0 || n.state != 0x07)) continue;
+      Listener l;
+      l.proto = n.proto;
+      l.family = n.family;
+      l.addr = n.addr;
+      l.port = n.port;
+      l.listening = true;
+      l.sock_inode = n.inode;
+      if (seen.emplace(l.key(), true).second) out.push_back(std::move(l));
+    }
+  }
+  // Owners: reuse what the state knows when the socket (by inode) is the same one.
+  bool need_walk = false;
+  for (Listener& l : out) {
+    const Listener* k = nullptr;
+    if (known) {
+      auto it = known->find(l.key());
+      if (it != known->end() && it->second.sock_inode == l.sock_inode && it->second.pid != 0)
+        k = &it->second;
+    }
+    if (k) {
+      l.pid = k->pid;
+      l.start_ns = k->start_ns;
+      l.comm = k->comm;
+      l.unit = k->unit;
+    } else {
+      need_walk = true;
+    }
+  }
+  if (!need_walk) return out;
+  // Socket inode → owning process (the first found; inherited sockets have several owners).
   std::unordered_map<uint64_t, std::pair<int, uint64_t>> owner;
   std::unordered_map<int, std::string> comm_of;
   ForEachPid([&](int pid) {
@@ -216,41 +285,16 @@ std::vector<Listener> ScanListeners(const std::map<ProcKey, Process>* processes,
     }
     closedir(d);
   });
-  struct Src {
-    const char* path;
-    uint8_t proto, family;
-  };
-  const Src kSrc[] = {{"/proc/net/tcp", kProtoTcp, kFamilyInet},
-                      {"/proc/net/tcp6", kProtoTcp, kFamilyInet6},
-                      {"/proc/net/udp", kProtoUdp, kFamilyInet},
-                      {"/proc/net/udp6", kProtoUdp, kFamilyInet6}};
-  std::vector<Listener> out;
-  std::map<ListenerKey, bool> seen;
-  for (const Src& s : kSrc) {
-    for (const NetEntry& n : ParseProcNet(ReadFileLimited(s.path, 64u << 20), s.proto, s.family)) {
-      // TCP: LISTEN (0x0A) only. UDP: any socket with a local port is bound (state 07 = CLOSE
-      // for an unconnected socket; a connected one has a remote peer — still bound locally, but
-      // it is a client, not a service).
-      if (s.proto == kProtoTcp && n.state != 0x0A) continue;
-      if (s.proto == kProtoUdp && (n.port == 0 || n.state != 0x07)) continue;
-      Listener l;
-      l.proto = n.proto;
-      l.family = n.family;
-      l.addr = n.addr;
-      l.port = n.port;
-      l.listening = true;
-      l.sock_inode = n.inode;
-      auto it = owner.find(n.inode);
-      if (it != owner.end()) {
-        l.pid = it->second.first;
-        l.start_ns = it->second.second;
-        l.comm = comm_of[l.pid];
-        if (processes) {
-          auto p = processes->find(ProcKey{l.pid, l.start_ns});
-          if (p != processes->end()) l.unit = p->second.unit;
-        }
-      }
-      if (seen.emplace(l.key(), true).second) out.push_back(std::move(l));
+  for (Listener& l : out) {
+    if (l.pid != 0) continue;
+    auto it = owner.find(l.sock_inode);
+    if (it == owner.end()) continue;
+    l.pid = it->second.first;
+    l.start_ns = it->second.second;
+    l.comm = comm_of[l.pid];
+    if (processes) {
+      auto p = processes->find(ProcKey{l.pid, l.start_ns});
+      if (p != processes->end()) l.unit = p->second.unit;
     }
   }
   return out;

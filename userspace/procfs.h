@@ -23,9 +23,20 @@ struct ProcessInfo {
 std::optional<ProcessInfo> ReadProcess(int pid, uint32_t max_args, uint64_t tick_ns);
 // All processes except zombies (their exit has already fired).
 std::vector<Process> ScanProcesses(uint32_t max_args, uint64_t tick_ns);
+// Cheap pass for the periodic reconcile: identity and exe only (stat + one readlink per process);
+// the full image is read with ReadProcess for the few that need a correction.
+struct ProcessBrief {
+  int pid = 0;
+  uint64_t start_ns = 0;
+  std::string exe;
+};
+std::vector<ProcessBrief> ScanProcessBriefs(uint64_t tick_ns);
 
 // Listening TCP sockets and bound UDP sockets of this network namespace, with their owner.
-std::vector<Listener> ScanListeners(const std::map<ProcKey, Process>* processes, uint64_t tick_ns);
+// known: listeners already in the state; when every socket found is known by inode, the costly
+// walk of every /proc/<pid>/fd is skipped and the owner is taken from there.
+std::vector<Listener> ScanListeners(const std::map<ProcKey, Process>* processes, uint64_t tick_ns,
+                                    const std::map<ListenerKey, Listener>* known = nullptr);
 // Parses one /proc/net/{tcp,udp}[6] file body (exposed for tests).
 struct NetEntry {
   uint8_t proto = 0, family = 0;

@@ -132,6 +132,9 @@ def main():
     c1, t1 = cpu_ticks(t.proc.pid), time.time()
     rss = rss_kb(t.proc.pid)
     t.stop()
+    out = subprocess.run([os.path.join(a.build, "replay/twin-replay"), "--data-dir", d, "--json",
+                          "events", "--kind", "exec,exit,fork"], capture_output=True, text=True).stdout
+    idle_events = sum(1 for l in out.splitlines() if l.strip())
     idle_cpu = (c1 - c0) / hz / (t1 - t0) * 100
     med = {k: statistics.median(v) for k, v in rates.items()}
     n = a.count
@@ -158,7 +161,10 @@ def main():
           f"{min(ex)}–{max(ex)} of {n} per round ({100 * min(ex) / n:.2f}% worst), exits of those "
           f"processes {min(ei)}–{max(ei)} of {n} ({100 * min(ei) / n:.2f}% worst); gap events: "
           f"{sum(gp)}.\n")
-    print(f"twind idle over {a.idle_seconds} s: {idle_cpu:.3f}% of one core, RSS {rss / 1024:.1f} MiB.\n")
+    load = open("/proc/loadavg").read().split()[0]
+    print(f"twind idle over {a.idle_seconds} s: {idle_cpu:.3f}% of one core, RSS {rss / 1024:.1f} MiB "
+          f"(the host was not quiet: {idle_events} exec/exit/fork events were captured in the "
+          f"window, load average {load}).\n")
     shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == "__main__":
