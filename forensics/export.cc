@@ -137,6 +137,16 @@ std::string Rfc3339Ns(uint64_t ts_ns) {
   return s;
 }
 
+void AppendHex(std::string& out, const Hash& h) {
+  static const char kHexDigits[] = "0123456789abcdef";
+  char buf[64];
+  for (size_t i = 0; i < 32; ++i) {
+    buf[2 * i] = kHexDigits[h[i] >> 4];
+    buf[2 * i + 1] = kHexDigits[h[i] & 15];
+  }
+  out.append(buf, 64);
+}
+
 bool IsSocketEvent(const Event& e) {
   return e.kind == EventKind::kSocketBind || e.kind == EventKind::kSocketListen ||
          e.kind == EventKind::kListenerClose;
@@ -455,7 +465,7 @@ class TimesketchFormatter : public LineFormatter {
     out += ",\"data_type\":\"safetytwin:event:";
     out += KindName(e.kind);
     out += "\",\"chain_hash\":\"";
-    out += HashHex(chain);
+    AppendHex(out, chain);
     out += '"';
     AppendEventFields(key, e, out);
     out += "}\n";
