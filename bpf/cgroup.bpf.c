@@ -16,7 +16,7 @@ static __always_inline int on_cgroup(struct cgroup *cgrp, const char *path, __u1
   e->hierarchy_id = BPF_CORE_READ(cgrp, root, hierarchy_id);
   BPF_CORE_READ_STR_INTO(&e->root_name, cgrp, root, name);
   if (bpf_probe_read_kernel_str(e->path, sizeof(e->path), path) < 0) e->path[0] = 0;
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, twin_wakeup_flag());
   return 0;
 }
 

@@ -48,6 +48,7 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
   } else if (auto n = t["ringbuf_size"].value<int64_t>()) {
     cfg->ringbuf_bytes = static_cast<uint32_t>(*n);
   }
+  if (auto v = t["ringbuf_wakeup_bytes"].value<int64_t>()) cfg->ringbuf_wakeup_bytes = *v;
   if (auto v = t["max_args"].value<int64_t>()) cfg->max_args = static_cast<uint32_t>(*v);
   if (auto v = t["queue_capacity"].value<int64_t>()) cfg->queue_capacity = static_cast<uint32_t>(*v);
   if (auto v = t["fsync"].value<std::string>()) cfg->fsync = *v;

@@ -17,6 +17,7 @@ struct DaemonConfig {
   uint64_t compact_interval_ms = 10000;
   std::string metrics_addr = "127.0.0.1:9464";  // "off" or "" disables
   uint32_t ringbuf_bytes = 8u << 20;
+  int64_t ringbuf_wakeup_bytes = -1;  // -1 = ringbuf / 16; 0 = wake the reader on every record
   uint32_t max_args = 4096;
   uint32_t queue_capacity = 65536;
   uint32_t batch_max = 4096;

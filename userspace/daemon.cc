@@ -33,6 +33,7 @@
 #include "userspace/metrics.h"
 #include "userspace/probes.h"
 #include "userspace/procfs.h"
+#include "userspace/systemd_watch.h"
 
 namespace twin::capture {
 
@@ -193,6 +194,9 @@ class Daemon {
   DropTable drops_snapshot_;  // for metrics
   CgroupRoots roots_;
   std::atomic<bool> reader_stop_{false};
+  SystemdWatcher bus_watch_;  // only when systemd is PID 1
+  std::mutex hints_mu_;
+  std::vector<UnitSignal> hints_;  // from bus_watch_, consumed by the writer
   bool writing_suspended_ = false;  // low disk
 };
 
@@ -234,6 +238,7 @@ Status Daemon::Start() {
   po.ringbuf_bytes = cfg_.ringbuf_bytes;
   po.max_args = cfg_.max_args;
   po.force_raw_tp = cfg_.force_raw_tp;
+  po.wakeup_bytes = cfg_.ringbuf_wakeup_bytes;
   if (s = probes_->Open(); !s.ok()) return s;
   if (s = probes_->Configure(po); !s.ok()) return s;
   if (s = probes_->Load(); !s.ok()) return s;
@@ -253,6 +258,15 @@ Status Daemon::Start() {
   log_->info("probes attached ({} mode, ring buffer {} bytes, argv bound {} bytes)",
              probes_->mode() == HookMode::kTpBtf ? "tp_btf" : "raw_tp", probes_->ringbuf_bytes(),
              cfg_.max_args);
+
+  if (SystemdIsPid1()) {
+    Status bs = bus_watch_.Start([this](const UnitSignal& u) {
+      std::lock_guard<std::mutex> l(hints_mu_);
+      hints_.push_back(u);
+    });
+    if (bs.ok()) log_->info("systemd is PID 1: unit states confirmed over sd-bus");
+    else log_->warn("systemd is PID 1 but sd-bus is unavailable ({}); units from cgroups only", bs.ToString());
+  }
 
   if (cfg_.metrics_addr != "off" && !cfg_.metrics_addr.empty()) {
     Status ms = metrics_.Start(cfg_.metrics_addr, [this] { return RenderMetrics(); });
@@ -313,7 +327,7 @@ void Daemon::HandleCgroup(const CgroupChange& c, std::vector<Event>* out) {
   if (c.mkdir) {
     bool first = refs.empty();
     refs.insert(tag);
-    if (!first) return;
+    if (!first || live_.units.count(name)) return;  // sd-bus may have reported it already
     e.kind = EventKind::kUnitStart;
     EnrichUnit(&e);
     log_->info("unit start {} (cgroup {})", LogEscape(name), LogEscape(c.path));
@@ -321,6 +335,7 @@ void Daemon::HandleCgroup(const CgroupChange& c, std::vector<Event>* out) {
     refs.erase(tag);
     if (!refs.empty()) return;
     unit_refs_.erase(name);
+    if (!live_.units.count(name)) return;  // already stopped (sd-bus JobRemoved)
     e.kind = EventKind::kUnitStop;
     log_->info("unit stop {}", LogEscape(name));
   }
@@ -504,7 +519,7 @@ void Daemon::Compact() {
 
 void Daemon::ReaderLoop() {
   while (!reader_stop_) {
-    int n = probes_->Poll(250);  // epoll wakes us on data; the timeout only bounds stop latency
+    int n = probes_->Poll(50);  // also the latency bound for records committed without wakeup
     if (n < 0 && n != -EINTR) {
       log_->error("ring buffer poll failed: {}", strerror(-n));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -538,6 +553,23 @@ void Daemon::WriterLoop() {
         auto it = live_.processes.find(ProcKey{e.pid, e.start_ns});
         if (it != live_.processes.end()) e.unit = it->second.unit;
       }
+      batch.push_back(std::move(e));
+    }
+    std::vector<UnitSignal> hints;
+    {
+      std::lock_guard<std::mutex> l(hints_mu_);
+      hints.swap(hints_);
+    }
+    for (const UnitSignal& u : hints) {
+      const bool known = live_.units.count(u.unit) > 0;
+      if (u.active() == known) continue;  // the state already agrees
+      Event e = Stamp(Event{});
+      e.kind = u.active() ? EventKind::kUnitStart : EventKind::kUnitStop;
+      e.unit = u.unit;
+      e.attrs = {{"source", "sd-bus"}, {"cause", u.cause}, {"active_state", u.active_state}};
+      if (u.active()) EnrichUnit(&e);
+      log_->info("unit {} {} (sd-bus {})", u.active() ? "start" : "stop", LogEscape(u.unit),
+                 LogEscape(u.cause));
       batch.push_back(std::move(e));
     }
     Write(batch);
@@ -670,6 +702,7 @@ int Daemon::Run() {
   Notify("STOPPING=1");
   log_->info("stopping ({}): flushing", sig == SIGINT ? "SIGINT" : "SIGTERM");
   queue_.Wake();
+  bus_watch_.Stop();
   reader.join();
   writer.join();
   std::vector<Event> stop{Stamp(Event{})};

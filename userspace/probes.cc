@@ -184,6 +184,9 @@ Status Probes::Configure(const ProbeOptions& options) {
   int err = bpf_map__set_max_entries(skel_->maps.events, ringbuf_bytes_);
   if (err) return Status::InvalidArgument("ring buffer size: " + Errno(err));
   skel_->rodata->max_args = std::min<uint32_t>(options.max_args, TWIN_ARGS_CAP);
+  skel_->rodata->wakeup_bytes = options.wakeup_bytes >= 0
+                                    ? static_cast<uint32_t>(options.wakeup_bytes)
+                                    : ringbuf_bytes_ / 16;
   skel_->rodata->exit_has_group_dead = ExitTracepointHasGroupDead() ? 1 : 0;
   return Status::Ok();
 }
@@ -228,7 +231,13 @@ Status Probes::OpenRingBuffer(RecordFn fn) {
   return Status::Ok();
 }
 
-int Probes::Poll(int timeout_ms) { return rb_ ? ring_buffer__poll(rb_, timeout_ms) : -EINVAL; }
+int Probes::Poll(int timeout_ms) {
+  if (!rb_) return -EINVAL;
+  int n = ring_buffer__poll(rb_, timeout_ms);
+  if (n < 0) return n;
+  int m = ring_buffer__consume(rb_);
+  return m < 0 ? m : n + m;
+}
 
 DropTable Probes::ReadDrops() const {
   int ncpu = libbpf_num_possible_cpus();

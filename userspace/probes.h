@@ -24,6 +24,9 @@ struct ProbeOptions {
   uint32_t ringbuf_bytes = 8u << 20;  // rounded up to a power of two >= page size
   uint32_t max_args = 4096;           // argv bound in bytes, <= TWIN_ARGS_CAP
   bool force_raw_tp = false;          // skip tp_btf even where it works
+  // Wake the reader only once this much data waits (0 = every record; default = ring / 16). The
+  // reader then also drains on a timer (Poll + Consume), which bounds latency.
+  int64_t wakeup_bytes = -1;
 };
 
 enum class HookMode { kTpBtf, kRawTp };
@@ -55,7 +58,8 @@ class Probes {
   Status Attach();
   // Creates the ring-buffer consumer; fn runs on the thread that calls Poll().
   Status OpenRingBuffer(RecordFn fn);
-  // Returns records consumed or -errno.
+  // Waits up to timeout_ms for a wakeup, then drains whatever is there (records committed without
+  // a wakeup included). Returns records consumed or -errno.
   int Poll(int timeout_ms);
   DropTable ReadDrops() const;
 
