@@ -266,11 +266,10 @@ TEST_F(TwinVmReal, AddSnapshotRemoveThenTheTwinAtTheFirstTimeHasTheUnitBack) {
   EXPECT_GT(actions, 8);
 }
 
-// Not a test but a measurement (SAFETYTWIN_VM_BENCH=1): one changed unit as a delta run vs the
-// whole state (1 + 8 units) applied to a fresh twin.
-TEST_F(TwinVmReal, BenchDeltaVsFullState) {
-  const char* b = std::getenv("SAFETYTWIN_VM_BENCH");
-  if (!b || std::string(b) != "1") GTEST_SKIP() << "set SAFETYTWIN_VM_BENCH=1 to measure";
+// Not a test but a measurement, disabled so CI never runs (or skips) it:
+//   vm_twin_tests --gtest_also_run_disabled_tests --gtest_filter='*BenchDeltaVsFullState*'
+// One changed unit as a delta run vs the whole state (1 + 8 units) applied to a fresh twin.
+TEST_F(TwinVmReal, DISABLED_BenchDeltaVsFullState) {
   auto boot = twin_->EnsureRunning();
   ASSERT_TRUE(boot.ok()) << boot.status().ToString();
   State full = DemoState(WallNowNs(), true, 8);
