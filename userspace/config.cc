@@ -1,5 +1,9 @@
 #include "userspace/config.h"
 
+#include <cctype>
+
+#include "eventlog/timefmt.h"
+
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -59,7 +63,30 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
   if (auto v = t["force_raw_tp"].value<bool>()) cfg->force_raw_tp = *v;
   if (auto v = t["no_twin"].value<bool>()) cfg->no_twin = *v;
   if (auto v = t["min_free_bytes"].value<int64_t>()) cfg->min_free_bytes = static_cast<uint64_t>(*v);
+  if (auto v = t["retention_max_age"].value<std::string>()) {
+    auto r = ParseDuration(*v);
+    if (!r.ok()) return Status::InvalidArgument(path + ": retention_max_age: " + r.status().message());
+    cfg->retention_max_age_ns = *r;
+  }
+  if (auto v = t["retention_max_bytes"].value<std::string>()) {
+    auto r = ParseSize(*v);
+    if (!r.ok()) return Status::InvalidArgument(path + ": retention_max_bytes: " + r.status().message());
+    cfg->retention_max_bytes = *r;
+  } else if (auto n = t["retention_max_bytes"].value<int64_t>()) {
+    cfg->retention_max_bytes = static_cast<uint64_t>(*n);
+  }
   return Status::Ok();
+}
+
+Result<uint64_t> ParseDuration(const std::string& s) {
+  std::string t = s;
+  if (!t.empty() && std::isdigit(static_cast<unsigned char>(t.back()))) t += "s";
+  if (t == "0s") return uint64_t{0};
+  auto r = ParseTime("+" + t, 0);
+  if (!r.ok()) {
+    return Status::InvalidArgument("'" + s + "' is not a duration (use e.g. 30d, 12h, 90m, 0 for unlimited)");
+  }
+  return r.value();
 }
 
 int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
@@ -67,6 +94,7 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   // A later flag overrides an earlier one (wrappers append their own).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::string data_dir, config, metrics, ringbuf, fsync, log_level, log_file, pid_file;
+  std::string retention_age, retention_bytes;
   double compact = 0;
   uint32_t max_args = 0;
   bool foreground = false, check = false, json = false, no_twin = false, raw_tp = false;
@@ -84,6 +112,8 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   app.add_option("--log-file", log_file, "log file when daemonized (default <data-dir>/twind.log)");
   app.add_option("--pid-file", pid_file, "write the daemon's pid here");
   app.add_flag("--no-twin", no_twin, "do not drive the twin VM");
+  app.add_option("--retention-max-age", retention_age, "delete history older than this (e.g. 30d; 0 = keep)");
+  app.add_option("--retention-max-bytes", retention_bytes, "keep the log under this size (e.g. 8G; 0 = no limit)");
   app.add_flag("--force-raw-tp", raw_tp, "use raw tracepoints even where tp_btf works");
   try {
     app.parse(argc, argv);
@@ -113,6 +143,22 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
       return 2;
     }
     cfg->ringbuf_bytes = static_cast<uint32_t>(*r);
+  }
+  if (!retention_age.empty()) {
+    auto r = ParseDuration(retention_age);
+    if (!r.ok()) {
+      fprintf(stderr, "twind: --retention-max-age: %s\n", r.status().message().c_str());
+      return 2;
+    }
+    cfg->retention_max_age_ns = *r;
+  }
+  if (!retention_bytes.empty()) {
+    auto r = retention_bytes == "0" ? Result<uint64_t>(uint64_t{0}) : ParseSize(retention_bytes);
+    if (!r.ok()) {
+      fprintf(stderr, "twind: --retention-max-bytes: %s\n", r.status().message().c_str());
+      return 2;
+    }
+    cfg->retention_max_bytes = *r;
   }
   if (max_args) cfg->max_args = max_args;
   if (!fsync.empty()) cfg->fsync = fsync;

@@ -30,8 +30,13 @@ struct DaemonConfig {
   bool force_raw_tp = false;
   bool no_twin = false;
   uint64_t min_free_bytes = 256ull << 20;  // stop writing (and record a gap) below this
+  // Retention, applied on snapshot boundaries; 0 = unlimited.
+  uint64_t retention_max_age_ns = 30ull * 86400 * 1000000000;  // 30 days
+  uint64_t retention_max_bytes = 8ull << 30;                    // 8 GiB
 };
 
+// Parses "30d", "12h", "90m", "3600s" (and plain seconds) into ns.
+Result<uint64_t> ParseDuration(const std::string& s);
 // Parses "8M", "64k", "1048576".
 Result<uint64_t> ParseSize(const std::string& s);
 // Loads the TOML file into cfg (missing file is fine unless required).

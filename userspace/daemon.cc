@@ -138,9 +138,9 @@ std::atomic<bool> g_stop{false};
 
 class Daemon {
  public:
-  Daemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, SnapshotHook hook,
+  Daemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, DaemonHooks hooks,
          ReadyFn ready)
-      : cfg_(cfg), log_(std::move(log)), on_snapshot_(std::move(hook)), ready_(std::move(ready)),
+      : cfg_(cfg), log_(std::move(log)), hooks_(std::move(hooks)), ready_(std::move(ready)),
         queue_(cfg.queue_capacity) {}
 
   int Run();
@@ -174,7 +174,7 @@ class Daemon {
 
   DaemonConfig cfg_;
   std::shared_ptr<spdlog::logger> log_;
-  SnapshotHook on_snapshot_;
+  DaemonHooks hooks_;
   ReadyFn ready_;
   EventQueue queue_;
   Counters ctr_;
@@ -511,10 +511,8 @@ void Daemon::Compact() {
     log_->error("compaction failed: {}", r.status().ToString());
     return;
   }
-  if (r->has_value() && on_snapshot_) {
-    // --- OnSnapshot(const twin::Snapshot&): the single call site for the twin VM driver. ---
-    on_snapshot_(**r);
-  }
+  if (r->has_value() && hooks_.on_snapshot) hooks_.on_snapshot(**r);
+  if (hooks_.after_compaction) hooks_.after_compaction(*elog_, WallNs());
 }
 
 void Daemon::ReaderLoop() {
@@ -675,6 +673,7 @@ int Daemon::Run() {
   last_drop_check_wall_ = WallNs();
   Reconcile(0, true, "start-up");
   if (Status ss = elog_->Sync(); !ss.ok()) log_->warn("sync: {}", ss.ToString());
+  if (hooks_.on_open) hooks_.on_open(*elog_);
 
   std::thread reader([this] { ReaderLoop(); });
   std::thread writer([this] { WriterLoop(); });
@@ -711,6 +710,7 @@ int Daemon::Run() {
   Write(stop);
   if (Status ss = elog_->Sync(); !ss.ok()) log_->warn("sync: {}", ss.ToString());
   Compact();
+  if (hooks_.on_close) hooks_.on_close();
   metrics_.Stop();
   log_->info("stopped cleanly");
   return 0;
@@ -755,7 +755,7 @@ std::string Daemon::RenderMetrics() {
 
 }  // namespace
 
-int RunDaemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, SnapshotHook hook,
+int RunDaemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, DaemonHooks hooks,
               ReadyFn ready) {
   // Signals are taken synchronously by the main loop; every thread inherits the blocked mask.
   sigset_t set;
@@ -765,7 +765,7 @@ int RunDaemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, Snap
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   g_stop = false;
-  Daemon d(cfg, std::move(log), std::move(hook), std::move(ready));
+  Daemon d(cfg, std::move(log), std::move(hooks), std::move(ready));
   return d.Run();
 }
 

@@ -15,15 +15,25 @@ class logger;
 
 namespace twin::capture {
 
-// Called after each compaction that wrote a snapshot. Must not block: the twin VM driver (vm/)
-// queues its work. Defaults to nothing.
-using SnapshotHook = std::function<void(const twin::Snapshot&)>;
+// What other modules plug into the daemon; every member is optional.
+struct DaemonHooks {
+  // After the log is open and the start-up records are written; before capture threads run.
+  std::function<void(EventLog&)> on_open;
+  // After each compaction that wrote a snapshot. Must not block: the twin VM driver (vm/)
+  // queues its work.
+  std::function<void(const twin::Snapshot&)> on_snapshot;
+  // After every compaction, in the writer thread (forward-secure sealing, retention). Keep it
+  // short: capture waits meanwhile.
+  std::function<void(EventLog&, uint64_t now_ns)> after_compaction;
+  // Before the log is closed (stop workers that use it).
+  std::function<void()> on_close;
+};
 
 // Told once whether start-up succeeded (the daemonizing parent waits for it).
 using ReadyFn = std::function<void(bool ok)>;
 
 // Runs the daemon until SIGTERM/SIGINT. Returns the process exit code.
-int RunDaemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, SnapshotHook hook,
+int RunDaemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, DaemonHooks hooks,
               ReadyFn ready = nullptr);
 // `twind --check`: prints the readiness report; 0 when capture can work.
 int RunCheck(const DaemonConfig& cfg);

@@ -13,6 +13,9 @@
 #include <spdlog/spdlog.h>
 
 #include "userspace/daemon.h"
+#include "forensics/audit.h"
+#include "forensics/seal.h"
+#include "vm/twin_sync.h"
 
 namespace twin::capture {
 namespace {
@@ -34,6 +37,57 @@ std::shared_ptr<spdlog::logger> MakeLogger(const DaemonConfig& cfg, const std::s
 }
 
 }  // namespace
+
+// The modules that ride on the daemon: the twin VM driver, forward-secure sealing, retention.
+DaemonHooks MakeHooks(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log) {
+  struct Shared {
+    std::unique_ptr<vm::TwinSync> twin_sync;
+    std::unique_ptr<ForwardSecureSealer> sealer;
+    uint64_t next_retention_ns = 0;
+  };
+  auto sh = std::make_shared<Shared>();
+  sh->sealer = std::make_unique<ForwardSecureSealer>(cfg.data_dir);
+  DaemonHooks h;
+  h.on_open = [sh, cfg, log](EventLog& elog) {
+    if (!sh->sealer->enabled()) {
+      log->warn("no forward-secure seal key in {}: run 'twin-replay setup-keys' to enable sealing",
+                cfg.data_dir);
+    }
+    if (cfg.no_twin) {
+      log->info("twin VM disabled (--no-twin)");
+      return;
+    }
+    sh->twin_sync = std::make_unique<vm::TwinSync>(vm::TwinOptions{}, &elog);
+    sh->twin_sync->Start();
+    log->info("twin VM sync started (failures are logged as twin events and retried)");
+  };
+  h.on_snapshot = [sh](const Snapshot& snap) {
+    if (sh->twin_sync) sh->twin_sync->OnSnapshot(snap);
+  };
+  h.after_compaction = [sh, cfg, log](EventLog& elog, uint64_t now_ns) {
+    if (Status s = sh->sealer->MaybeSeal(elog, now_ns); !s.ok()) {
+      log->error("forward-secure seal failed: {}", s.ToString());
+    }
+    // Exports and bundles made while twind holds the log leave their audit records in a spool.
+    if (auto n = IngestAuditSpool(elog, cfg.data_dir); !n.ok()) {
+      log->error("audit spool: {}", n.status().ToString());
+    }
+    if ((cfg.retention_max_age_ns || cfg.retention_max_bytes) && now_ns >= sh->next_retention_ns) {
+      sh->next_retention_ns = now_ns + 60ull * 1000000000;  // at most once a minute
+      auto r = elog.ApplyRetention(cfg.retention_max_age_ns, cfg.retention_max_bytes, now_ns);
+      if (!r.ok()) {
+        log->error("retention failed: {}", r.status().ToString());
+      } else if (r.value() > 0) {
+        log->info("retention removed {} events older than the cut snapshot", r.value());
+      }
+    }
+  };
+  h.on_close = [sh]() {
+    if (sh->twin_sync) sh->twin_sync->Stop();
+    sh->twin_sync.reset();
+  };
+  return h;
+}
 
 int TwindMain(int argc, char** argv) {
   DaemonConfig cfg;
@@ -91,7 +145,7 @@ int TwindMain(int argc, char** argv) {
       fclose(f);
     }
   }
-  SnapshotHook hook;  // the twin VM driver (vm/) plugs in here; --no-twin leaves it empty
+  DaemonHooks hooks = MakeHooks(cfg, log);
   const int ready_fd = ready_pipe[1];
   ReadyFn ready = [ready_fd](bool ok) {
     if (ready_fd < 0) return;
@@ -99,7 +153,7 @@ int TwindMain(int argc, char** argv) {
     (void)!write(ready_fd, &c, 1);
     close(ready_fd);
   };
-  rc = RunDaemon(cfg, log, hook, ready);
+  rc = RunDaemon(cfg, log, std::move(hooks), ready);
   if (!cfg.pid_file.empty()) unlink(cfg.pid_file.c_str());
   return rc;
 }
