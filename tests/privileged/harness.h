@@ -66,7 +66,7 @@ class Twind {
       return ::testing::AssertionFailure() << "notify socket: " << strerror(errno);
     std::vector<std::string> args = {TWIND_BIN, "--foreground", "--data-dir", data_dir_,
                                      "--metrics-addr", "off", "--compact-interval", "1",
-                                     "--config", "/dev/null"};
+                                     "--config", "/dev/null", "--no-twin"};  // capture only
     for (auto& a : extra) args.push_back(a);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
