@@ -66,6 +66,13 @@ fi
 
 /usr/local/sbin/twind --check "${args[@]}" || { log "twind --check failed: capture cannot work here (see above)"; exit 1; }
 
+# Forward-secure seals: on first run create the key and show the verification key once.
+install -d -m 0700 "$DATA_DIR"
+if [[ ! -f "$DATA_DIR/seal.key" ]]; then
+  log "creating the forward-secure seal key; store the verification key below OFF this host:"
+  /usr/local/bin/twin-replay setup-keys --data-dir "$DATA_DIR"
+fi
+
 if systemd_pid1; then
   install -m 0644 "$root/scripts/safetytwin.service" /etc/systemd/system/safetytwin.service
   if ((NO_TWIN)); then
