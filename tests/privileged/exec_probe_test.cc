@@ -93,3 +93,48 @@ TEST(ExecProbe, ShowsUpInTheLogWithinASecond) {
 
 }  // namespace
 }  // namespace twin::testing
+
+namespace twin::testing {
+namespace {
+
+// The raw_tp programs (used where tp_btf is refused) produce the same records.
+TEST(ExecProbe, RawTracepointFallbackRecordsTheSameFields) {
+  TWIN_REQUIRE_BPF();
+  std::string dir = MakeTempDir("exec-raw");
+  Twind twind(dir + "/data");
+  ASSERT_TRUE(twind.Start({"--force-raw-tp"}));
+  std::string cwd = MakeTempDir("exec-raw-cwd");
+  chmod(cwd.c_str(), 0755);
+  const std::vector<std::string> args = {"/bin/sh", "-c", "sleep 0.3; exit 4", "raw tp"};
+  pid_t pid = SpawnAs(args, cwd, 65534, 65534);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const uint64_t start_ns = ProcStartNs(pid);
+  WaitStatus(pid);
+  auto exec = WaitForEvent(twind.data_dir(), [&](const Event& e) {
+    return e.kind == EventKind::kProcessExec && e.pid == pid;
+  });
+  ASSERT_TRUE(exec.has_value()) << twind.Log();
+  EXPECT_EQ(exec->start_ns, start_ns);
+  EXPECT_EQ(exec->ppid, getpid());
+  EXPECT_EQ(exec->uid, 65534u);
+  EXPECT_EQ(exec->cwd, cwd);
+  EXPECT_EQ(exec->argv, args);
+  auto exit = WaitForEvent(twind.data_dir(), [&](const Event& e) {
+    return e.kind == EventKind::kProcessExit && e.pid == pid;
+  });
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_EQ(exit->exit_code, 4);
+  auto fork_ev = WaitForEvent(twind.data_dir(), [&](const Event& e) {
+    return e.kind == EventKind::kProcessFork && e.ppid == pid;  // sh forks sleep
+  });
+  ASSERT_TRUE(fork_ev.has_value());
+  ASSERT_EQ(twind.Stop(), 0);
+  bool raw_mode = false;
+  for (auto& ke : ReadAll(twind.data_dir()))
+    for (auto& [k, v] : ke.event.attrs)
+      if (ke.event.kind == EventKind::kDaemonStart && k == "probe_mode") raw_mode = v == "raw_tp";
+  EXPECT_TRUE(raw_mode);
+}
+
+}  // namespace
+}  // namespace twin::testing
