@@ -2,6 +2,8 @@
 // /proc/net parsing, clock rounding, config sizes, log escaping.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstring>
 
 #include "bpf/events.h"
@@ -132,6 +134,44 @@ TEST(Log, EscapesHostileStrings) {
 TEST(UnitFile, RefusesPathsOutsideUnitDirs) {
   EXPECT_FALSE(FindUnitFile("../../etc/passwd").has_value());
   EXPECT_FALSE(FindUnitFile("..").has_value());
+}
+
+}  // namespace
+}  // namespace twin::capture
+
+namespace twin::capture {
+namespace {
+
+TEST(Config, TomlFileThenFlagsOverride) {
+  char path[] = "/tmp/twind-toml-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string toml =
+      "data_dir = \"/tmp/x\"\ncompact_interval = 2.5\nmetrics_addr = \"127.0.0.1:9999\"\n"
+      "ringbuf_size = \"16M\"\nmax_args = 8192\nfsync = \"always\"\n";
+  ASSERT_EQ(write(fd, toml.data(), toml.size()), static_cast<ssize_t>(toml.size()));
+  close(fd);
+  DaemonConfig cfg;
+  std::vector<std::string> args = {"twind", "--config", path, "--metrics-addr", "off",
+                                   "--compact-interval", "1"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  EXPECT_EQ(ParseCommandLine(static_cast<int>(argv.size()), argv.data(), &cfg), -1);
+  EXPECT_EQ(cfg.data_dir, "/tmp/x");
+  EXPECT_EQ(cfg.compact_interval_ms, 1000u);  // flag wins
+  EXPECT_EQ(cfg.metrics_addr, "off");         // flag wins
+  EXPECT_EQ(cfg.ringbuf_bytes, 16u << 20);
+  EXPECT_EQ(cfg.max_args, 8192u);
+  EXPECT_EQ(cfg.fsync, "always");
+  unlink(path);
+}
+
+TEST(Config, MissingExplicitConfigIsAnError) {
+  DaemonConfig cfg;
+  std::vector<std::string> args = {"twind", "--config", "/nonexistent/twind.toml"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  EXPECT_EQ(ParseCommandLine(static_cast<int>(argv.size()), argv.data(), &cfg), 2);
 }
 
 }  // namespace
