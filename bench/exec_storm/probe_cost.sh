@@ -22,7 +22,7 @@ for p in json.load(sys.stdin):
 }
 echo "| tool | program | runs | µs per run |"
 echo "|---|---|---:|---:|"
-"$build/userspace/twind" --foreground --data-dir "$tmp/data" --metrics-addr off --config /dev/null \
+"$build/userspace/twind" --foreground --data-dir "$tmp/data" --metrics-addr off --config /dev/null --no-twin \
   2>"$tmp/twind.log" & tw=$!
 sleep 3
 "$build/bench/exec_storm/exec_storm" "$count" probe-cost >/dev/null

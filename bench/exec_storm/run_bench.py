@@ -38,7 +38,7 @@ class Twind:
         self.log = open(data_dir + ".log", "ab")
         self.proc = subprocess.Popen([os.path.join(build, "userspace/twind"), "--foreground",
                                       "--data-dir", data_dir, "--metrics-addr", "off",
-                                      "--config", "/dev/null", *extra],
+                                      "--config", "/dev/null", "--no-twin", *extra],
                                      env=env, stdout=subprocess.DEVNULL, stderr=self.log)
         wait_ready(self.sock, self.proc)
 

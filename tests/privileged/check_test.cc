@@ -11,7 +11,7 @@ namespace {
 TEST(Check, ReportsEveryHookAndReadiness) {
   TWIN_REQUIRE_BPF();
   std::string dir = MakeTempDir("check");
-  std::string cmd = std::string(TWIND_BIN) + " --check --json --config /dev/null --data-dir '" +
+  std::string cmd = std::string(TWIND_BIN) + " --check --json --no-twin --config /dev/null --data-dir '" +
                     dir + "/data'";  // our own mkdtemp path, not host data
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);

@@ -241,14 +241,15 @@ inline std::set<std::pair<pid_t, uint64_t>> ScanProcKeys() {
 }
 
 // The state just before the final daemon-stop (which, by design, makes the state uncertain: nothing
-// is observed after it).
+// is observed after it). Other modules may append after it (twin actions), so search for it.
 inline std::optional<State> FinalState(const std::string& dir) {
   auto log = EventLog::OpenReader(dir);
   if (!log.ok()) return std::nullopt;
   uint64_t t = UINT64_MAX;
-  auto last = (*log)->Last();
-  if (last.ok() && last->has_value() && (*last)->event.kind == EventKind::kDaemonStop)
-    t = (*last)->key.ts_ns - 1;
+  (void)(*log)->Scan({0, 0}, {UINT64_MAX, UINT64_MAX}, [&](const EventKey& k, const Event& e) {
+    if (e.kind == EventKind::kDaemonStop) t = k.ts_ns - 1;
+    return true;
+  });
   auto st = StateAt(**log, t);
   if (!st.ok()) return std::nullopt;
   return *st;
