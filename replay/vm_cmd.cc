@@ -57,11 +57,11 @@ int List(const VmArgs& a, const EventLog& log) {
     std::printf("no twin snapshots for domain %s in %s\n", a.domain.c_str(), a.data_dir.c_str());
     return 0;
   }
-  std::printf("%-32s %-24s %-24s %8s %8s %5s %-10s %s\n", "SNAPSHOT", "HOST STATE AT", "TAKEN",
+  std::printf("%-40s %-24s %-24s %8s %8s %5s %-10s %s\n", "SNAPSHOT", "HOST STATE AT", "TAKEN",
               "LIBVIRT", "TOTAL", "DEPTH", "FLAGS", "IMAGE");
   for (const auto& r : *list) {
     std::string flags = r.pruned ? "pruned" : (r.consistent ? "ok" : "partial");
-    std::printf("%-32s %-24s %-24s %6.1fms %6.1fms %5u %-10s %s\n", r.id.c_str(),
+    std::printf("%-40s %-24s %-24s %6.1fms %6.1fms %5u %-10s %s\n", r.id.c_str(),
                 Fmt(r.state_ts_ns).c_str(), Fmt(r.created_ns).c_str(), r.snapshot_ms, r.total_ms,
                 r.chain_depth, flags.c_str(), r.image.c_str());
   }

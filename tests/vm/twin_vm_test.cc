@@ -122,6 +122,13 @@ class TwinVmReal : public ::testing::Test {
     CleanDomains();
   }
   void TearDown() override {
+    // SAFETYTWIN_KEEP_VMTEST=1 keeps the log (with its twin catalogue) and the domains, e.g. to
+    // try `twin-replay --data-dir <dir>/log vm --list --domain safetytwin-vmtest` afterwards.
+    const char* keep = std::getenv("SAFETYTWIN_KEEP_VMTEST");
+    if (keep && std::string(keep) == "1") {
+      std::printf("kept %s/log and the %s domains\n", dir_.c_str(), options_.domain.c_str());
+      return;
+    }
     if (twin_ && !HasFailure()) CleanDomains();
     if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
   }
@@ -214,6 +221,7 @@ TEST_F(TwinVmReal, AddSnapshotRemoveThenTheTwinAtTheFirstTimeHasTheUnitBack) {
     HostAddsDemo();
     const uint64_t t_add = WallNowNs();
     if (round == 0) t_with = t_add;
+    std::printf("host added twin-demo.service at %llu ns\n", static_cast<unsigned long long>(t_add));
     State add = LogStateAt(t_add);
     ASSERT_EQ(add.units.count("twin-demo.service"), 1u);
     ASSERT_EQ(add.listeners.size(), 1u);
