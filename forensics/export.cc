@@ -777,24 +777,7 @@ void AppendByteCodePoint(std::string& out, uint8_t b) {
 
 // Length of a valid UTF-8 sequence at s[i] whose code point is below U+10FF00, else 0.
 size_t CsvUtf8Len(std::string_view s, size_t i) {
-  const auto c = static_cast<uint8_t>(s[i]);
-  size_t n;
-  uint32_t cp;
-  if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; }
-  else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; }
-  else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; }
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    const auto cc = static_cast<uint8_t>(s[i + k]);
-    if ((cc & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3F);
-  }
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-      (cp >= 0xD800 && cp <= 0xDFFF) || cp >= kCsvByteBase) {
-    return 0;
-  }
-  return n;
+  return static_cast<uint8_t>(s[i]) < 0x80 ? 0 : ValidUtf8SeqLen(s, i, kCsvByteBase);
 }
 
 void CsvComma(std::string& out) { out += ','; }

@@ -6,8 +6,11 @@ namespace {
 // Raw byte b (0x80..0xFF) is written as code point kByteBase + b (U+10FF80..U+10FFFF, private use).
 constexpr uint32_t kByteBase = 0x10FF00;
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
-size_t Utf8SeqLen(std::string_view s, size_t i) {
+const char kHex[] = "0123456789abcdef";
+
+}  // namespace
+
+size_t ValidUtf8SeqLen(std::string_view s, size_t i, uint32_t reserved_from) {
   const auto c = static_cast<uint8_t>(s[i]);
   size_t n;
   uint32_t cp;
@@ -23,17 +26,11 @@ size_t Utf8SeqLen(std::string_view s, size_t i) {
     cp = (cp << 6) | (cc & 0x3F);
   }
   if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-      cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp >= kByteBase + 0x80) {
-    // Overlong, out of range, a surrogate, or one of our own byte code points (which must be
-    // escaped byte by byte to stay unambiguous): treat the bytes as raw.
+      cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp >= reserved_from) {
     return 0;
   }
   return n;
 }
-
-const char kHex[] = "0123456789abcdef";
-
-}  // namespace
 
 void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
@@ -66,7 +63,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
       ++i;
       continue;
     }
-    size_t n = Utf8SeqLen(s, i);
+    size_t n = ValidUtf8SeqLen(s, i, kByteBase + 0x80);
     if (n == 0) {
       const uint32_t cp = kByteBase + c;
       out += static_cast<char>(0xF0 | (cp >> 18));

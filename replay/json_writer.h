@@ -13,6 +13,10 @@ namespace twin {
 
 void AppendJsonString(std::string& out, std::string_view s);
 
+// Length of the valid UTF-8 sequence at s[i] (1 for ASCII), or 0 when the bytes there are not
+// valid UTF-8 or encode a code point >= reserved_from (kept for byte escapes). REQUIRES: i < size.
+size_t ValidUtf8SeqLen(std::string_view s, size_t i, uint32_t reserved_from);
+
 class JsonWriter {
  public:
   explicit JsonWriter(std::string& out) : out_(out) {}
