@@ -51,7 +51,7 @@ data_dir = "$DATA_DIR"
 compact_interval = 10      # seconds
 fsync = "interval"         # always | interval | never
 metrics_addr = "127.0.0.1:9464"
-no_twin = $( ((NO_TWIN)) && echo true || echo false )
+# no_twin = true           # the twin VM is chosen per run: scripts/run.sh --no-twin
 TOML
   log "wrote /etc/safetytwin/twind.toml"
 fi
