@@ -278,6 +278,19 @@ int ReplayMain(int argc, char** argv) {
 
   CLI::App app{"twin-replay: the host's state at any time, diffs, timelines and log verification"};
   app.require_subcommand(1);
+  app.footer(
+      "More commands (each has its own --help):\n"
+#ifdef TWIN_HAVE_FORENSICS
+      "  export         Timesketch / ECS / OCSF / CSV timelines\n"
+      "  bundle         self-verifying case bundle (tar)\n"
+      "  verify-bundle  verify a case bundle offline\n"
+      "  setup-keys     create the forward-secure seal key\n"
+      "  verify --key K also check the forward-secure seals\n"
+#endif
+#ifdef TWIN_HAVE_VM
+      "  vm             the twin VM at any time (--at T), the snapshot catalogue (--list)\n"
+#endif
+      "Times: RFC 3339, epoch seconds or ns, now, or relative (-5m, -2h).");
   Common c;
   app.add_option("--data-dir", c.data_dir, "safetytwin data dir")->capture_default_str();
   app.add_flag("--json", c.json, "machine-readable output (JSON; JSON Lines for events)");
