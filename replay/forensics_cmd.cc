@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -125,6 +126,19 @@ void ReportAudit(const std::string& data_dir, const Event& audit) {
   }
 }
 
+// Parses argv. Returns the exit code to return now (after --help or a usage error, explained on
+// stderr in one line), or nullopt to go on.
+std::optional<int> ParseArgsOrExplain(CLI::App& app, int argc, char** argv, std::string_view cmd) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    fmt::print(stderr, "twin-replay {}: {} (see twin-replay {} --help)\n", cmd, e.what(), cmd);
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
 int CmdExport(int argc, char** argv) {
   CLI::App app{"twin-replay export: the event timeline for Timesketch, Elastic (ECS), OCSF or a spreadsheet"};
   auto* sub = app.add_subcommand("export", app.get_description());
@@ -148,13 +162,7 @@ int CmdExport(int argc, char** argv) {
   sub->add_flag("--no-progress", a.no_progress, "no progress line on a terminal");
   app.require_subcommand(1);
   app.add_option("--data-dir", a.data_dir, "safetytwin data dir");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    fmt::print(stderr, "twin-replay export: {} (see twin-replay export --help)\n", e.what());
-    return kExitUsage;
-  }
+  if (auto rc = ParseArgsOrExplain(app, argc, argv, "export")) return *rc;
   auto fmt_r = ParseExportFormat(format);
   if (!fmt_r.ok()) {
     fmt::print(stderr, "twin-replay export: --format: {}\n", fmt_r.status().message());
@@ -263,13 +271,7 @@ int CmdBundle(int argc, char** argv) {
   sub->add_flag("--json", json, "machine-readable summary");
   app.require_subcommand(1);
   app.add_option("--data-dir", a.data_dir, "safetytwin data dir");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    fmt::print(stderr, "twin-replay bundle: {} (see twin-replay bundle --help)\n", e.what());
-    return kExitUsage;
-  }
+  if (auto rc = ParseArgsOrExplain(app, argc, argv, "bundle")) return *rc;
   BundleOptions o;
   const uint64_t now = WallNowNs();
   if (!ParseTimeArg("--since", a.since, now, &o.since_ns) || !ParseTimeArg("--until", a.until, now, &o.until_ns)) {
@@ -330,13 +332,7 @@ int CmdVerifyBundle(int argc, char** argv) {
   sub->add_option("--key", key, "verification key from setup-keys (or @file)");
   sub->add_flag("--json", json, "machine-readable output");
   app.require_subcommand(1);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    fmt::print(stderr, "twin-replay verify-bundle: {} (see --help)\n", e.what());
-    return kExitUsage;
-  }
+  if (auto rc = ParseArgsOrExplain(app, argc, argv, "verify-bundle")) return *rc;
   std::optional<VerificationKey> vk;
   if (!key.empty()) {
     auto k = LoadKeyArg(key);
@@ -399,13 +395,7 @@ int CmdSetupKeys(int argc, char** argv) {
   sub->add_flag("--force", force, "replace an existing key (starts a new key chain)");
   app.require_subcommand(1);
   app.add_option("--data-dir", data_dir, "safetytwin data dir");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    fmt::print(stderr, "twin-replay setup-keys: {} (see --help)\n", e.what());
-    return kExitUsage;
-  }
+  if (auto rc = ParseArgsOrExplain(app, argc, argv, "setup-keys")) return *rc;
   auto iv = ParseDuration(interval);
   if (!iv.ok()) {
     fmt::print(stderr, "twin-replay setup-keys: --interval: {}\n", iv.status().message());
@@ -436,13 +426,7 @@ int CmdVerifyKeyed(int argc, char** argv) {
   sub->add_flag("--json", json, "machine-readable output");
   app.require_subcommand(1);
   app.add_option("--data-dir", data_dir, "safetytwin data dir");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    fmt::print(stderr, "twin-replay verify: {} (see --help)\n", e.what());
-    return kExitUsage;
-  }
+  if (auto rc = ParseArgsOrExplain(app, argc, argv, "verify")) return *rc;
   auto vk = LoadKeyArg(key);
   if (!vk.ok()) {
     fmt::print(stderr, "twin-replay verify: --key: {}\n", vk.status().message());
