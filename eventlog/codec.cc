@@ -1,6 +1,6 @@
 #include "eventlog/codec.h"
 
-#include "eventlog/schema/event_generated.h"
+#include "eventlog/codec_fb.h"
 
 namespace twin {
 namespace {
@@ -61,6 +61,8 @@ Offset<fb::HostFacts> EncodeHost(FlatBufferBuilder& b, const HostFacts& h) {
 
 bool HostEmpty(const HostFacts& h) { return h == HostFacts{}; }
 
+}  // namespace
+
 HostFacts DecodeHost(const fb::HostFacts* h) {
   HostFacts out;
   if (!h) return out;
@@ -79,6 +81,8 @@ HostFacts DecodeHost(const fb::HostFacts* h) {
   return out;
 }
 
+namespace {
+
 Offset<fb::Process> EncodeProcess(FlatBufferBuilder& b, const Process& p) {
   auto comm = Str(b, p.comm), exe = Str(b, p.exe), cwd = Str(b, p.cwd);
   auto argv = StrVec(b, p.argv);
@@ -86,6 +90,8 @@ Offset<fb::Process> EncodeProcess(FlatBufferBuilder& b, const Process& p) {
   return fb::CreateProcess(b, p.pid, p.start_ns, p.ppid, p.parent_start_ns, p.uid, p.gid, comm,
                            exe, cwd, argv, p.argv_truncated, cg, unit, cid, p.since_ns);
 }
+
+}  // namespace
 
 Process DecodeProcess(const fb::Process* p) {
   Process out;
@@ -107,6 +113,8 @@ Process DecodeProcess(const fb::Process* p) {
   out.since_ns = p->since_ns();
   return out;
 }
+
+namespace {
 
 Offset<fb::Listener> EncodeListener(FlatBufferBuilder& b, const Listener& l) {
   auto addr = Str(b, l.addr), comm = Str(b, l.comm), unit = Str(b, l.unit);
@@ -275,15 +283,23 @@ std::string EncodeEventToString(const Event& e) {
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
 
-Status DecodeEvent(std::string_view bytes, Event* out) {
-  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-  if (!v.VerifyBuffer<fb::Event>(nullptr)) {
-    return Status::Corruption("event record fails FlatBuffers verification");
+const fb::Event* VerifiedEvent(std::string_view bytes, Status* error) {
+  if (!VerifyEventRecord(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())) {
+    *error = Status::Corruption("event record fails FlatBuffers verification");
+    return nullptr;
   }
   const fb::Event* e = flatbuffers::GetRoot<fb::Event>(bytes.data());
   if (e->kind() == 0 || e->kind() > kEventKindMax) {
-    return Status::Corruption("event record has unknown kind " + std::to_string(e->kind()));
+    *error = Status::Corruption("event record has unknown kind " + std::to_string(e->kind()));
+    return nullptr;
   }
+  return e;
+}
+
+Status DecodeEvent(std::string_view bytes, Event* out) {
+  Status error;
+  const fb::Event* e = VerifiedEvent(bytes, &error);
+  if (!e) return error;
   Event& o = *out;
   o.kind = static_cast<EventKind>(e->kind());
   o.ts_ns = e->ts_ns();

@@ -1,5 +1,7 @@
 #include "eventlog/compactor.h"
 
+#include "eventlog/folder.h"
+
 namespace twin {
 
 Status Compactor::LoadLatest() {
@@ -19,17 +21,14 @@ Result<std::optional<Snapshot>> Compactor::RunOnce(uint64_t now_ns) {
   EventKey from = current_.last_key;
   from = from.seq == UINT64_MAX ? EventKey{from.ts_ns + 1, 0} : EventKey{from.ts_ns, from.seq + 1};
   if (current_.events_folded == 0) from = {0, 0};
-  uint64_t folded = 0;
-  Status s = log_.Scan(from, {UINT64_MAX, UINT64_MAX}, [&](const EventKey& k, const Event& e) {
-    Fold(current_, e, k);
-    ++folded;
-    return true;
-  });
+  StateFolder folder(std::move(current_));
+  Status s = FoldRange(log_, from, {UINT64_MAX, UINT64_MAX}, folder);
+  current_ = folder.Finish();
   if (!s.ok()) {
     current_ = before;  // keep the last good state; the next run retries
     return s;
   }
-  if (folded == 0) return std::optional<Snapshot>();
+  if (current_.events_folded == before.events_folded) return std::optional<Snapshot>();
   Snapshot snap;
   snap.state = current_;
   snap.diff = Diff(before, current_);

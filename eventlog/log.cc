@@ -17,6 +17,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "eventlog/codec.h"
+#include "eventlog/folder.h"
 
 namespace twin {
 
@@ -274,10 +275,18 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
 
   rocksdb::Options opts = BaseOptions();
   rocksdb::ColumnFamilyOptions cf_opts(opts);
+  // Snapshots are large (the whole state and its diff). Kept inline, every seek in the CF would
+  // load a snapshot-sized block from each level it positions on; in blob files, a seek reads
+  // keys only and fetches the one value it lands on.
+  rocksdb::ColumnFamilyOptions snap_opts(opts);
+  snap_opts.enable_blob_files = true;
+  snap_opts.min_blob_size = 4096;
+  snap_opts.blob_compression_type = rocksdb::kLZ4Compression;
+  snap_opts.enable_blob_garbage_collection = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_opts},
       {kCfEvents, cf_opts},
-      {kCfSnapshots, cf_opts},
+      {kCfSnapshots, snap_opts},
       {kCfMeta, cf_opts},
       {kCfTwin, cf_opts}};
   rocksdb::DB* raw = nullptr;
@@ -426,38 +435,55 @@ Status EventLog::ScanRaw(const EventKey& from, const EventKey& to, const RawFn& 
   return FromRocks(it->status(), "cannot read event log");
 }
 
+Status RecordCorruption(const EventKey& key, const Status& cause) {
+  return Status::Corruption("record at key " + KeyToString(key) + ": " + cause.message() +
+                            "; run 'twin-replay verify' for a full report");
+}
+
+Status EventLog::ScanRecords(const EventKey& from, const EventKey& to, const RecordFn& fn,
+                             const CorruptFn& on_corrupt) const {
+  Status failure;
+  Status s = ScanRaw(from, to, [&](std::string_view key, std::string_view value) {
+    EventKey k;
+    Status bad;
+    if (!DecodeKey(key, &k)) {
+      bad = Status::Corruption("event key of " + std::to_string(key.size()) +
+                               " bytes is malformed");
+    } else if (value.size() < 32) {
+      bad = RecordCorruption(k, Status::Corruption("event record is " +
+                                                   std::to_string(value.size()) +
+                                                   " bytes, shorter than its chain hash"));
+    } else {
+      return fn(k, value.substr(32));
+    }
+    if (on_corrupt) {
+      on_corrupt(k, bad);
+      return true;
+    }
+    failure = bad;
+    return false;
+  });
+  if (!s.ok()) return s;
+  return failure;
+}
+
 Status EventLog::Scan(const EventKey& from, const EventKey& to, const EventFn& fn,
                       const CorruptFn& on_corrupt) const {
   Status failure;
   Event e;
-  Status s = ScanRaw(from, to, [&](std::string_view key, std::string_view value) {
-    EventKey k;
-    if (!DecodeKey(key, &k)) {
-      Status bad = Status::Corruption("event key of " + std::to_string(key.size()) +
-                                      " bytes is malformed");
-      if (on_corrupt) {
-        on_corrupt(k, bad);
-        return true;
-      }
-      failure = bad;
-      return false;
-    }
-    Status ds = value.size() < 32
-                    ? Status::Corruption("event record is " + std::to_string(value.size()) +
-                                         " bytes, shorter than its chain hash")
-                    : DecodeEvent(value.substr(32), &e);
-    if (!ds.ok()) {
-      Status bad = Status::Corruption("record at key " + KeyToString(k) + ": " + ds.message() +
-                                      "; run 'twin-replay verify' for a full report");
-      if (on_corrupt) {
-        on_corrupt(k, bad);
-        return true;
-      }
-      failure = bad;
-      return false;
-    }
-    return fn(k, e);
-  });
+  Status s = ScanRecords(
+      from, to,
+      [&](const EventKey& k, std::string_view record) {
+        Status ds = DecodeEvent(record, &e);
+        if (ds.ok()) return fn(k, e);
+        if (on_corrupt) {
+          on_corrupt(k, RecordCorruption(k, ds));
+          return true;
+        }
+        failure = RecordCorruption(k, ds);
+        return false;
+      },
+      on_corrupt);
   if (!s.ok()) return s;
   return failure;
 }
@@ -776,28 +802,23 @@ Result<State> StateAt(const EventLog& log, uint64_t t_ns) {
   const EventKey target{t_ns, UINT64_MAX};
   auto snap = log.SnapshotAtOrBefore(target);
   if (!snap.ok()) return snap.status();
-  State st;
   EventKey from{0, 0};
+  State base;
   if (snap.value()) {
-    st = std::move(snap.value()->state);
-    from = NextKey(st.last_key);
+    base = std::move(snap.value()->state);
+    from = NextKey(base.last_key);
   }
-  Status s = log.Scan(from, target, [&](const EventKey& k, const Event& e) {
-    Fold(st, e, k);
-    return true;
-  });
+  StateFolder folder(std::move(base));
+  Status s = FoldRange(log, from, target, folder);
   if (!s.ok()) return s;
-  return st;
+  return folder.Finish();
 }
 
 Result<State> StateAtByFullFold(const EventLog& log, uint64_t t_ns) {
-  State st;
-  Status s = log.Scan({0, 0}, {t_ns, UINT64_MAX}, [&](const EventKey& k, const Event& e) {
-    Fold(st, e, k);
-    return true;
-  });
+  StateFolder folder;
+  Status s = FoldRange(log, {0, 0}, {t_ns, UINT64_MAX}, folder);
   if (!s.ok()) return s;
-  return st;
+  return folder.Finish();
 }
 
 }  // namespace twin

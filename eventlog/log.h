@@ -104,6 +104,12 @@ class EventLog {
   using CorruptFn = std::function<void(const EventKey&, const Status&)>;
   Status Scan(const EventKey& from, const EventKey& to, const EventFn& fn,
               const CorruptFn& on_corrupt = nullptr) const;
+  // Record variant for the fold engine: record = the FlatBuffers bytes after the chain hash,
+  // not yet verified (the callee verifies). Malformed keys and short values are handled as in
+  // Scan.
+  using RecordFn = std::function<bool(const EventKey&, std::string_view record)>;
+  Status ScanRecords(const EventKey& from, const EventKey& to, const RecordFn& fn,
+                     const CorruptFn& on_corrupt = nullptr) const;
   // Raw variant for exporters/bundles: key bytes, stored chain hash and FlatBuffers bytes.
   using RawFn = std::function<bool(std::string_view key, std::string_view value)>;
   Status ScanRaw(const EventKey& from, const EventKey& to, const RawFn& fn) const;
@@ -145,6 +151,9 @@ class EventLog {
   explicit EventLog(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// "record at key K: <cause>; run 'twin-replay verify' ..." — how readers report a bad record.
+Status RecordCorruption(const EventKey& key, const Status& cause);
 
 // Folds the snapshot at or before T plus the tail (events with ts <= t_ns).
 Result<State> StateAt(const EventLog& log, uint64_t t_ns);

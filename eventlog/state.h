@@ -71,19 +71,23 @@ struct Unit {
   bool operator==(const Unit&) const = default;
 };
 
-struct State {
+// The host's state. P is the process record: Process everywhere outside the fold engine,
+// which folds with a lazy stand-in (see eventlog/folder.h) and materialises Process at the end.
+template <typename P>
+struct BasicState {
   uint64_t ts_ns = 0;        // wall ns of the last event folded in
   EventKey last_key;         // key of the last event folded in (0,0 for none)
   uint64_t events_folded = 0;
-  std::map<ProcKey, Process> processes;
+  std::map<ProcKey, P> processes;
   std::map<std::string, Unit> units;
   std::map<ListenerKey, Listener> listeners;
   HostFacts host;
   // A gap makes the state uncertain until a resync completes.
   bool uncertain = false;
   uint64_t uncertain_since_ns = 0;
-  bool operator==(const State&) const = default;
+  bool operator==(const BasicState&) const = default;
 };
+using State = BasicState<Process>;
 
 // Applies one event. REQUIRES: events are applied in key order.
 void Fold(State& state, const Event& event, const EventKey& key);

@@ -47,8 +47,10 @@ Event SynthGenerator::Next() {
       e.argv.push_back(Word());
       bytes += e.argv.back().size() + 1;
     }
+    e.argv_truncated = e.pid % 7 == 0;  // derived, so the random stream stays as it was
     e.cgroup = "/system.slice/app.service";
     e.unit = rng_() % 2 ? "app.service" : "";
+    if (e.pid % 5 == 0) e.container_id = "c0ffee" + std::to_string(e.pid);
     return e;
   }
   if (r < 450) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "eventlog/codec.h"
+#include "eventlog/codec_fb.h"
+#include "eventlog/synth.h"
 #include "eventlog/log.h"
 
 namespace twin {
@@ -95,6 +97,80 @@ TEST(Codec, CorruptBytesGiveCorruptionNotCrash) {
   Event d;
   EXPECT_EQ(DecodeEvent("", &d).code(), Status::Code::kCorruption);
   EXPECT_EQ(DecodeEvent("garbage garbage garbage", &d).code(), Status::Code::kCorruption);
+}
+
+// The table-driven record verifier must accept and reject exactly what the FlatBuffers
+// verifier does: on valid records of every kind and on mutations of every part of a record.
+TEST(Codec, RecordVerifierAgreesWithFlatBuffersVerifier) {
+  std::vector<std::string> seeds;
+  Event full;
+  full.kind = EventKind::kHostFacts;
+  full.ts_ns = 1;
+  full.pid = 3;
+  full.comm = "comm";
+  full.exe = "/usr/bin/x";
+  full.argv = {"a", "bb", std::string("\0c\xff", 3)};
+  full.argv_truncated = true;
+  full.cgroup = "/system.slice/x.service";
+  full.unit = "x.service";
+  full.container_id = "abc";
+  full.addr = "::1";
+  full.port = 22;
+  full.unit_file_content = "[Service]";
+  full.host.hostname = "h";
+  full.host.kernel = "6.1";
+  full.host.cpus = 2;
+  full.host.mem_bytes = 1 << 30;
+  full.host.disks = {{"vda", 1, "/"}, {"vdb", 2, "/srv"}};
+  full.reason = "r";
+  full.attrs = {{"k", "v"}, {"k2", "v2"}, {"k3", ""}};
+  seeds.push_back(EncodeEventToString(full));
+  SynthOptions o;
+  o.hostile_strings = true;
+  SynthGenerator g(o);
+  for (int i = 0; i < 40; ++i) seeds.push_back(EncodeEventToString(g.Next()));
+
+  auto flatbuffers_ok = [](const std::string& b) {
+    flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(b.data()), b.size());
+    return v.VerifyBuffer<fb::Event>(nullptr);
+  };
+  auto ours_ok = [](const std::string& b) {
+    return VerifyEventRecord(reinterpret_cast<const uint8_t*>(b.data()), b.size());
+  };
+  std::mt19937 rng(99);
+  int accepted = 0, rejected = 0;
+  for (const std::string& seed : seeds) {
+    ASSERT_TRUE(flatbuffers_ok(seed));
+    ASSERT_TRUE(ours_ok(seed));
+    for (int i = 0; i < 3000; ++i) {
+      std::string b = seed;
+      switch (rng() % 4) {
+        case 0:  // one byte
+          b[rng() % b.size()] ^= static_cast<char>(1 + rng() % 255);
+          break;
+        case 1: {  // a 4-byte little-endian value at an aligned position (offsets, lengths)
+          const size_t at = (rng() % (b.size() / 4)) * 4;
+          const uint32_t v = rng() % 3 == 0 ? rng() : rng() % (2 * b.size());
+          std::memcpy(&b[at], &v, std::min<size_t>(4, b.size() - at));
+          break;
+        }
+        case 2: {  // a 2-byte value (vtable entries, vtable sizes)
+          const size_t at = (rng() % (b.size() / 2)) * 2;
+          const uint16_t v = static_cast<uint16_t>(rng() % (2 * b.size()));
+          std::memcpy(&b[at], &v, std::min<size_t>(2, b.size() - at));
+          break;
+        }
+        default:  // truncated
+          b.resize(rng() % b.size());
+      }
+      const bool want = flatbuffers_ok(b);
+      ASSERT_EQ(ours_ok(b), want) << "seed record " << (&seed - &seeds[0]) << " mutation " << i;
+      ++(want ? accepted : rejected);
+    }
+  }
+  // Both outcomes must be well represented for the comparison to mean anything.
+  EXPECT_GT(accepted, 10000);
+  EXPECT_GT(rejected, 10000);
 }
 
 }  // namespace

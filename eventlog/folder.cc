@@ -1,0 +1,224 @@
+#include "eventlog/folder.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include "eventlog/codec_fb.h"
+#include "eventlog/fold_core.h"
+
+namespace twin {
+namespace {
+
+using FbString = flatbuffers::String;
+
+std::string_view View(const FbString* s) {
+  return s ? std::string_view(s->data(), s->size()) : std::string_view();
+}
+
+// A process whose image is a reference: to the event record that set it, or to a process of
+// the base state the folder started from.
+struct LazyProcess {
+  int32_t pid = 0;
+  uint64_t start_ns = 0;
+  int32_t ppid = 0;
+  uint64_t parent_start_ns = 0;
+  uint64_t since_ns = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  const fb::Event* record = nullptr;
+  const Process* base = nullptr;
+};
+
+// The verified-record view for the fold core.
+struct RecordView {
+  const fb::Event* e;
+  EventKind kind() const { return static_cast<EventKind>(e->kind()); }
+  uint64_t ts_ns() const { return e->ts_ns(); }
+  int32_t pid() const { return e->pid(); }
+  int32_t ppid() const { return e->ppid(); }
+  uint64_t start_ns() const { return e->start_ns(); }
+  uint64_t parent_start_ns() const { return e->parent_start_ns(); }
+  uint8_t proto() const { return e->proto(); }
+  uint8_t family() const { return e->family(); }
+  uint16_t port() const { return e->port(); }
+  uint64_t sock_inode() const { return e->sock_inode(); }
+  int32_t result() const { return e->result(); }
+  uint64_t gap_start_ns() const { return e->gap_start_ns(); }
+  ResyncOp resync_op() const { return static_cast<ResyncOp>(e->resync_op()); }
+  ResyncEntity resync_entity() const { return static_cast<ResyncEntity>(e->resync_entity()); }
+  std::string_view comm() const { return View(e->comm()); }
+  std::string_view addr() const { return View(e->addr()); }
+  std::string_view unit() const { return View(e->unit()); }
+  std::string_view cgroup() const { return View(e->cgroup()); }
+  std::string_view unit_file_path() const { return View(e->unit_file_path()); }
+  std::string_view unit_file_sha256() const { return View(e->unit_file_sha256()); }
+  std::string_view unit_file_content() const { return View(e->unit_file_content()); }
+  HostFacts host() const { return DecodeHost(e->host()); }
+};
+
+void SetImageFrom(LazyProcess& p, const RecordView& v) {
+  p.uid = v.e->uid();
+  p.gid = v.e->gid();
+  p.record = v.e;
+  p.base = nullptr;
+}
+
+Process Materialize(const LazyProcess& l) {
+  Process p;
+  if (l.record) {
+    const fb::Event* e = l.record;
+    p.comm = View(e->comm());
+    p.exe = View(e->exe());
+    p.cwd = View(e->cwd());
+    if (const auto* argv = e->argv()) {
+      p.argv.reserve(argv->size());
+      for (const FbString* a : *argv) p.argv.emplace_back(View(a));
+    }
+    p.argv_truncated = e->argv_truncated();
+    p.cgroup = View(e->cgroup());
+    p.unit = View(e->unit());
+    p.container_id = View(e->container_id());
+  } else if (l.base) {
+    p = *l.base;
+  }
+  p.pid = l.pid;
+  p.start_ns = l.start_ns;
+  p.ppid = l.ppid;
+  p.parent_start_ns = l.parent_start_ns;
+  p.uid = l.uid;
+  p.gid = l.gid;
+  p.since_ns = l.since_ns;
+  return p;
+}
+
+// Copies of the records that set a process image, in large chunks.
+class RecordArena {
+ public:
+  static constexpr size_t kChunk = 1 << 20;
+  const char* Copy(std::string_view bytes) {
+    const size_t need = (bytes.size() + 7) & ~size_t{7};
+    if (chunks_.empty() || used_ + need > chunk_size_) {
+      chunk_size_ = std::max(kChunk, need);
+      chunks_.emplace_back(new char[chunk_size_]);
+      used_ = 0;
+      total_ += chunk_size_;
+    }
+    char* dst = chunks_.back().get() + used_;
+    std::memcpy(dst, bytes.data(), bytes.size());
+    used_ += need;
+    return dst;
+  }
+  size_t bytes() const { return total_; }
+
+ private:
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  size_t chunk_size_ = 0, used_ = 0, total_ = 0;
+};
+
+bool SetsImage(const fb::Event* e) {
+  switch (static_cast<EventKind>(e->kind())) {
+    case EventKind::kProcessExec:
+    case EventKind::kProcessFork:
+      return true;
+    case EventKind::kResync:
+      return static_cast<ResyncEntity>(e->resync_entity()) == ResyncEntity::kProcess &&
+             static_cast<ResyncOp>(e->resync_op()) == ResyncOp::kUpsert;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+struct StateFolder::Impl {
+  BasicState<LazyProcess> state;
+  std::deque<Process> base;  // images the lazy processes may point at (stable addresses)
+  RecordArena arena;
+  size_t max_arena_bytes = 0;
+
+  void Adopt(std::map<ProcKey, Process>&& procs) {
+    for (auto& [k, p] : procs) {
+      base.push_back(std::move(p));
+      const Process& b = base.back();
+      LazyProcess l{b.pid, b.start_ns, b.ppid, b.parent_start_ns, b.since_ns, b.uid, b.gid,
+                    nullptr, &b};
+      state.processes.emplace_hint(state.processes.end(), k, l);
+    }
+  }
+
+  // Long folds (a full replay) would keep every exec record alive: once the arena is big,
+  // materialise the live processes and drop the records and the old base.
+  void Reclaim() {
+    std::map<ProcKey, Process> live;
+    for (const auto& [k, l] : state.processes) live.emplace_hint(live.end(), k, Materialize(l));
+    state.processes.clear();
+    base.clear();
+    arena = RecordArena();
+    Adopt(std::move(live));
+  }
+};
+
+StateFolder::StateFolder(State base, size_t max_arena_bytes) : impl_(std::make_unique<Impl>()) {
+  impl_->max_arena_bytes = max_arena_bytes;
+  BasicState<LazyProcess>& s = impl_->state;
+  s.ts_ns = base.ts_ns;
+  s.last_key = base.last_key;
+  s.events_folded = base.events_folded;
+  s.units = std::move(base.units);
+  s.listeners = std::move(base.listeners);
+  s.host = std::move(base.host);
+  s.uncertain = base.uncertain;
+  s.uncertain_since_ns = base.uncertain_since_ns;
+  impl_->Adopt(std::move(base.processes));
+}
+
+StateFolder::~StateFolder() = default;
+
+Status StateFolder::Apply(const EventKey& key, std::string_view record) {
+  Status error;
+  const fb::Event* e = VerifiedEvent(record, &error);
+  if (!e) return error;
+  if (SetsImage(e)) {
+    if (impl_->arena.bytes() >= impl_->max_arena_bytes) impl_->Reclaim();
+    e = flatbuffers::GetRoot<fb::Event>(impl_->arena.Copy(record));
+  }
+  fold::Apply(impl_->state, RecordView{e}, key);
+  return Status::Ok();
+}
+
+State StateFolder::Finish() {
+  BasicState<LazyProcess>& s = impl_->state;
+  State out;
+  out.ts_ns = s.ts_ns;
+  out.last_key = s.last_key;
+  out.events_folded = s.events_folded;
+  for (const auto& [k, l] : s.processes) {
+    out.processes.emplace_hint(out.processes.end(), k, Materialize(l));
+  }
+  out.units = std::move(s.units);
+  out.listeners = std::move(s.listeners);
+  out.host = std::move(s.host);
+  out.uncertain = s.uncertain;
+  out.uncertain_since_ns = s.uncertain_since_ns;
+  const size_t max_arena = impl_->max_arena_bytes;
+  impl_ = std::make_unique<Impl>();
+  impl_->max_arena_bytes = max_arena;
+  return out;
+}
+
+Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
+                 StateFolder& folder) {
+  Status failure;
+  Status s = log.ScanRecords(from, to, [&](const EventKey& k, std::string_view record) {
+    Status a = folder.Apply(k, record);
+    if (a.ok()) return true;
+    failure = RecordCorruption(k, a);
+    return false;
+  });
+  if (!s.ok()) return s;
+  return failure;
+}
+
+}  // namespace twin

@@ -1,0 +1,46 @@
+// The fold engine for replay and compaction: folds verified FlatBuffers event records straight
+// from the log, without decoding them into Event. A process's image (comm, exe, cwd, argv,
+// cgroup, unit, container id, uid, gid) stays a reference to the record that set it (exec,
+// fork, resync) and is decoded only for the processes still alive at Finish(). Most processes
+// of a busy window are born and gone inside it, so their strings are never materialised.
+// Semantics are exactly Fold()'s (both instantiate eventlog/fold_core.h).
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "eventlog/log.h"
+#include "eventlog/state.h"
+#include "eventlog/status.h"
+
+namespace twin {
+
+class StateFolder {
+ public:
+  // Records that set a process image are copied into an arena; past max_arena_bytes the live
+  // processes are materialised and the arena is dropped, so a fold of any length runs in memory
+  // bounded by the live state plus max_arena_bytes.
+  explicit StateFolder(State base = {}, size_t max_arena_bytes = 64u << 20);
+  ~StateFolder();
+  StateFolder(const StateFolder&) = delete;
+  StateFolder& operator=(const StateFolder&) = delete;
+
+  // record = one event's FlatBuffers bytes (the value after its chain hash). It is verified
+  // first; a record that fails is not applied and yields kCorruption (without the key: the
+  // caller knows it).
+  Status Apply(const EventKey& key, std::string_view record);
+
+  // The state after every applied record. The folder is empty afterwards.
+  State Finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Folds every event with from <= key <= to into folder. A corrupt record ends the fold with
+// kCorruption naming its key.
+Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
+                 StateFolder& folder);
+
+}  // namespace twin
