@@ -1,6 +1,10 @@
 #include "eventlog/folder.h"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <deque>
 #include <vector>
@@ -148,6 +152,16 @@ struct StateFolder::Impl {
     }
   }
 
+  // `e` is the verified root of `record`. Records that set an image are copied into the arena
+  // (the caller's bytes do not outlive the call).
+  void ApplyVerified(const EventKey& key, std::string_view record, const fb::Event* e) {
+    if (SetsImage(e)) {
+      if (arena.bytes() >= max_arena_bytes) Reclaim();
+      e = flatbuffers::GetRoot<fb::Event>(arena.Copy(record));
+    }
+    fold::Apply(state, RecordView{e}, key);
+  }
+
   // Long folds (a full replay) would keep every exec record alive: once the arena is big,
   // materialise the live processes and drop the records and the old base.
   void Reclaim() {
@@ -180,11 +194,7 @@ Status StateFolder::Apply(const EventKey& key, std::string_view record) {
   Status error;
   const fb::Event* e = VerifiedEvent(record, &error);
   if (!e) return error;
-  if (SetsImage(e)) {
-    if (impl_->arena.bytes() >= impl_->max_arena_bytes) impl_->Reclaim();
-    e = flatbuffers::GetRoot<fb::Event>(impl_->arena.Copy(record));
-  }
-  fold::Apply(impl_->state, RecordView{e}, key);
+  impl_->ApplyVerified(key, record, e);
   return Status::Ok();
 }
 
@@ -208,17 +218,128 @@ State StateFolder::Finish() {
   return out;
 }
 
+namespace {
+
+// Verified records on their way from the scanning thread to the folding thread.
+struct Batch {
+  struct Item {
+    EventKey key;
+    size_t offset;
+    size_t size;
+  };
+  std::vector<char> bytes;
+  std::vector<Item> items;
+  void Add(const EventKey& key, std::string_view record) {
+    const size_t at = (bytes.size() + 7) & ~size_t{7};
+    bytes.resize(at + record.size());
+    std::memcpy(bytes.data() + at, record.data(), record.size());
+    items.push_back({key, at, record.size()});
+  }
+  std::string_view Record(const Item& i) const { return {bytes.data() + i.offset, i.size}; }
+  void Clear() {
+    bytes.clear();
+    items.clear();
+  }
+};
+
+// A bounded hand-off in one direction and the emptied batches back in the other, so the
+// buffers are reused instead of faulted in afresh.
+class BatchPipe {
+ public:
+  static constexpr size_t kInFlight = 4;
+  void Push(std::unique_ptr<Batch> b) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return full_.size() < kInFlight; });
+    full_.push_back(std::move(b));
+    cv_.notify_all();
+  }
+  void Close() {
+    std::lock_guard<std::mutex> l(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+  std::unique_ptr<Batch> Pop() {  // nullptr once closed and drained
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return !full_.empty() || closed_; });
+    if (full_.empty()) return nullptr;
+    auto b = std::move(full_.front());
+    full_.pop_front();
+    cv_.notify_all();
+    return b;
+  }
+  void Recycle(std::unique_ptr<Batch> b) {
+    b->Clear();
+    std::lock_guard<std::mutex> l(mu_);
+    empty_.push_back(std::move(b));
+  }
+  std::unique_ptr<Batch> Fresh() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (empty_.empty()) return std::make_unique<Batch>();
+    auto b = std::move(empty_.back());
+    empty_.pop_back();
+    return b;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Batch>> full_, empty_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+// The scan (RocksDB iteration and record verification) and the fold take about the same time,
+// so a range of more than one batch is folded on a second thread while this one scans.
 Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
                  StateFolder& folder) {
-  Status failure;
+  static constexpr size_t kBatchRecords = 4096;
+  StateFolder::Impl& impl = *folder.impl_;
+  BatchPipe pipe;
+  std::thread worker;
+  std::atomic<bool> failed{false};
+  Status failure;  // written by whoever folds, read after the join
+  auto fold_batch = [&](const Batch& b) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    for (const Batch::Item& i : b.items) {
+      const std::string_view record = b.Record(i);
+      Status error;
+      const fb::Event* e = VerifiedEvent(record, &error);
+      if (!e) {
+        failure = RecordCorruption(i.key, error);
+        failed.store(true);
+        return;
+      }
+      impl.ApplyVerified(i.key, record, e);
+    }
+  };
+  auto batch = pipe.Fresh();
   Status s = log.ScanRecords(from, to, [&](const EventKey& k, std::string_view record) {
-    Status a = folder.Apply(k, record);
-    if (a.ok()) return true;
-    failure = RecordCorruption(k, a);
-    return false;
+    if (failed.load(std::memory_order_relaxed)) return false;
+    batch->Add(k, record);
+    if (batch->items.size() == kBatchRecords) {
+      if (!worker.joinable()) {
+        worker = std::thread([&] {
+          while (auto b = pipe.Pop()) {
+            fold_batch(*b);
+            pipe.Recycle(std::move(b));
+          }
+        });
+      }
+      pipe.Push(std::move(batch));
+      batch = pipe.Fresh();
+    }
+    return true;
   });
-  if (!s.ok()) return s;
-  return failure;
+  if (worker.joinable()) {
+    pipe.Push(std::move(batch));
+    pipe.Close();
+    worker.join();
+  } else {
+    fold_batch(*batch);
+  }
+  if (!failure.ok()) return failure;
+  return s;
 }
 
 }  // namespace twin

@@ -34,12 +34,14 @@ class StateFolder {
   State Finish();
 
  private:
+  friend Status FoldRange(const EventLog&, const EventKey&, const EventKey&, StateFolder&);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
 // Folds every event with from <= key <= to into folder. A corrupt record ends the fold with
-// kCorruption naming its key.
+// kCorruption naming its key (the folder then holds a partial fold: discard it). Ranges longer
+// than a few thousand records are folded on a second thread while this one scans.
 Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
                  StateFolder& folder);
 

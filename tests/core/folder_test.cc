@@ -5,6 +5,7 @@
 #include "eventlog/codec.h"
 #include "eventlog/folder.h"
 #include "eventlog/synth.h"
+#include "tests/core/test_util.h"
 
 namespace twin {
 namespace {
@@ -77,6 +78,57 @@ TEST(StateFolder, CorruptRecordIsRejectedAndLeavesTheStateAlone) {
     ASSERT_TRUE(f.Apply(c.keys[i], c.records[i]).ok());
   }
   EXPECT_EQ(f.Finish(), Reference(c, 0, c.events.size()));
+}
+
+// FoldRange hands batches of verified records to a second thread: a range of many batches,
+// from an empty state and from a base, must fold to exactly the reference state.
+TEST(StateFolder, FoldRangeOverManyBatchesEqualsReference) {
+  testing::TempDir t;
+  auto log = std::move(EventLog::OpenWriter(t.path()).value());
+  const Corpus c = MakeCorpus(41, 30000);
+  ASSERT_TRUE(log->Append(c.events).ok());
+  std::vector<KeyedEvent> stored;
+  ASSERT_TRUE(log->Scan({0, 0}, {UINT64_MAX, UINT64_MAX}, [&](const EventKey& k, const Event& e) {
+    stored.push_back({k, e});
+    return true;
+  }).ok());
+  ASSERT_EQ(stored.size(), c.events.size());
+  State ref;
+  for (const auto& ke : stored) Fold(ref, ke.event, ke.key);
+
+  StateFolder all;
+  ASSERT_TRUE(FoldRange(*log, {0, 0}, {UINT64_MAX, UINT64_MAX}, all).ok());
+  EXPECT_EQ(all.Finish(), ref);
+
+  State half;
+  for (size_t i = 0; i < 12345; ++i) Fold(half, stored[i].event, stored[i].key);
+  StateFolder tail(half, /*max_arena_bytes=*/1 << 20);  // also reclaims along the way
+  ASSERT_TRUE(FoldRange(*log, stored[12345].key, {UINT64_MAX, UINT64_MAX}, tail).ok());
+  EXPECT_EQ(tail.Finish(), ref);
+}
+
+TEST(StateFolder, CorruptRecordDeepInARangeEndsTheFoldNamingItsKey) {
+  testing::TempDir t;
+  std::string bad_key;
+  {
+    auto log = std::move(EventLog::OpenWriter(t.path()).value());
+    ASSERT_TRUE(log->Append(MakeCorpus(42, 20000).events).ok());
+  }
+  {
+    testing::RawDb raw(t.path());
+    auto rows = raw.All(raw.events());
+    ASSERT_EQ(rows.size(), 20000u);
+    raw.Put(raw.events(), rows[15000].first, rows[15000].second.substr(0, 32) + "garbage!");
+    EventKey k;
+    ASSERT_TRUE(DecodeKey(rows[15000].first, &k));
+    bad_key = KeyToString(k);
+  }
+  auto log = std::move(EventLog::OpenReader(t.path()).value());
+  StateFolder f;
+  Status s = FoldRange(*log, {0, 0}, {UINT64_MAX, UINT64_MAX}, f);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find(bad_key), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("twin-replay verify"), std::string::npos) << s.message();
 }
 
 }  // namespace
