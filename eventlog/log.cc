@@ -31,6 +31,11 @@ constexpr const char* kMetaSchema = "schema_version";
 constexpr const char* kMetaHead = "chain_head";
 constexpr const char* kMetaOrigin = "chain_origin";
 constexpr const char* kSealPrefix = "seal/";
+// The snapshot index: one empty meta entry per snapshot, "snapidx/" + its 16-byte key. Seeks
+// and listings go through it, so they never load a snapshot; the snapshot itself is then one
+// point lookup. kMetaSnapIndex marks a log whose index is complete.
+constexpr const char* kSnapIndexPrefix = "snapidx/";
+constexpr const char* kMetaSnapIndex = "snapshot_index";
 
 void PutBE64(char* p, uint64_t v) {
   for (int i = 7; i >= 0; --i) {
@@ -173,6 +178,7 @@ Result<FsyncPolicy> ParseFsyncPolicy(std::string_view s) {
 struct EventLog::Impl {
   std::string dir;
   bool writer = false;
+  bool snap_index = false;  // meta holds a complete snapshot index
   LogOptions options;
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -339,6 +345,22 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
     }
   } else {
     impl->head = impl->Origin();
+  }
+  impl->snap_index = impl->db->Get(rocksdb::ReadOptions(), impl->meta, kMetaSnapIndex, &v).ok();
+  if (writer && !impl->snap_index) {
+    // A log from before the index (or a new one): index every snapshot once.
+    rocksdb::WriteBatch batch;
+    std::unique_ptr<rocksdb::Iterator> it(impl->db->NewIterator(rocksdb::ReadOptions(), impl->snapshots));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (it->key().size() == 16) {
+        batch.Put(impl->meta, kSnapIndexPrefix + it->key().ToString(), "").PermitUncheckedError();
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "cannot index snapshots");
+    batch.Put(impl->meta, kMetaSnapIndex, "1").PermitUncheckedError();
+    auto ws = impl->db->Write(rocksdb::WriteOptions(), &batch);
+    if (!ws.ok()) return FromRocks(ws, "cannot write the snapshot index");
+    impl->snap_index = true;
   }
   if (writer && options.fsync == FsyncPolicy::kInterval) {
     impl->syncer = std::thread([p = impl.get()] { p->SyncLoop(); });
@@ -514,38 +536,62 @@ Status EventLog::PutSnapshot(const Snapshot& snap) {
   if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.fsync == FsyncPolicy::kAlways;
-  return FromRocks(impl_->db->Put(wo, impl_->snapshots, EncodeKey(snap.state.last_key),
-                                  EncodeSnapshot(snap)),
-                   "cannot write snapshot");
+  const std::string key = EncodeKey(snap.state.last_key);
+  rocksdb::WriteBatch batch;
+  auto s = batch.Put(impl_->snapshots, key, EncodeSnapshot(snap));
+  if (s.ok()) s = batch.Put(impl_->meta, kSnapIndexPrefix + key, "");
+  if (s.ok()) s = impl_->db->Write(wo, &batch);
+  return FromRocks(s, "cannot write snapshot");
+}
+
+// The key of the latest snapshot at or before key, from the index (or, in a log without one,
+// from the snapshots themselves).
+static Result<std::optional<std::string>> SnapshotKeyAtOrBefore(const EventLog::Impl& m,
+                                                                const EventKey& key) {
+  const bool indexed = m.snap_index;
+  std::unique_ptr<rocksdb::Iterator> it(
+      m.db->NewIterator(rocksdb::ReadOptions(), indexed ? m.meta : m.snapshots));
+  const std::string prefix = indexed ? kSnapIndexPrefix : "";
+  it->SeekForPrev(prefix + EncodeKey(key));
+  if (!it->Valid() || !it->key().starts_with(prefix)) {
+    auto s = FromRocks(it->status(), "cannot read snapshots");
+    if (!s.ok()) return s;
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(it->key().ToString().substr(prefix.size()));
 }
 
 Result<std::optional<Snapshot>> EventLog::SnapshotAtOrBefore(const EventKey& key) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->snapshots));
-  it->SeekForPrev(EncodeKey(key));
-  if (!it->Valid()) {
-    auto s = FromRocks(it->status(), "cannot read snapshots");
-    if (!s.ok()) return s;
-    return std::optional<Snapshot>();
+  auto k = SnapshotKeyAtOrBefore(*impl_, key);
+  if (!k.ok()) return k.status();
+  if (!k.value()) return std::optional<Snapshot>();
+  EventKey sk;
+  const bool key_ok = DecodeKey(*k.value(), &sk);
+  rocksdb::PinnableSlice value;
+  auto gs = impl_->db->Get(rocksdb::ReadOptions(), impl_->snapshots, *k.value(), &value);
+  if (!key_ok || gs.IsNotFound()) {
+    return Status::Corruption("the snapshot index names " +
+                              (key_ok ? KeyToString(sk) : std::string("a malformed key")) +
+                              " but no such snapshot exists; run 'twin-replay verify'");
   }
+  if (!gs.ok()) return FromRocks(gs, "cannot read snapshot");
   Snapshot snap;
-  Status s = DecodeSnapshotState(std::string_view(it->value().data(), it->value().size()),
-                                 &snap.state);
-  if (!s.ok()) {
-    EventKey k;
-    DecodeKey(std::string_view(it->key().data(), it->key().size()), &k);
-    return Status::Corruption("snapshot at key " + KeyToString(k) + ": " + s.message());
-  }
+  Status s = DecodeSnapshotState(std::string_view(value.data(), value.size()), &snap.state);
+  if (!s.ok()) return Status::Corruption("snapshot at key " + KeyToString(sk) + ": " + s.message());
   return std::optional<Snapshot>(std::move(snap));
 }
 
 Result<std::vector<EventKey>> EventLog::SnapshotKeys() const {
   std::vector<EventKey> out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->snapshots));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  const bool indexed = impl_->snap_index;
+  const std::string prefix = indexed ? kSnapIndexPrefix : "";
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(
+      rocksdb::ReadOptions(), indexed ? impl_->meta : impl_->snapshots));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     EventKey k;
-    if (DecodeKey(std::string_view(it->key().data(), it->key().size()), &k)) out.push_back(k);
+    if (DecodeKey(std::string_view(it->key().data() + prefix.size(), it->key().size() - prefix.size()), &k)) {
+      out.push_back(k);
+    }
   }
   auto s = FromRocks(it->status(), "cannot read snapshots");
   if (!s.ok()) return s;
@@ -773,6 +819,7 @@ Result<uint64_t> EventLog::ApplyRetention(uint64_t max_age_ns, uint64_t max_byte
   std::string snap_end = EncodeKey(*cut);
   auto s = batch.DeleteRange(m.events, zero, end);
   if (s.ok()) s = batch.DeleteRange(m.snapshots, zero, snap_end);
+  if (s.ok()) s = batch.DeleteRange(m.meta, std::string(kSnapIndexPrefix) + zero, std::string(kSnapIndexPrefix) + snap_end);
   if (s.ok()) s = batch.DeleteRange(m.meta, std::string(kSealPrefix) + zero, std::string(kSealPrefix) + end);
   if (s.ok()) s = batch.Put(m.meta, kMetaOrigin, HeadToJson(origin));
   if (!s.ok()) return FromRocks(s, "retention batch");

@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "eventlog/codec.h"
@@ -389,6 +391,68 @@ TEST(EventLog, SigkillMidAppendLeavesWholeBatchesAndAVerifiableChain) {
   EXPECT_TRUE(log->Verify().ok());
 }
 
+// Snapshot seeks and listings use an index in meta. A log without one (written before it
+// existed) is read the slow way, and the next writer builds the index.
+TEST(Snapshots, IndexIsBuiltForALogWithoutOneAndReadersWorkEitherWay) {
+  TempDir t;
+  std::vector<EventKey> keys;
+  uint64_t first_ns = 0, last_ns = 0;
+  {
+    auto log = Writer(t.path());
+    Compactor c(*log);
+    SynthGenerator g(SynthOptions{});
+    std::vector<Event> batch;
+    for (int i = 0; i < 5; ++i) {
+      g.Fill(batch, 300);
+      ASSERT_TRUE(log->Append(batch).ok());
+      ASSERT_TRUE(c.RunOnce(g.now_ns()).ok());
+    }
+    keys = log->SnapshotKeys().value();
+    ASSERT_EQ(keys.size(), 5u);
+    first_ns = log->First().value()->key.ts_ns;
+    last_ns = log->Last().value()->key.ts_ns;
+  }
+  auto index_entries = [&] {
+    RawDb raw(t.path());
+    std::vector<std::string> out;
+    for (auto& [k, v] : raw.All(raw.meta())) {
+      if (k.rfind("snapidx/", 0) == 0) out.push_back(k);
+    }
+    return out;
+  };
+  ASSERT_EQ(index_entries().size(), 5u);
+  {
+    const auto entries = index_entries();
+    RawDb raw(t.path());
+    for (const auto& k : entries) raw.Delete(raw.meta(), k);
+    raw.Delete(raw.meta(), "snapshot_index");
+  }
+  auto check_reads = [&] {
+    auto r = EventLog::OpenReader(t.path());
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value()->SnapshotKeys().value(), keys);
+    for (uint64_t at : {first_ns, (first_ns + last_ns) / 2, last_ns}) {
+      auto fast = StateAt(*r.value(), at);
+      ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+      EXPECT_EQ(fast.value(), StateAtByFullFold(*r.value(), at).value());
+    }
+  };
+  check_reads();  // no index: the slow path
+  { auto log = Writer(t.path()); }
+  EXPECT_EQ(index_entries().size(), 5u);
+  check_reads();  // rebuilt index
+  // An index entry without its snapshot is reported, not followed into a crash.
+  {
+    RawDb raw(t.path());
+    raw.Put(raw.meta(), "snapidx/" + EncodeKey({last_ns + 1, 0}), "");
+  }
+  auto r = EventLog::OpenReader(t.path());
+  auto st = StateAt(*r.value(), last_ns + 2);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(st.status().message().find("no such snapshot"), std::string::npos) << st.status().message();
+}
+
 TEST(Retention, CutsAtSnapshotBoundaryAndKeepsChainVerifiable) {
   TempDir t;
   LogOptions o;
@@ -427,6 +491,10 @@ TEST(Retention, CutsAtSnapshotBoundaryAndKeepsChainVerifiable) {
   EXPECT_EQ(state_after.processes, state_before.processes);
   EXPECT_EQ(state_after.listeners, state_before.listeners);
   EXPECT_EQ(state_after.units, state_before.units);
+  // The snapshot index lost the deleted snapshots too.
+  auto keys_after = log->SnapshotKeys().value();
+  ASSERT_LT(keys_after.size(), keys.size());
+  EXPECT_TRUE(std::equal(keys_after.begin(), keys_after.end(), keys.end() - keys_after.size()));
   // And a reopen still verifies.
   log.reset();
   EXPECT_TRUE(VerifyDir(t.path()).ok());
