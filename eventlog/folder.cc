@@ -7,6 +7,7 @@
 #include <thread>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <vector>
 
 #include "eventlog/codec_fb.h"
@@ -152,6 +153,21 @@ struct StateFolder::Impl {
     }
   }
 
+  void Init(State base) {
+    state = BasicState<LazyProcess>{};
+    this->base.clear();
+    arena = RecordArena();
+    state.ts_ns = base.ts_ns;
+    state.last_key = base.last_key;
+    state.events_folded = base.events_folded;
+    state.units = std::move(base.units);
+    state.listeners = std::move(base.listeners);
+    state.host = std::move(base.host);
+    state.uncertain = base.uncertain;
+    state.uncertain_since_ns = base.uncertain_since_ns;
+    Adopt(std::move(base.processes));
+  }
+
   // `e` is the verified root of `record`. Records that set an image are copied into the arena
   // (the caller's bytes do not outlive the call).
   void ApplyVerified(const EventKey& key, std::string_view record, const fb::Event* e) {
@@ -176,16 +192,7 @@ struct StateFolder::Impl {
 
 StateFolder::StateFolder(State base, size_t max_arena_bytes) : impl_(std::make_unique<Impl>()) {
   impl_->max_arena_bytes = max_arena_bytes;
-  BasicState<LazyProcess>& s = impl_->state;
-  s.ts_ns = base.ts_ns;
-  s.last_key = base.last_key;
-  s.events_folded = base.events_folded;
-  s.units = std::move(base.units);
-  s.listeners = std::move(base.listeners);
-  s.host = std::move(base.host);
-  s.uncertain = base.uncertain;
-  s.uncertain_since_ns = base.uncertain_since_ns;
-  impl_->Adopt(std::move(base.processes));
+  impl_->Init(std::move(base));
 }
 
 StateFolder::~StateFolder() = default;
@@ -289,16 +296,16 @@ class BatchPipe {
 
 }  // namespace
 
-// The scan (RocksDB iteration and record verification) and the fold take about the same time,
-// so a range of more than one batch is folded on a second thread while this one scans.
-Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
-                 StateFolder& folder) {
+// The pipeline behind FoldRange and FoldRangeOnto: this thread iterates RocksDB and copies
+// the records into batches; a second thread runs `prepare` (if any), then verifies and folds
+// the batches. Without `prepare` the second thread starts only once a range fills a batch.
+static Status FoldPipelined(const EventLog& log, const EventKey& from, const EventKey& to,
+                            StateFolder::Impl& impl, const std::function<Status()>& prepare) {
   static constexpr size_t kBatchRecords = 4096;
-  StateFolder::Impl& impl = *folder.impl_;
   BatchPipe pipe;
   std::thread worker;
   std::atomic<bool> failed{false};
-  Status failure;  // written by whoever folds, read after the join
+  Status failure;  // written by the folding side, read after the join
   auto fold_batch = [&](const Batch& b) {
     if (failed.load(std::memory_order_relaxed)) return;
     for (const Batch::Item& i : b.items) {
@@ -313,19 +320,28 @@ Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
       impl.ApplyVerified(i.key, record, e);
     }
   };
+  auto start_worker = [&] {
+    worker = std::thread([&] {
+      if (prepare) {
+        Status p = prepare();
+        if (!p.ok()) {
+          failure = p;
+          failed.store(true);
+        }
+      }
+      while (auto b = pipe.Pop()) {
+        fold_batch(*b);
+        pipe.Recycle(std::move(b));
+      }
+    });
+  };
+  if (prepare) start_worker();
   auto batch = pipe.Fresh();
   Status s = log.ScanRecords(from, to, [&](const EventKey& k, std::string_view record) {
     if (failed.load(std::memory_order_relaxed)) return false;
     batch->Add(k, record);
     if (batch->items.size() == kBatchRecords) {
-      if (!worker.joinable()) {
-        worker = std::thread([&] {
-          while (auto b = pipe.Pop()) {
-            fold_batch(*b);
-            pipe.Recycle(std::move(b));
-          }
-        });
-      }
+      if (!worker.joinable()) start_worker();
       pipe.Push(std::move(batch));
       batch = pipe.Fresh();
     }
@@ -340,6 +356,24 @@ Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
   }
   if (!failure.ok()) return failure;
   return s;
+}
+
+Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
+                 StateFolder& folder) {
+  return FoldPipelined(log, from, to, *folder.impl_, nullptr);
+}
+
+Result<State> FoldRangeOnto(const EventLog& log, const EventKey& from, const EventKey& to,
+                            const std::function<Result<State>()>& load_base) {
+  StateFolder folder;
+  Status s = FoldPipelined(log, from, to, *folder.impl_, [&]() -> Status {
+    auto base = load_base();
+    if (!base.ok()) return base.status();
+    folder.impl_->Init(std::move(base).value());
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return folder.Finish();
 }
 
 }  // namespace twin

@@ -6,6 +6,7 @@
 // Semantics are exactly Fold()'s (both instantiate eventlog/fold_core.h).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -33,9 +34,12 @@ class StateFolder {
   // The state after every applied record. The folder is empty afterwards.
   State Finish();
 
+  struct Impl;  // opaque; defined in folder.cc
+
  private:
   friend Status FoldRange(const EventLog&, const EventKey&, const EventKey&, StateFolder&);
-  struct Impl;
+  friend Result<State> FoldRangeOnto(const EventLog&, const EventKey&, const EventKey&,
+                                     const std::function<Result<State>()>&);
   std::unique_ptr<Impl> impl_;
 };
 
@@ -44,5 +48,10 @@ class StateFolder {
 // than a few thousand records are folded on a second thread while this one scans.
 Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
                  StateFolder& folder);
+
+// FoldRange onto a base state that load_base produces on the folding thread while this one
+// already scans the range: StateAt reads and decodes its snapshot while it scans the tail.
+Result<State> FoldRangeOnto(const EventLog& log, const EventKey& from, const EventKey& to,
+                            const std::function<Result<State>()>& load_base);
 
 }  // namespace twin

@@ -544,40 +544,47 @@ Status EventLog::PutSnapshot(const Snapshot& snap) {
   return FromRocks(s, "cannot write snapshot");
 }
 
-// The key of the latest snapshot at or before key, from the index (or, in a log without one,
-// from the snapshots themselves).
-static Result<std::optional<std::string>> SnapshotKeyAtOrBefore(const EventLog::Impl& m,
-                                                                const EventKey& key) {
-  const bool indexed = m.snap_index;
+Result<std::optional<EventKey>> EventLog::SnapshotKeyAtOrBefore(const EventKey& key) const {
+  const bool indexed = impl_->snap_index;
   std::unique_ptr<rocksdb::Iterator> it(
-      m.db->NewIterator(rocksdb::ReadOptions(), indexed ? m.meta : m.snapshots));
+      impl_->db->NewIterator(rocksdb::ReadOptions(), indexed ? impl_->meta : impl_->snapshots));
   const std::string prefix = indexed ? kSnapIndexPrefix : "";
   it->SeekForPrev(prefix + EncodeKey(key));
   if (!it->Valid() || !it->key().starts_with(prefix)) {
     auto s = FromRocks(it->status(), "cannot read snapshots");
     if (!s.ok()) return s;
-    return std::optional<std::string>();
+    return std::optional<EventKey>();
   }
-  return std::optional<std::string>(it->key().ToString().substr(prefix.size()));
+  EventKey k;
+  if (!DecodeKey(std::string_view(it->key().data() + prefix.size(), it->key().size() - prefix.size()), &k)) {
+    return Status::Corruption(std::string(indexed ? "the snapshot index" : "the snapshots") +
+                              " hold a malformed key; run 'twin-replay verify'");
+  }
+  return std::optional<EventKey>(k);
 }
 
-Result<std::optional<Snapshot>> EventLog::SnapshotAtOrBefore(const EventKey& key) const {
-  auto k = SnapshotKeyAtOrBefore(*impl_, key);
-  if (!k.ok()) return k.status();
-  if (!k.value()) return std::optional<Snapshot>();
-  EventKey sk;
-  const bool key_ok = DecodeKey(*k.value(), &sk);
+Result<State> EventLog::SnapshotStateAt(const EventKey& key) const {
   rocksdb::PinnableSlice value;
-  auto gs = impl_->db->Get(rocksdb::ReadOptions(), impl_->snapshots, *k.value(), &value);
-  if (!key_ok || gs.IsNotFound()) {
-    return Status::Corruption("the snapshot index names " +
-                              (key_ok ? KeyToString(sk) : std::string("a malformed key")) +
+  auto gs = impl_->db->Get(rocksdb::ReadOptions(), impl_->snapshots, EncodeKey(key), &value);
+  if (gs.IsNotFound()) {
+    return Status::Corruption("the snapshot index names " + KeyToString(key) +
                               " but no such snapshot exists; run 'twin-replay verify'");
   }
   if (!gs.ok()) return FromRocks(gs, "cannot read snapshot");
+  State state;
+  Status s = DecodeSnapshotState(std::string_view(value.data(), value.size()), &state);
+  if (!s.ok()) return Status::Corruption("snapshot at key " + KeyToString(key) + ": " + s.message());
+  return state;
+}
+
+Result<std::optional<Snapshot>> EventLog::SnapshotAtOrBefore(const EventKey& key) const {
+  auto k = SnapshotKeyAtOrBefore(key);
+  if (!k.ok()) return k.status();
+  if (!k.value()) return std::optional<Snapshot>();
+  auto st = SnapshotStateAt(*k.value());
+  if (!st.ok()) return st.status();
   Snapshot snap;
-  Status s = DecodeSnapshotState(std::string_view(value.data(), value.size()), &snap.state);
-  if (!s.ok()) return Status::Corruption("snapshot at key " + KeyToString(sk) + ": " + s.message());
+  snap.state = std::move(st).value();
   return std::optional<Snapshot>(std::move(snap));
 }
 
@@ -847,18 +854,19 @@ Result<uint64_t> EventLog::ApplyRetention(uint64_t max_age_ns, uint64_t max_byte
 
 Result<State> StateAt(const EventLog& log, uint64_t t_ns) {
   const EventKey target{t_ns, UINT64_MAX};
-  auto snap = log.SnapshotAtOrBefore(target);
-  if (!snap.ok()) return snap.status();
-  EventKey from{0, 0};
-  State base;
-  if (snap.value()) {
-    base = std::move(snap.value()->state);
-    from = NextKey(base.last_key);
-  }
-  StateFolder folder(std::move(base));
-  Status s = FoldRange(log, from, target, folder);
-  if (!s.ok()) return s;
-  return folder.Finish();
+  auto snap_key = log.SnapshotKeyAtOrBefore(target);
+  if (!snap_key.ok()) return snap_key.status();
+  if (!snap_key.value()) return StateAtByFullFold(log, t_ns);
+  // The snapshot is read and decoded on the folding thread while this one scans the tail.
+  const EventKey at = *snap_key.value();
+  return FoldRangeOnto(log, NextKey(at), target, [&]() -> Result<State> {
+    auto st = log.SnapshotStateAt(at);
+    if (st.ok() && !(st.value().last_key == at)) {
+      return Status::Corruption("snapshot at key " + KeyToString(at) + " says it ends at " +
+                                KeyToString(st.value().last_key) + "; run 'twin-replay verify'");
+    }
+    return st;
+  });
 }
 
 Result<State> StateAtByFullFold(const EventLog& log, uint64_t t_ns) {

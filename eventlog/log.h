@@ -121,6 +121,10 @@ class EventLog {
   Status PutSnapshot(const Snapshot& snap);
   // Latest snapshot whose state.last_key <= key.
   Result<std::optional<Snapshot>> SnapshotAtOrBefore(const EventKey& key) const;
+  // The same in two steps: the key (from the snapshot index, no snapshot is read), then the
+  // state stored under exactly that key.
+  Result<std::optional<EventKey>> SnapshotKeyAtOrBefore(const EventKey& key) const;
+  Result<State> SnapshotStateAt(const EventKey& key) const;
   Result<std::vector<EventKey>> SnapshotKeys() const;
 
   // Meta and the twin catalogue: small opaque values under string keys.
