@@ -197,10 +197,11 @@ StateFolder::StateFolder(State base, size_t max_arena_bytes) : impl_(std::make_u
 
 StateFolder::~StateFolder() = default;
 
-Status StateFolder::Apply(const EventKey& key, std::string_view record) {
+Status StateFolder::Apply(const EventKey& key, std::string_view record, EventKind* kind) {
   Status error;
   const fb::Event* e = VerifiedEvent(record, &error);
   if (!e) return error;
+  if (kind) *kind = static_cast<EventKind>(e->kind());
   impl_->ApplyVerified(key, record, e);
   return Status::Ok();
 }

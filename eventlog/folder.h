@@ -28,8 +28,8 @@ class StateFolder {
 
   // record = one event's FlatBuffers bytes (the value after its chain hash). It is verified
   // first; a record that fails is not applied and yields kCorruption (without the key: the
-  // caller knows it).
-  Status Apply(const EventKey& key, std::string_view record);
+  // caller knows it). *kind, if given, receives the record's kind.
+  Status Apply(const EventKey& key, std::string_view record, EventKind* kind = nullptr);
 
   // The state after every applied record. The folder is empty afterwards.
   State Finish();

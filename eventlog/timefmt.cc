@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 namespace twin {
 namespace {
@@ -137,26 +138,74 @@ Result<uint64_t> ParseTime(std::string_view text, uint64_t now_ns) {
   return static_cast<uint64_t>(secs) * 1000000000ull + frac;
 }
 
+namespace {
+
+void Digits(char* p, uint64_t v, int n) {
+  for (int i = n - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+}
+
+// "YYYY-MM-DDTHH:MM:SS" of a second since the epoch (19 bytes), cached per thread: callers
+// format events in time order, so consecutive calls mostly hit the same second.
+const char* SecondPrefix(uint64_t secs) {
+  thread_local uint64_t cached = UINT64_MAX;
+  thread_local char prefix[20];
+  if (secs != cached) {
+    cached = secs;
+    // civil_from_days (H. Hinnant's algorithm); uint64 ns reach only year 2554.
+    const uint64_t z = secs / 86400 + 719468;
+    const uint64_t sod = secs % 86400;
+    const uint64_t era = z / 146097;
+    const uint64_t doe = z - era * 146097;
+    const uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const uint64_t mp = (5 * doy + 2) / 153;
+    const uint64_t d = doy - (153 * mp + 2) / 5 + 1;
+    const uint64_t m = mp < 10 ? mp + 3 : mp - 9;
+    const uint64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    Digits(prefix, y, 4);
+    prefix[4] = '-';
+    Digits(prefix + 5, m, 2);
+    prefix[7] = '-';
+    Digits(prefix + 8, d, 2);
+    prefix[10] = 'T';
+    Digits(prefix + 11, sod / 3600, 2);
+    prefix[13] = ':';
+    Digits(prefix + 14, sod / 60 % 60, 2);
+    prefix[16] = ':';
+    Digits(prefix + 17, sod % 60, 2);
+  }
+  return prefix;
+}
+
+}  // namespace
+
+size_t FormatRfc3339NsTo(char* buf, uint64_t ts_ns) {
+  std::memcpy(buf, SecondPrefix(ts_ns / 1'000'000'000), 19);
+  buf[19] = '.';
+  Digits(buf + 20, ts_ns % 1'000'000'000, 9);
+  buf[29] = 'Z';
+  return 30;
+}
+
+size_t FormatIso8601MicrosTo(char* buf, uint64_t ts_ns) {
+  std::memcpy(buf, SecondPrefix(ts_ns / 1'000'000'000), 19);
+  buf[19] = '.';
+  Digits(buf + 20, ts_ns / 1000 % 1'000'000, 6);
+  std::memcpy(buf + 26, "+00:00", 6);
+  return 32;
+}
+
 std::string FormatRfc3339Ns(uint64_t ts_ns) {
-  time_t secs = static_cast<time_t>(ts_ns / 1000000000ull);
-  tm tmv{};
-  gmtime_r(&secs, &tmv);
-  char buf[64];
-  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lluZ", tmv.tm_year + 1900,
-           tmv.tm_mon + 1, tmv.tm_mday, tmv.tm_hour, tmv.tm_min, tmv.tm_sec,
-           static_cast<unsigned long long>(ts_ns % 1000000000ull));
-  return buf;
+  char buf[32];
+  return std::string(buf, FormatRfc3339NsTo(buf, ts_ns));
 }
 
 std::string FormatIso8601Micros(uint64_t ts_ns) {
-  time_t secs = static_cast<time_t>(ts_ns / 1000000000ull);
-  tm tmv{};
-  gmtime_r(&secs, &tmv);
-  char buf[64];
-  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06llu+00:00", tmv.tm_year + 1900,
-           tmv.tm_mon + 1, tmv.tm_mday, tmv.tm_hour, tmv.tm_min, tmv.tm_sec,
-           static_cast<unsigned long long>((ts_ns / 1000ull) % 1000000ull));
-  return buf;
+  char buf[32];
+  return std::string(buf, FormatIso8601MicrosTo(buf, ts_ns));
 }
 
 }  // namespace twin

@@ -20,5 +20,9 @@ Result<uint64_t> ParseTime(std::string_view text, uint64_t now_ns);
 std::string FormatRfc3339Ns(uint64_t ts_ns);
 // "2026-11-26T03:12:07.123456+00:00" (µs, explicit offset) — what Timesketch expects.
 std::string FormatIso8601Micros(uint64_t ts_ns);
+// The same into buf (at least 32 bytes, not NUL-terminated); return the length (30, 32).
+// No allocation and no snprintf: the per-event paths of exports and JSON use these.
+size_t FormatRfc3339NsTo(char* buf, uint64_t ts_ns);
+size_t FormatIso8601MicrosTo(char* buf, uint64_t ts_ns);
 
 }  // namespace twin

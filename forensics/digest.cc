@@ -1,13 +1,23 @@
 #include "forensics/digest.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 namespace twin {
 
+namespace {
+// Fetched once: EVP_sha256() makes every EVP_DigestInit_ex look the algorithm up again under
+// a lock, which dominates hashing many small records (the chain hash per record).
+const EVP_MD* Sha256Md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+}  // namespace
+
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) { Reset(); }
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
-void Sha256::Reset() { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+void Sha256::Reset() { EVP_DigestInit_ex(ctx_, Sha256Md(), nullptr); }
 void Sha256::Update(std::string_view b) { EVP_DigestUpdate(ctx_, b.data(), b.size()); }
 Hash Sha256::Final() {
   Hash h{};

@@ -83,58 +83,17 @@ void AppendEndpoint(const Event& e, std::string& out) {
   AppendUint(out, e.port);
 }
 
-// "YYYY-MM-DDTHH:MM:SS" for a second since the epoch, cached: events come in time order.
-const std::string& SecondPrefix(uint64_t secs) {
-  thread_local uint64_t cached = UINT64_MAX;
-  thread_local std::string prefix;
-  if (secs != cached) {
-    cached = secs;
-    // civil_from_days (H. Hinnant), valid for the whole uint64 ns range.
-    const int64_t days = static_cast<int64_t>(secs / 86400);
-    const uint64_t sod = secs % 86400;
-    const int64_t z = days + 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const uint64_t doe = static_cast<uint64_t>(z - era * 146097);
-    const uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const int64_t y0 = static_cast<int64_t>(yoe) + era * 400;
-    const uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const uint64_t mp = (5 * doy + 2) / 153;
-    const uint64_t d = doy - (153 * mp + 2) / 5 + 1;
-    const uint64_t m = mp < 10 ? mp + 3 : mp - 9;
-    const int64_t y = y0 + (m <= 2 ? 1 : 0);
-    char buf[32];
-    snprintf(buf, sizeof buf, "%04lld-%02llu-%02lluT%02llu:%02llu:%02llu", static_cast<long long>(y),
-             static_cast<unsigned long long>(m), static_cast<unsigned long long>(d),
-             static_cast<unsigned long long>(sod / 3600), static_cast<unsigned long long>(sod / 60 % 60),
-             static_cast<unsigned long long>(sod % 60));
-    prefix = buf;
-  }
-  return prefix;
-}
-
-void AppendFraction(std::string& out, uint64_t v, int digits) {
-  char buf[9];
-  for (int i = digits - 1; i >= 0; --i) {
-    buf[i] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
-  out.append(buf, static_cast<size_t>(digits));
-}
-
-// Same text as FormatIso8601Micros / FormatRfc3339Ns, without snprintf per event.
 void AppendIso8601MicrosQuoted(std::string& out, uint64_t ts_ns) {
-  out += '"';
-  out += SecondPrefix(ts_ns / 1'000'000'000);
-  out += '.';
-  AppendFraction(out, ts_ns / 1000 % 1'000'000, 6);
-  out += "+00:00\"";
+  char buf[34];
+  buf[0] = '"';
+  const size_t n = FormatIso8601MicrosTo(buf + 1, ts_ns);
+  buf[n + 1] = '"';
+  out.append(buf, n + 2);
 }
-std::string Rfc3339Ns(uint64_t ts_ns) {
-  std::string s = SecondPrefix(ts_ns / 1'000'000'000);
-  s += '.';
-  AppendFraction(s, ts_ns % 1'000'000'000, 9);
-  s += 'Z';
-  return s;
+
+// A view of the RFC 3339 text of ts_ns in buf, valid while buf lives.
+std::string_view Rfc3339Ns(uint64_t ts_ns, char (&buf)[32]) {
+  return std::string_view(buf, FormatRfc3339NsTo(buf, ts_ns));
 }
 
 void AppendHex(std::string& out, const Hash& h) {
@@ -531,8 +490,9 @@ class EcsFormatter : public LineFormatter {
     AppendMessage(e, msg_);
     const EcsClass c = EcsClassOf(e);
     JsonWriter w(out);
+    char tb[32];
     w.BeginObject()
-        .Field("@timestamp", Rfc3339Ns(e.ts_ns))
+        .Field("@timestamp", Rfc3339Ns(e.ts_ns, tb))
         .Field("message", msg_)
         .Key("ecs").BeginObject().Field("version", kEcsVersion).EndObject();
     w.Key("event").BeginObject().Field("kind", "event");
@@ -607,9 +567,10 @@ class EcsFormatter : public LineFormatter {
       w.EndObject();
     }
     const uint64_t start = BootToWall(e, e.start_ns);
-    if (start) w.Field("start", Rfc3339Ns(start));
+    char tb[32];
+    if (start) w.Field("start", Rfc3339Ns(start, tb));
     if (e.kind == EventKind::kProcessExit) {
-      w.Field("end", Rfc3339Ns(e.ts_ns));
+      w.Field("end", Rfc3339Ns(e.ts_ns, tb));
       w.FieldI("exit_code", e.signal ? 128 + e.signal : e.exit_code);
       if (e.duration_ns) w.FieldU("uptime", e.duration_ns / 1'000'000'000ull);
     }
@@ -661,6 +622,7 @@ class OcsfFormatter : public LineFormatter {
     const bool failed = e.kind == EventKind::kSocketBind && e.result != 0;
     const int severity = e.kind == EventKind::kGap ? 3 : 1;
     JsonWriter w(out);
+    char tb[32];
     w.BeginObject()
         .FieldU("time", e.ts_ns / 1'000'000)
         .FieldI("class_uid", c.class_uid)
@@ -681,7 +643,7 @@ class OcsfFormatter : public LineFormatter {
         .Field("version", TWIN_VERSION).EndObject()
         .FieldU("sequence", key.seq)
         .Field("uid", KeyToString(key))
-        .Field("original_time", Rfc3339Ns(e.ts_ns))
+        .Field("original_time", Rfc3339Ns(e.ts_ns, tb))
         .Field("log_name", "safetytwin");
     w.Key("profiles").BeginArray().String("host").EndArray().EndObject();
     Device(w);
@@ -789,7 +751,8 @@ class CsvFormatter : public LineFormatter {
     out += "\r\n";
   }
   void Line(const EventKey& key, const Event& e, const Hash& chain, std::string& out) override {
-    AppendCsvText(out, Rfc3339Ns(e.ts_ns));
+    char tb[32];
+    AppendCsvText(out, Rfc3339Ns(e.ts_ns, tb));
     CsvComma(out);
     AppendUint(out, e.ts_ns / 1000);
     CsvComma(out);

@@ -1,5 +1,8 @@
 #include "replay/json_writer.h"
 
+#include <array>
+#include <cstring>
+
 namespace twin {
 namespace {
 
@@ -32,18 +35,36 @@ size_t ValidUtf8SeqLen(std::string_view s, size_t i, uint32_t reserved_from) {
   return n;
 }
 
+namespace {
+// Bytes copied through unchanged: printable ASCII and DEL, except '"' and '\\'.
+constexpr std::array<bool, 256> kPlain = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}();
+size_t PlainRun(std::string_view s, size_t i) {
+  while (i < s.size() && kPlain[static_cast<uint8_t>(s[i])]) ++i;
+  return i;
+}
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view s) {
+  size_t i = PlainRun(s, 0);
+  if (i == s.size()) {  // the common case: nothing to escape, one copy
+    const size_t at = out.size();
+    out.resize(at + s.size() + 2);
+    char* p = out.data() + at;
+    p[0] = '"';
+    std::memcpy(p + 1, s.data(), s.size());
+    p[s.size() + 1] = '"';
+    return;
+  }
   out += '"';
-  size_t i = 0;
+  out.append(s.data(), i);
   while (i < s.size()) {
     const auto c = static_cast<uint8_t>(s[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      size_t j = i + 1;
-      while (j < s.size()) {
-        const auto d = static_cast<uint8_t>(s[j]);
-        if (d < 0x20 || d >= 0x80 || d == '"' || d == '\\') break;
-        ++j;
-      }
+    if (kPlain[c]) {
+      const size_t j = PlainRun(s, i + 1);
       out.append(s.data() + i, j - i);
       i = j;
       continue;

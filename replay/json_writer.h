@@ -5,6 +5,7 @@
 // the mapping is lossless and the output is always valid UTF-8 JSON, one line per value.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -32,8 +33,8 @@ class JsonWriter {
     return *this;
   }
   JsonWriter& String(std::string_view s) { Sep(); AppendJsonString(out_, s); return *this; }
-  JsonWriter& Uint(uint64_t v) { Sep(); out_ += std::to_string(v); return *this; }
-  JsonWriter& Int(int64_t v) { Sep(); out_ += std::to_string(v); return *this; }
+  JsonWriter& Uint(uint64_t v) { Sep(); return Number(v); }
+  JsonWriter& Int(int64_t v) { Sep(); return Number(v); }
   JsonWriter& Bool(bool v) { Sep(); out_ += v ? "true" : "false"; return *this; }
   JsonWriter& Null() { Sep(); out_ += "null"; return *this; }
   JsonWriter& Raw(std::string_view json) { Sep(); out_ += json; return *this; }
@@ -46,6 +47,13 @@ class JsonWriter {
   JsonWriter& FieldB(std::string_view k, bool v) { return Key(k).Bool(v); }
 
  private:
+  template <typename T>
+  JsonWriter& Number(T v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, static_cast<size_t>(r.ptr - buf));
+    return *this;
+  }
   void Sep() {
     if (!first_) out_ += ',';
     first_ = false;

@@ -152,9 +152,10 @@ void HostToJson(const HostFacts& h, JsonWriter& w) {
 }
 
 void EventToJson(const EventKey& key, const Event& e, JsonWriter& w) {
+  char tb[32];
   w.BeginObject()
       .Field("kind", KindName(e.kind))
-      .Field("time", FormatRfc3339Ns(e.ts_ns))
+      .Field("time", std::string_view(tb, FormatRfc3339NsTo(tb, e.ts_ns)))
       .FieldU("ts_ns", e.ts_ns)
       .FieldU("seq", key.seq)
       .FieldU("mono_ns", e.mono_ns);

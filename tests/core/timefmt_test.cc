@@ -1,3 +1,7 @@
+#include <algorithm>
+#include <random>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "eventlog/timefmt.h"
@@ -46,6 +50,39 @@ TEST(FormatTime, Rfc3339NsAndIsoMicros) {
   EXPECT_EQ(FormatRfc3339Ns(kNow + 123456789), "2025-11-26T03:12:07.123456789Z");
   EXPECT_EQ(FormatIso8601Micros(kNow + 123456789), "2025-11-26T03:12:07.123456+00:00");
   EXPECT_EQ(P(FormatRfc3339Ns(kNow + 42).c_str()), kNow + 42);
+}
+
+// The formatters compute the civil date themselves: check them against gmtime + strftime
+// across the whole uint64 ns range, around every day boundary of leap years and in shuffled
+// order (the per-thread cache of the last second must never leak into another second).
+TEST(FormatTime, AgreesWithGmtimeEverywhere) {
+  auto reference = [](uint64_t ns, bool micros) {
+    const time_t secs = static_cast<time_t>(ns / 1000000000ull);
+    tm t{};
+    gmtime_r(&secs, &t);
+    char buf[64];
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
+    char frac[16];
+    if (micros) {
+      snprintf(frac, sizeof frac, ".%06llu+00:00", static_cast<unsigned long long>(ns / 1000 % 1000000));
+    } else {
+      snprintf(frac, sizeof frac, ".%09lluZ", static_cast<unsigned long long>(ns % 1000000000));
+    }
+    return std::string(buf) + frac;
+  };
+  std::mt19937_64 rng(5);
+  std::vector<uint64_t> ts = {0, 1, 999999999, 1000000000, UINT64_MAX, UINT64_MAX - 1};
+  for (int i = 0; i < 200000; ++i) ts.push_back(rng());
+  // Day boundaries 1999-2101 (1999-12-31, 2000-02-29, 2100-03-01, ...).
+  for (uint64_t day = 10956; day < 48000; day += 1) {
+    const uint64_t s = day * 86400;
+    for (uint64_t d : {s - 1, s, s + 1}) ts.push_back(d * 1000000000ull + rng() % 1000000000ull);
+  }
+  std::shuffle(ts.begin(), ts.end(), rng);
+  for (uint64_t t : ts) {
+    ASSERT_EQ(FormatRfc3339Ns(t), reference(t, false)) << t;
+    ASSERT_EQ(FormatIso8601Micros(t), reference(t, true)) << t;
+  }
 }
 
 }  // namespace
