@@ -1,6 +1,7 @@
 // Event-log micro/system benchmarks (Google Benchmark):
 //   BM_Append/<batch>        append throughput, WAL on, default fsync policy (interval)
 //   BM_CompactWindow         one compaction of a 10 s window of 100,000 events
+//   BM_ScanWindowRaw         RocksDB alone iterating such a window (the floor under compaction)
 //   BM_Fold                  pure fold throughput (decoded events)
 //   BM_StateAt / BM_FullFold state --at T at random T on a 10,000,000-event log, vs folding
 //                            from the start. The log is built once under $TWIN_BENCH_DIR
@@ -22,6 +23,10 @@
 
 namespace twin {
 namespace {
+
+EventKey NextAfter(const EventKey& k) {
+  return k.seq == UINT64_MAX ? EventKey{k.ts_ns + 1, 0} : EventKey{k.ts_ns, k.seq + 1};
+}
 
 std::string BenchDir() {
   const char* d = std::getenv("TWIN_BENCH_DIR");
@@ -109,6 +114,36 @@ void BM_CompactWindow(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_CompactWindow)->Unit(benchmark::kMillisecond)->Iterations(10);
+
+// The floor under compaction: RocksDB alone iterating the same kind of fresh 100,000-event
+// window (no verification, no fold, no snapshot).
+void BM_ScanWindowRaw(benchmark::State& state) {
+  const std::string dir = BenchDir() + "/scanwindow";
+  std::filesystem::remove_all(dir);
+  auto log = std::move(EventLog::OpenWriter(dir).value());
+  SynthOptions o;
+  o.mean_step_ns = 100'000;
+  SynthGenerator g(o);
+  std::vector<Event> window;
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    g.Fill(window, 100000);
+    const EventKey from = NextAfter(log->Head().key);
+    (void)log->Append(window);
+    state.ResumeTiming();
+    uint64_t n = 0;
+    (void)log->ScanRaw(from, {UINT64_MAX, UINT64_MAX}, [&](std::string_view, std::string_view v) {
+      bytes += v.size();
+      return ++n, true;
+    });
+    if (n != 100000) state.SkipWithError("short scan");
+  }
+  benchmark::DoNotOptimize(bytes);
+  log.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_ScanWindowRaw)->Unit(benchmark::kMillisecond)->Iterations(10);
 
 // The 10 M-event log for the state-at benchmarks: synthetic host at TWIN_BENCH_RATE events/s
 // (default 1,000/s), compacted every 10 s of event time like twind does.
