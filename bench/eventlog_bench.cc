@@ -1,6 +1,9 @@
 // Event-log micro/system benchmarks (Google Benchmark):
 //   BM_Append/<batch>        append throughput, WAL on, default fsync policy (interval)
-//   BM_CompactWindow         one compaction of a 10 s window of 100,000 events
+//   BM_AppendFollowed/<b>    append with a compactor following the log (as in twind)
+//   BM_CompactWindow         one compaction tick over a 10 s window of 100,000 events, the
+//                            compactor following the log (as in twind)
+//   BM_CompactWindowCold     the same, the compactor reading the window back from the log
 //   BM_ScanWindowRaw         RocksDB alone iterating such a window (the floor under compaction)
 //   BM_Fold                  pure fold throughput (decoded events)
 //   BM_StateAt / BM_FullFold state --at T at random T on a 10,000,000-event log, vs folding
@@ -73,6 +76,33 @@ void BM_Append(benchmark::State& state) {
 }
 BENCHMARK(BM_Append)->Arg(100)->Arg(1000)->UseRealTime()->MinTime(3.0);
 
+// Append while a compactor follows the log (twind's configuration): what the feed costs the
+// writer (copying each committed batch) and the machine (folding on the feed thread).
+void BM_AppendFollowed(benchmark::State& state) {
+  const size_t batch = static_cast<size_t>(state.range(0));
+  const auto& corpus = Corpus();
+  const std::string dir = BenchDir() + "/append-followed";
+  std::filesystem::remove_all(dir);
+  auto log = std::move(EventLog::OpenWriter(dir).value());
+  auto c = std::make_unique<Compactor>(*log);
+  if (!c->Follow().ok()) state.SkipWithError("follow failed");
+  size_t pos = 0;
+  uint64_t n = 0;
+  for (auto _ : state) {
+    if (pos + batch > corpus.size()) pos = 0;
+    auto r = log->Append(std::span(corpus).subspan(pos, batch));
+    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
+    pos += batch;
+    n += batch;
+    if (n % 100000 < batch) (void)c->RunOnce(corpus[pos - 1].ts_ns);  // a tick now and then
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+  c.reset();  // before the log it observes
+  log.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_AppendFollowed)->Arg(1000)->UseRealTime()->MinTime(3.0);
+
 void BM_Fold(benchmark::State& state) {
   const auto& corpus = Corpus();
   uint64_t n = 0;
@@ -87,9 +117,11 @@ void BM_Fold(benchmark::State& state) {
 }
 BENCHMARK(BM_Fold)->Unit(benchmark::kMillisecond);
 
-// One compaction cycle over a 10 s window holding 100,000 new events: scan, verify, decode,
-// fold, diff and write the snapshot.
-void BM_CompactWindow(benchmark::State& state) {
+// One compaction cycle over a 10 s window holding 100,000 new events: fold, diff and write the
+// snapshot. `follow` = as twind runs it (the compactor folds records as they are committed, on
+// its feed thread, while the appends run untimed; the tick waits for whatever is left and cuts);
+// otherwise the compactor reads the window back from the log (a compactor that just started).
+void CompactWindow(benchmark::State& state, bool follow) {
   const std::string dir = BenchDir() + "/compact";
   std::filesystem::remove_all(dir);
   auto log = std::move(EventLog::OpenWriter(dir).value());
@@ -97,22 +129,31 @@ void BM_CompactWindow(benchmark::State& state) {
   o.mean_step_ns = 100'000;  // 100,000 events per 10 s
   SynthGenerator g(o);
   std::vector<Event> window;
-  Compactor c(*log);
+  auto c = std::make_unique<Compactor>(*log);
+  if (follow && !c->Follow().ok()) state.SkipWithError("follow failed");
   g.Fill(window, 100000);
   (void)log->Append(window);
-  (void)c.RunOnce(g.now_ns());
+  (void)c->RunOnce(g.now_ns());
   for (auto _ : state) {
     state.PauseTiming();
     g.Fill(window, 100000);
-    (void)log->Append(window);
+    for (size_t i = 0; i < window.size(); i += 1000) {
+      (void)log->Append(std::span(window).subspan(i, 1000));  // twind appends in batches
+    }
     state.ResumeTiming();
-    auto r = c.RunOnce(g.now_ns());
+    auto r = c->RunOnce(g.now_ns());
     if (!r.ok() || !r.value()) state.SkipWithError("compaction failed");
   }
-  state.counters["live_processes"] = static_cast<double>(c.current().processes.size());
+  if (follow && !c->following()) state.SkipWithError("the compactor stopped following");
+  state.counters["live_processes"] = static_cast<double>(c->current().processes.size());
+  state.counters["listeners"] = static_cast<double>(c->current().listeners.size());
+  c.reset();  // before the log it observes
   log.reset();
   std::filesystem::remove_all(dir);
 }
+void BM_CompactWindow(benchmark::State& state) { CompactWindow(state, true); }
+void BM_CompactWindowCold(benchmark::State& state) { CompactWindow(state, false); }
+BENCHMARK(BM_CompactWindowCold)->Unit(benchmark::kMillisecond)->Iterations(10);
 BENCHMARK(BM_CompactWindow)->Unit(benchmark::kMillisecond)->Iterations(10);
 
 // The floor under compaction: RocksDB alone iterating the same kind of fresh 100,000-event

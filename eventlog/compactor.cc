@@ -1,8 +1,46 @@
 #include "eventlog/compactor.h"
 
-#include "eventlog/folder.h"
-
 namespace twin {
+
+namespace {
+EventKey After(const State& s) {
+  if (s.events_folded == 0) return {0, 0};
+  const EventKey& k = s.last_key;
+  return k.seq == UINT64_MAX ? EventKey{k.ts_ns + 1, 0} : EventKey{k.ts_ns, k.seq + 1};
+}
+}  // namespace
+
+Compactor::Compactor(EventLog& log) : log_(log) {}
+
+Compactor::~Compactor() { StopFollowing(); }
+
+void Compactor::StopFollowing() {
+  if (!feed_) return;
+  log_.SetCommitObserver(nullptr);
+  feed_.reset();
+}
+
+Status Compactor::Follow() {
+  if (feed_) return Status::Ok();
+  if (!loaded_) {
+    Status s = LoadLatest();
+    if (!s.ok()) return s;
+  }
+  feed_ = std::make_unique<FoldFeed>();
+  // From here on every commit reaches the feed; what came before is folded from the log.
+  const ChainHead head =
+      log_.SetCommitObserver([f = feed_.get()](std::span<const EventLog::CommittedRecord> r) {
+        f->Push(r);
+      });
+  StateFolder catch_up(current_);
+  Status s = head.count == 0 ? Status::Ok() : FoldRange(log_, After(current_), head.key, catch_up);
+  if (!s.ok()) {
+    StopFollowing();
+    return s;
+  }
+  feed_->SetBase(catch_up.Finish());
+  return Status::Ok();
+}
 
 Status Compactor::LoadLatest() {
   auto snap = log_.SnapshotAtOrBefore({UINT64_MAX, UINT64_MAX});
@@ -18,15 +56,23 @@ Result<std::optional<Snapshot>> Compactor::RunOnce(uint64_t now_ns) {
     if (!s.ok()) return s;
   }
   const State before = current_;
-  EventKey from = current_.last_key;
-  from = from.seq == UINT64_MAX ? EventKey{from.ts_ns + 1, 0} : EventKey{from.ts_ns, from.seq + 1};
-  if (current_.events_folded == 0) from = {0, 0};
-  StateFolder folder(std::move(current_));
-  Status s = FoldRange(log_, from, {UINT64_MAX, UINT64_MAX}, folder);
-  current_ = folder.Finish();
-  if (!s.ok()) {
-    current_ = before;  // keep the last good state; the next run retries
-    return s;
+  Status s;
+  if (feed_) {
+    auto cut = feed_->Cut();
+    if (cut.ok()) {
+      current_ = std::move(cut).value();
+    } else {
+      StopFollowing();  // read the log instead, from the last good state
+    }
+  }
+  if (!feed_) {
+    StateFolder folder(std::move(current_));
+    s = FoldRange(log_, After(before), {UINT64_MAX, UINT64_MAX}, folder);
+    current_ = folder.Finish();
+    if (!s.ok()) {
+      current_ = before;  // keep the last good state; the next run retries
+      return s;
+    }
   }
   if (current_.events_folded == before.events_folded) return std::optional<Snapshot>();
   Snapshot snap;

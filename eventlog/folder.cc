@@ -8,6 +8,8 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <future>
+#include <optional>
 #include <vector>
 
 #include "eventlog/codec_fb.h"
@@ -235,13 +237,12 @@ struct Batch {
     size_t offset;
     size_t size;
   };
-  std::vector<char> bytes;
+  std::string bytes;
   std::vector<Item> items;
   void Add(const EventKey& key, std::string_view record) {
-    const size_t at = (bytes.size() + 7) & ~size_t{7};
-    bytes.resize(at + record.size());
-    std::memcpy(bytes.data() + at, record.data(), record.size());
-    items.push_back({key, at, record.size()});
+    bytes.append((8 - bytes.size() % 8) % 8, '\0');  // 8-byte aligned records
+    items.push_back({key, bytes.size(), record.size()});
+    bytes.append(record);
   }
   std::string_view Record(const Item& i) const { return {bytes.data() + i.offset, i.size}; }
   void Clear() {
@@ -375,6 +376,126 @@ Result<State> FoldRangeOnto(const EventLog& log, const EventKey& from, const Eve
   });
   if (!s.ok()) return s;
   return folder.Finish();
+}
+
+struct FoldFeed::Impl {
+  struct Item {
+    std::unique_ptr<Batch> batch;                 // records, or
+    std::promise<Result<State>>* cut = nullptr;  // a cut request
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Item> queue;
+  std::vector<std::unique_ptr<Batch>> spare;  // folded batches, reused: no fresh pages per push
+  std::optional<State> base;  // handed to the worker once
+  bool stop = false;
+  std::thread worker;
+  // Worker-only.
+  StateFolder folder;
+  bool based = false;
+  Status failure;
+
+  // The records come from this process's own FlatBuffers builder (EventLog::Append), not from
+  // disk: the kind is checked, the verifier is not run again.
+  void Fold(const Batch& b) {
+    if (!failure.ok()) return;
+    for (const Batch::Item& i : b.items) {
+      const std::string_view record = b.Record(i);
+      const fb::Event* e =
+          record.size() < 12 ? nullptr : flatbuffers::GetRoot<fb::Event>(record.data());
+      if (!e || e->kind() == 0 || e->kind() > kEventKindMax) {
+        failure = RecordCorruption(i.key, Status::Corruption("committed record is malformed"));
+        return;
+      }
+      folder.impl_->ApplyVerified(i.key, record, e);
+    }
+  }
+
+  void Run() {
+    while (true) {
+      Item item;
+      {
+        std::unique_lock<std::mutex> l(mu);
+        // Records wait for the base; cut requests and stop do not.
+        cv.wait(l, [&] {
+          return stop || (!queue.empty() && (based || base || queue.front().cut));
+        });
+        if (stop) return;
+        if (!based && base) {
+          folder.impl_->Init(std::move(*base));
+          base.reset();
+          based = true;
+        }
+        item = std::move(queue.front());
+        queue.pop_front();
+      }
+      if (item.batch) {
+        Fold(*item.batch);
+        item.batch->Clear();
+        std::lock_guard<std::mutex> l(mu);
+        if (spare.size() < 8) spare.push_back(std::move(item.batch));
+      } else if (!failure.ok()) {
+        item.cut->set_value(failure);
+      } else if (!based) {
+        item.cut->set_value(Status::InvalidArgument("fold feed has no base state"));
+      } else {
+        State s = folder.Finish();
+        folder.impl_->Init(s);
+        item.cut->set_value(std::move(s));
+      }
+    }
+  }
+};
+
+FoldFeed::FoldFeed() : impl_(std::make_unique<Impl>()) {
+  impl_->worker = std::thread([p = impl_.get()] { p->Run(); });
+}
+
+FoldFeed::~FoldFeed() {
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->stop = true;
+  }
+  impl_->cv.notify_all();
+  impl_->worker.join();
+}
+
+void FoldFeed::Push(std::span<const EventLog::CommittedRecord> records) {
+  if (records.empty()) return;
+  std::unique_ptr<Batch> b;
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    if (!impl_->spare.empty()) {
+      b = std::move(impl_->spare.back());
+      impl_->spare.pop_back();
+    }
+  }
+  if (!b) b = std::make_unique<Batch>();
+  for (const auto& r : records) b->Add(r.key, r.record);
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->queue.push_back({std::move(b), nullptr});
+  }
+  impl_->cv.notify_one();
+}
+
+void FoldFeed::SetBase(State base) {
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->base = std::move(base);
+  }
+  impl_->cv.notify_one();
+}
+
+Result<State> FoldFeed::Cut() {
+  std::promise<Result<State>> done;
+  auto f = done.get_future();
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->queue.push_back({nullptr, &done});
+  }
+  impl_->cv.notify_one();
+  return f.get();
 }
 
 }  // namespace twin

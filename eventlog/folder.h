@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 
 #include "eventlog/log.h"
@@ -37,6 +38,7 @@ class StateFolder {
   struct Impl;  // opaque; defined in folder.cc
 
  private:
+  friend class FoldFeed;
   friend Status FoldRange(const EventLog&, const EventKey&, const EventKey&, StateFolder&);
   friend Result<State> FoldRangeOnto(const EventLog&, const EventKey&, const EventKey&,
                                      const std::function<Result<State>()>&);
@@ -53,5 +55,28 @@ Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
 // already scans the range: StateAt reads and decodes its snapshot while it scans the tail.
 Result<State> FoldRangeOnto(const EventLog& log, const EventKey& from, const EventKey& to,
                             const std::function<Result<State>()>& load_base);
+
+// Folds records as they are handed to it, on its own thread. A writer's compactor follows the
+// log with one (EventLog::SetCommitObserver), so a snapshot does not read back what was just
+// written: the folding is spread over the interval and a cut only materialises the state.
+class FoldFeed {
+ public:
+  FoldFeed();
+  ~FoldFeed();
+  FoldFeed(const FoldFeed&) = delete;
+  FoldFeed& operator=(const FoldFeed&) = delete;
+
+  // Copies and queues the records (cheap; safe from any thread).
+  void Push(std::span<const EventLog::CommittedRecord> records);
+  // The state the queued records fold onto; folding starts once it is set.
+  void SetBase(State base);
+  // Waits until every record pushed so far is folded and returns that state; the feed goes on
+  // from it. Fails (for good) if a record does not verify or no base was set.
+  Result<State> Cut();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace twin

@@ -179,6 +179,10 @@ struct EventLog::Impl {
   std::string dir;
   bool writer = false;
   bool snap_index = false;  // meta holds a complete snapshot index
+  EventLog::CommitFn observer;                       // guarded by mu
+  std::string staged;                                // records of the batch being appended
+  std::vector<EventLog::CommittedRecord> staged_records;
+  std::vector<size_t> staged_offsets;
   LogOptions options;
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -393,6 +397,9 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
   if (events.empty()) return m.head.key;
   rocksdb::WriteBatch batch(events.size() * 256);
   ChainHead head = m.head;
+  m.staged.clear();
+  m.staged_records.clear();
+  m.staged_offsets.clear();
   std::vector<std::string> seal_values;
   char keybuf[16];
   for (const Event& e : events) {
@@ -412,6 +419,11 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
         rocksdb::Slice(payload.data(), payload.size())};
     auto s = batch.Put(m.events, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value_parts, 2));
     if (!s.ok()) return FromRocks(s, "cannot build batch");
+    if (m.observer) {
+      m.staged_records.push_back({k, {}});
+      m.staged_offsets.push_back(m.staged.size());
+      m.staged.append(payload);
+    }
     if (m.options.seal_every_events != 0 && head.count % m.options.seal_every_events == 0) {
       Seal seal{head.key, head.count, head.head, e.ts_ns, "", 0};
       s = batch.Put(m.meta, kSealPrefix + EncodeKey(head.key), SealToJson(seal));
@@ -426,7 +438,22 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
   if (!s.ok()) return FromRocks(s, "cannot append to event log in " + m.dir);
   m.head = head;
   if (m.options.fsync == FsyncPolicy::kInterval) m.dirty.store(true, std::memory_order_relaxed);
+  if (m.observer) {
+    // The buffer grew while staging: point the views into it now.
+    for (size_t i = 0; i < m.staged_records.size(); ++i) {
+      const size_t at = m.staged_offsets[i];
+      const size_t end = i + 1 < m.staged_offsets.size() ? m.staged_offsets[i + 1] : m.staged.size();
+      m.staged_records[i].record = std::string_view(m.staged.data() + at, end - at);
+    }
+    m.observer(m.staged_records);
+  }
   return head.key;
+}
+
+ChainHead EventLog::SetCommitObserver(CommitFn fn) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  impl_->observer = std::move(fn);
+  return impl_->head;
 }
 
 Status EventLog::Sync() {

@@ -97,6 +97,17 @@ class EventLog {
   Result<EventKey> Append(const Event& event) { return Append(std::span<const Event>(&event, 1)); }
   Status Sync();  // forces the WAL to disk now
 
+  // Commit observer: after every successful Append, called (under the append lock, in key order)
+  // with each committed event's key and FlatBuffers record (views valid during the call only).
+  // Setting it returns the head at that moment: the observer sees exactly the events after it.
+  // nullptr removes it. REQUIRES: writer.
+  struct CommittedRecord {
+    EventKey key;
+    std::string_view record;
+  };
+  using CommitFn = std::function<void(std::span<const CommittedRecord>)>;
+  ChainHead SetCommitObserver(CommitFn fn);
+
   // Calls fn for each event with from <= key <= to, in key order. fn returns false to stop.
   // A record that fails verification ends the scan with kCorruption naming its key, unless
   // on_corrupt is given: then it is called and the scan continues.

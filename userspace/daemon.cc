@@ -637,6 +637,10 @@ int Daemon::Run() {
   if (auto r = compactor_->RunOnce(WallNs()); !r.ok())
     log_->warn("initial compaction: {}", r.status().ToString());
   live_ = compactor_->current();
+  // From now on the compactor folds records as they are committed; each tick only cuts.
+  if (Status fs = compactor_->Follow(); !fs.ok()) {
+    log_->warn("compactor reads the log back at each tick: {}", fs.ToString());
+  }
 
   std::vector<Event> boot;
   Event start = Stamp(Event{});
