@@ -51,12 +51,19 @@ const std::vector<Event>& Corpus() {
   return events;
 }
 
-void BM_Append(benchmark::State& state) {
+// Append throughput; with `follow`, a compactor follows the log as in twind: what the feed
+// costs the writer (copying each committed batch) and the machine (folding on the feed thread).
+void Append(benchmark::State& state, bool follow) {
   const size_t batch = static_cast<size_t>(state.range(0));
   const auto& corpus = Corpus();
-  const std::string dir = BenchDir() + "/append";
+  const std::string dir = BenchDir() + (follow ? "/append-followed" : "/append");
   std::filesystem::remove_all(dir);
   auto log = std::move(EventLog::OpenWriter(dir).value());
+  std::unique_ptr<Compactor> c;
+  if (follow) {
+    c = std::make_unique<Compactor>(*log);
+    if (!c->Follow().ok()) state.SkipWithError("follow failed");
+  }
   size_t pos = 0;
   uint64_t n = 0;
   for (auto _ : state) {
@@ -65,42 +72,20 @@ void BM_Append(benchmark::State& state) {
     if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
     pos += batch;
     n += batch;
+    if (c && n % 100000 < batch) (void)c->RunOnce(corpus[pos - 1].ts_ns);  // a tick now and then
   }
   state.SetItemsProcessed(static_cast<int64_t>(n));
   // Average stored value size, so db_bench can be run with the same value size.
   uint64_t bytes = 0, cnt = 0;
   for (size_t i = 0; i < 10000; ++i, ++cnt) bytes += 32 + EncodeEventToString(corpus[i]).size();
   state.counters["value_bytes"] = static_cast<double>(bytes) / cnt;
-  log.reset();
-  std::filesystem::remove_all(dir);
-}
-BENCHMARK(BM_Append)->Arg(100)->Arg(1000)->UseRealTime()->MinTime(3.0);
-
-// Append while a compactor follows the log (twind's configuration): what the feed costs the
-// writer (copying each committed batch) and the machine (folding on the feed thread).
-void BM_AppendFollowed(benchmark::State& state) {
-  const size_t batch = static_cast<size_t>(state.range(0));
-  const auto& corpus = Corpus();
-  const std::string dir = BenchDir() + "/append-followed";
-  std::filesystem::remove_all(dir);
-  auto log = std::move(EventLog::OpenWriter(dir).value());
-  auto c = std::make_unique<Compactor>(*log);
-  if (!c->Follow().ok()) state.SkipWithError("follow failed");
-  size_t pos = 0;
-  uint64_t n = 0;
-  for (auto _ : state) {
-    if (pos + batch > corpus.size()) pos = 0;
-    auto r = log->Append(std::span(corpus).subspan(pos, batch));
-    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
-    pos += batch;
-    n += batch;
-    if (n % 100000 < batch) (void)c->RunOnce(corpus[pos - 1].ts_ns);  // a tick now and then
-  }
-  state.SetItemsProcessed(static_cast<int64_t>(n));
   c.reset();  // before the log it observes
   log.reset();
   std::filesystem::remove_all(dir);
 }
+void BM_Append(benchmark::State& state) { Append(state, false); }
+void BM_AppendFollowed(benchmark::State& state) { Append(state, true); }
+BENCHMARK(BM_Append)->Arg(100)->Arg(1000)->UseRealTime()->MinTime(3.0);
 BENCHMARK(BM_AppendFollowed)->Arg(1000)->UseRealTime()->MinTime(3.0);
 
 void BM_Fold(benchmark::State& state) {
