@@ -300,28 +300,26 @@ namespace {
 
 // Our event fields for Timesketch, flat, written straight into out (", \"k\":v" pairs): the
 // same names as twin-replay's JSON (replay/render.cc) without its per-event snprintf.
-void Str(std::string& out, std::string_view k, std::string_view v) {
+void Key(std::string& out, std::string_view k) {  // our keys are plain ASCII names
   out += ",\"";
   out += k;
   out += "\":";
+}
+void Str(std::string& out, std::string_view k, std::string_view v) {
+  Key(out, k);
   AppendJsonString(out, v);
 }
 void U(std::string& out, std::string_view k, uint64_t v) {
-  out += ",\"";
-  out += k;
-  out += "\":";
+  Key(out, k);
   AppendUint(out, v);
 }
 void I(std::string& out, std::string_view k, int64_t v) {
-  out += ",\"";
-  out += k;
-  out += "\":";
+  Key(out, k);
   AppendInt(out, v);
 }
 void B(std::string& out, std::string_view k, bool v) {
-  out += ",\"";
-  out += k;
-  out += v ? "\":true" : "\":false";
+  Key(out, k);
+  out += v ? "true" : "false";
 }
 
 void AppendEventFields(const EventKey& key, const Event& e, std::string& out) {

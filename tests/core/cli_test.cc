@@ -1,9 +1,4 @@
 // twin-replay end to end: the real binary on a real log.
-#include <sys/wait.h>
-
-#include <fstream>
-#include <sstream>
-
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -11,33 +6,15 @@
 #include "eventlog/compactor.h"
 #include "eventlog/log.h"
 #include "eventlog/timefmt.h"
+#include "tests/common/replay_run.h"
 #include "tests/core/test_util.h"
 
 namespace twin {
 namespace {
 
-struct CmdRun {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-CmdRun Replay(const testing::TempDir& t, const std::string& args) {
-  const std::string o = t.sub("stdout"), e = t.sub("stderr");
-  const std::string cmd = std::string(TWIN_REPLAY_BIN) + " " + args + " >" + o + " 2>" + e;
-  int status = std::system(cmd.c_str());
-  CmdRun r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = Slurp(o);
-  r.err = Slurp(e);
-  return r;
-}
+using testing::CmdRun;
+using testing::Replay;
+using testing::Slurp;
 
 class Cli : public ::testing::Test {
  protected:

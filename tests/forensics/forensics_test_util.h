@@ -2,10 +2,6 @@
 // real twin-replay binary.
 #pragma once
 
-#include <sys/wait.h>
-
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,32 +10,10 @@
 #include "eventlog/compactor.h"
 #include "eventlog/log.h"
 #include "eventlog/synth.h"
+#include "tests/common/replay_run.h"
 #include "tests/core/test_util.h"
 
 namespace twin::testing {
-
-struct CmdRun {
-  int code = -1;
-  std::string out, err;
-};
-
-inline std::string Slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-inline CmdRun Replay(const TempDir& t, const std::string& args) {
-  const std::string o = t.sub("stdout"), e = t.sub("stderr");
-  const std::string cmd = std::string(TWIN_REPLAY_BIN) + " " + args + " >" + o + " 2>" + e;
-  int status = std::system(cmd.c_str());
-  CmdRun r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = Slurp(o);
-  r.err = Slurp(e);
-  return r;
-}
 
 // Every nasty argv element the exporters must survive.
 inline std::vector<std::string> HostileArgv() {
