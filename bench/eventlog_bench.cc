@@ -27,10 +27,6 @@
 namespace twin {
 namespace {
 
-EventKey NextAfter(const EventKey& k) {
-  return k.seq == UINT64_MAX ? EventKey{k.ts_ns + 1, 0} : EventKey{k.ts_ns, k.seq + 1};
-}
-
 std::string BenchDir() {
   const char* d = std::getenv("TWIN_BENCH_DIR");
   return d ? d : "/var/tmp/safetytwin-bench";
@@ -155,7 +151,7 @@ void BM_ScanWindowRaw(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     g.Fill(window, 100000);
-    const EventKey from = NextAfter(log->Head().key);
+    const EventKey from = NextKey(log->Head().key);
     (void)log->Append(window);
     state.ResumeTiming();
     uint64_t n = 0;

@@ -5,8 +5,7 @@ namespace twin {
 namespace {
 EventKey After(const State& s) {
   if (s.events_folded == 0) return {0, 0};
-  const EventKey& k = s.last_key;
-  return k.seq == UINT64_MAX ? EventKey{k.ts_ns + 1, 0} : EventKey{k.ts_ns, k.seq + 1};
+  return NextKey(s.last_key);
 }
 }  // namespace
 

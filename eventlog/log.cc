@@ -133,11 +133,11 @@ bool SealFromJson(const std::string& s, Seal* out) {
   }
 }
 
+}  // namespace
+
 EventKey NextKey(const EventKey& k) {
   return k.seq == UINT64_MAX ? EventKey{k.ts_ns + 1, 0} : EventKey{k.ts_ns, k.seq + 1};
 }
-
-}  // namespace
 
 std::string EncodeKey(const EventKey& k) {
   std::string out(16, '\0');

@@ -41,6 +41,7 @@ struct LogOptions {
 std::string EncodeKey(const EventKey& k);
 bool DecodeKey(std::string_view bytes, EventKey* out);
 std::string KeyToString(const EventKey& k);  // "ts_ns:seq" for messages
+EventKey NextKey(const EventKey& k);         // the smallest key after k
 
 using Hash = std::array<uint8_t, 32>;
 std::string HashHex(const Hash& h);

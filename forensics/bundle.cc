@@ -45,9 +45,6 @@ uint32_t GetBE32(const char* p) {
          (uint32_t{static_cast<uint8_t>(p[2])} << 8) | uint32_t{static_cast<uint8_t>(p[3])};
 }
 
-EventKey NextKey(const EventKey& k) {
-  return k.seq == UINT64_MAX ? EventKey{k.ts_ns + 1, 0} : EventKey{k.ts_ns, k.seq + 1};
-}
 
 void RedactState(State& s, const Redactor& r) {
   for (auto& [k, p] : s.processes) r.ApplyArgv(p.argv);
