@@ -17,10 +17,7 @@ std::string Get(const flatbuffers::String* s) { return s ? s->str() : std::strin
 Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> StrVec(
     FlatBufferBuilder& b, const std::vector<std::string>& v) {
   if (v.empty()) return 0;
-  std::vector<Offset<flatbuffers::String>> offs;
-  offs.reserve(v.size());
-  for (const auto& s : v) offs.push_back(b.CreateString(s));
-  return b.CreateVector(offs);
+  return b.CreateVectorOfStrings(v.begin(), v.end());  // offsets go to the builder's scratch
 }
 
 std::vector<std::string> GetStrVec(const flatbuffers::Vector<Offset<flatbuffers::String>>* v) {
@@ -59,7 +56,13 @@ Offset<fb::HostFacts> EncodeHost(FlatBufferBuilder& b, const HostFacts& h) {
   return fb::CreateHostFacts(b, hostname, kernel, os, mid, bid, h.cpus, h.mem_bytes, dv);
 }
 
-bool HostEmpty(const HostFacts& h) { return h == HostFacts{}; }
+// Field by field (comparing with HostFacts{} builds a temporary per event).
+static_assert(sizeof(HostFacts) == 5 * sizeof(std::string) + 16 + sizeof(std::vector<Disk>),
+              "HostFacts changed: update HostEmpty");
+bool HostEmpty(const HostFacts& h) {
+  return h.hostname.empty() && h.kernel.empty() && h.os.empty() && h.machine_id.empty() &&
+         h.boot_id.empty() && h.cpus == 0 && h.mem_bytes == 0 && h.disks.empty();
+}
 
 }  // namespace
 
