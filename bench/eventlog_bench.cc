@@ -1,5 +1,6 @@
 // Event-log micro/system benchmarks (Google Benchmark):
 //   BM_Append/<batch>        append throughput, WAL on, default fsync policy (interval)
+//   BM_AppendNoSync/<batch>  the same with fsync=never (no group commit of the WAL)
 //   BM_AppendFollowed/<b>    append with a compactor following the log (as in twind)
 //   BM_CompactWindow         one compaction tick over a 10 s window of 100,000 events, the
 //                            compactor following the log (as in twind)
@@ -49,12 +50,14 @@ const std::vector<Event>& Corpus() {
 
 // Append throughput; with `follow`, a compactor follows the log as in twind: what the feed
 // costs the writer (copying each committed batch) and the machine (folding on the feed thread).
-void Append(benchmark::State& state, bool follow) {
+void Append(benchmark::State& state, bool follow, FsyncPolicy fsync = FsyncPolicy::kInterval) {
   const size_t batch = static_cast<size_t>(state.range(0));
   const auto& corpus = Corpus();
   const std::string dir = BenchDir() + (follow ? "/append-followed" : "/append");
   std::filesystem::remove_all(dir);
-  auto log = std::move(EventLog::OpenWriter(dir).value());
+  LogOptions options;
+  options.fsync = fsync;
+  auto log = std::move(EventLog::OpenWriter(dir, options).value());
   std::unique_ptr<Compactor> c;
   if (follow) {
     c = std::make_unique<Compactor>(*log);
@@ -81,7 +84,10 @@ void Append(benchmark::State& state, bool follow) {
 }
 void BM_Append(benchmark::State& state) { Append(state, false); }
 void BM_AppendFollowed(benchmark::State& state) { Append(state, true); }
+// fsync=never: no group commit, like db_bench --sync=false (the WAL stays in the page cache).
+void BM_AppendNoSync(benchmark::State& state) { Append(state, false, FsyncPolicy::kNever); }
 BENCHMARK(BM_Append)->Arg(100)->Arg(1000)->UseRealTime()->MinTime(3.0);
+BENCHMARK(BM_AppendNoSync)->Arg(1000)->UseRealTime()->MinTime(3.0);
 BENCHMARK(BM_AppendFollowed)->Arg(1000)->UseRealTime()->MinTime(3.0);
 
 void BM_Fold(benchmark::State& state) {
