@@ -57,6 +57,7 @@ Result<std::optional<Snapshot>> Compactor::RunOnce(uint64_t now_ns) {
   const State before = current_;
   Status s;
   if (feed_) {
+    (void)log_.Drain();  // everything appended before this tick reaches the feed
     auto cut = feed_->Cut();
     if (cut.ok()) {
       current_ = std::move(cut).value();

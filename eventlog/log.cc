@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdarg>
+#include <cstdio>
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
@@ -172,8 +174,6 @@ struct EventLog::Impl {
   std::string dir;
   bool writer = false;
   bool snap_index = false;  // meta holds a complete snapshot index
-  EventLog::CommitFn observer;                       // guarded by mu
-  std::vector<EventLog::CommittedRecord> staged_records;  // the batch being appended
   LogOptions options;
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -182,11 +182,83 @@ struct EventLog::Impl {
   rocksdb::ColumnFamilyHandle* meta = nullptr;
   rocksdb::ColumnFamilyHandle* twin = nullptr;
 
-  mutable std::mutex mu;  // serialises Append and guards head
-  ChainHead head;
+  mutable std::mutex mu;  // serialises Append and guards head and observer
+  ChainHead head;         // after the last batch handed to the committer
+  std::shared_ptr<const EventLog::CommitFn> observer;
   std::unique_ptr<RecordEncoder> encoder;  // writer only
-  rocksdb::WriteBatch batch;               // reused: keeps its buffer between appends
   Hasher hasher;
+
+  // Commit pipeline (writer only). Append encodes, chains and stages a batch, then hands it to
+  // the committer thread, which writes it while the next batch is prepared. Two slots
+  // alternate: a slot is reused only after the committer is done with it.
+  struct Slot {
+    rocksdb::WriteBatch batch;  // reused: keeps its buffer
+    std::vector<EventLog::CommittedRecord> records;  // for the observer (views into the encoder)
+    std::shared_ptr<const EventLog::CommitFn> observer;
+    ChainHead head;  // after this batch
+    size_t events = 0;
+  };
+  Slot slots[2];
+  int next_slot = 0;  // guarded by mu
+  std::thread committer;
+  mutable std::mutex commit_mu;
+  mutable std::condition_variable commit_cv;
+  Slot* pending = nullptr;  // guarded by commit_mu
+  bool committing = false;  // guarded by commit_mu
+  bool commit_stop = false;  // guarded by commit_mu
+  Status commit_failure;    // guarded by commit_mu; sticky: the log must be reopened
+  ChainHead committed;      // guarded by commit_mu
+
+  void CommitLoop() {
+    std::unique_lock<std::mutex> l(commit_mu);
+    for (;;) {
+      commit_cv.wait(l, [&] { return pending != nullptr || commit_stop; });
+      if (pending == nullptr) return;
+      Slot* slot = pending;
+      pending = nullptr;
+      committing = true;
+      l.unlock();
+      Status st = Commit(*slot);
+      l.lock();
+      committing = false;
+      if (st.ok()) {
+        committed = slot->head;
+      } else if (commit_failure.ok()) {
+        commit_failure = st;
+      }
+      commit_cv.notify_all();
+    }
+  }
+
+  Status Commit(Slot& slot) {
+    rocksdb::WriteOptions wo;
+    wo.sync = options.fsync == FsyncPolicy::kAlways;
+    auto s = db->Write(wo, &slot.batch);
+    if (!s.ok()) {
+      // The WAL file saw an error: RocksDB's packaged build aborts (a failed assertion) if it is
+      // synced again, so the syncer and the destructor stop syncing from here on.
+      write_failed.store(true);
+      return FromRocks(s, "cannot append to event log in " + dir + " (a batch of " +
+                              std::to_string(slot.events) +
+                              " events was not written; reopen the log to go on)");
+    }
+    if (options.fsync == FsyncPolicy::kInterval) dirty.store(true, std::memory_order_relaxed);
+    if (slot.observer) (*slot.observer)(slot.records);
+    return Status::Ok();
+  }
+
+  ChainHead Committed() const {
+    std::lock_guard<std::mutex> l(commit_mu);
+    return committed;
+  }
+
+  // Waits until every batch handed over so far is committed (or failed).
+  Status Drain() const {
+    if (!committer.joinable()) return Status::Ok();
+    std::unique_lock<std::mutex> l(commit_mu);
+    commit_cv.wait(l, [&] { return pending == nullptr && !committing; });
+    return commit_failure;
+  }
 
   // Group commit for FsyncPolicy::kInterval.
   std::thread syncer;
@@ -194,8 +266,17 @@ struct EventLog::Impl {
   std::condition_variable sync_cv;
   bool stop = false;
   std::atomic<bool> dirty{false};
+  std::atomic<bool> write_failed{false};
 
   ~Impl() {
+    if (committer.joinable()) {
+      {
+        std::lock_guard<std::mutex> l(commit_mu);
+        commit_stop = true;  // the loop writes what is pending first
+      }
+      commit_cv.notify_all();
+      committer.join();
+    }
     if (syncer.joinable()) {
       {
         std::lock_guard<std::mutex> l(sync_mu);
@@ -205,7 +286,7 @@ struct EventLog::Impl {
       syncer.join();
     }
     if (db) {
-      if (writer && dirty.load()) db->SyncWAL().PermitUncheckedError();
+      if (writer && dirty.load() && !write_failed.load()) db->SyncWAL().PermitUncheckedError();
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
       db->Close().PermitUncheckedError();
     }
@@ -215,7 +296,7 @@ struct EventLog::Impl {
     std::unique_lock<std::mutex> l(sync_mu);
     while (!stop) {
       sync_cv.wait_for(l, std::chrono::milliseconds(options.fsync_interval_ms));
-      if (dirty.exchange(false)) {
+      if (dirty.exchange(false) && !write_failed.load()) {
         l.unlock();
         db->SyncWAL().PermitUncheckedError();  // a failed sync is retried next tick
         l.lock();
@@ -231,6 +312,24 @@ struct EventLog::Impl {
   }
 };
 
+// RocksDB's warnings go to stderr (the daemon's journal) instead of a LOG file in the data
+// dir: that file sits on the same disk as the log, and RocksDB's own file logger aborts (a
+// failed assertion in the packaged build) when it writes again after the disk was full.
+class StderrLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  explicit StderrLogger(rocksdb::InfoLogLevel level) : rocksdb::Logger(level) {}
+  void Logv(const char* format, va_list ap) override {
+    char buf[1024];
+    const int n = std::vsnprintf(buf, sizeof(buf), format, ap);
+    if (n < 0) return;
+    std::string line = "rocksdb: ";
+    line.append(buf, std::min<size_t>(static_cast<size_t>(n), sizeof(buf) - 1));
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+};
+
 static rocksdb::Options BaseOptions() {
   rocksdb::Options o;
   o.create_if_missing = true;
@@ -241,6 +340,7 @@ static rocksdb::Options BaseOptions() {
   o.max_total_wal_size = 256 << 20;
   o.compression = rocksdb::kLZ4Compression;
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  o.info_log = std::make_shared<StderrLogger>(o.info_log_level);
   o.keep_log_file_num = 3;
   return o;
 }
@@ -358,7 +458,11 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
     if (!ws.ok()) return FromRocks(ws, "cannot write the snapshot index");
     impl->snap_index = true;
   }
-  if (writer) impl->encoder = std::make_unique<RecordEncoder>();
+  if (writer) {
+    impl->encoder = std::make_unique<RecordEncoder>();
+    impl->committed = impl->head;
+    impl->committer = std::thread([p = impl.get()] { p->CommitLoop(); });
+  }
   if (writer && options.fsync == FsyncPolicy::kInterval) {
     impl->syncer = std::thread([p = impl.get()] { p->SyncLoop(); });
   }
@@ -388,6 +492,8 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
   if (!m.writer) return Status::InvalidArgument("event log opened read-only");
   std::lock_guard<std::mutex> l(m.mu);
   if (events.empty()) return m.head.key;
+  // The slot was last used two batches ago; the committer is done with it (see below).
+  Impl::Slot& slot = m.slots[m.next_slot];
   // Records are encoded on two threads; this one chains and stages them in order.
   RecordEncoder& enc = *m.encoder;
   enc.Start(events);
@@ -395,10 +501,12 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
     RecordEncoder& e;
     ~FinishGuard() { e.Finish(); }
   } finish{enc};
-  rocksdb::WriteBatch& batch = m.batch;
+  rocksdb::WriteBatch& batch = slot.batch;
   batch.Clear();
+  slot.records.clear();
+  slot.observer = m.observer;
+  slot.events = events.size();
   ChainHead head = m.head;
-  m.staged_records.clear();
   char keybuf[16];
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
@@ -416,7 +524,8 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
         rocksdb::Slice(payload.data(), payload.size())};
     auto s = batch.Put(m.events, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value_parts, 2));
     if (!s.ok()) return FromRocks(s, "cannot build batch");
-    if (m.observer) m.staged_records.push_back({k, payload});  // valid until the next Start
+    // Views into the encoder's arenas: they outlive the commit (RecordEncoder keeps two batches).
+    if (slot.observer) slot.records.push_back({k, payload});
     if (m.options.seal_every_events != 0 && head.count % m.options.seal_every_events == 0) {
       Seal seal{head.key, head.count, head.head, e.ts_ns, "", 0};
       s = batch.Put(m.meta, kSealPrefix + EncodeKey(head.key), SealToJson(seal));
@@ -425,34 +534,56 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
   }
   auto s = batch.Put(m.meta, kMetaHead, HeadToJson(head));
   if (!s.ok()) return FromRocks(s, "cannot build batch");
-  rocksdb::WriteOptions wo;
-  wo.sync = m.options.fsync == FsyncPolicy::kAlways;
-  s = m.db->Write(wo, &batch);
-  if (!s.ok()) return FromRocks(s, "cannot append to event log in " + m.dir);
+  slot.head = head;
+  {
+    // Hand over once the committer is idle: the previous batch is then written (or failed).
+    std::unique_lock<std::mutex> cl(m.commit_mu);
+    m.commit_cv.wait(cl, [&] { return m.pending == nullptr && !m.committing; });
+    if (!m.commit_failure.ok()) {
+      m.head = m.committed;
+      return m.commit_failure;
+    }
+    m.pending = &slot;
+  }
+  m.commit_cv.notify_all();
+  m.next_slot ^= 1;
   m.head = head;
-  if (m.options.fsync == FsyncPolicy::kInterval) m.dirty.store(true, std::memory_order_relaxed);
-  if (m.observer) m.observer(m.staged_records);
+  if (m.options.fsync == FsyncPolicy::kAlways) {
+    // Durable on return: wait for this batch's synced write.
+    Status st = m.Drain();
+    if (!st.ok()) {
+      m.head = m.Committed();
+      return st;
+    }
+  }
   return head.key;
 }
 
 ChainHead EventLog::SetCommitObserver(CommitFn fn) {
   std::lock_guard<std::mutex> l(impl_->mu);
-  impl_->observer = std::move(fn);
+  (void)impl_->Drain();
+  impl_->observer = fn ? std::make_shared<const CommitFn>(std::move(fn)) : nullptr;
   return impl_->head;
 }
 
 Status EventLog::Sync() {
   if (!impl_->writer) return Status::Ok();
+  Status pending = impl_->Drain();
+  if (!pending.ok()) return pending;
   impl_->dirty.store(false);
   return FromRocks(impl_->db->SyncWAL(), "cannot sync WAL");
 }
 
+Status EventLog::Drain() { return impl_->Drain(); }
+
 ChainHead EventLog::Head() const {
   std::lock_guard<std::mutex> l(impl_->mu);
+  if (!impl_->Drain().ok()) impl_->head = impl_->Committed();  // the failed batch is not there
   return impl_->head;
 }
 
 Status EventLog::ScanRaw(const EventKey& from, const EventKey& to, const RawFn& fn) const {
+  (void)impl_->Drain();
   if (to < from) return Status::Ok();
   rocksdb::ReadOptions ro;
   std::string upper = EncodeKey(NextKey(to));
@@ -541,10 +672,19 @@ static Result<std::optional<KeyedEvent>> EdgeEvent(const EventLog::Impl& m, bool
   return std::optional<KeyedEvent>(std::move(ke));
 }
 
-Result<std::optional<KeyedEvent>> EventLog::First() const { return EdgeEvent(*impl_, false); }
-Result<std::optional<KeyedEvent>> EventLog::Last() const { return EdgeEvent(*impl_, true); }
+// Reads and writes other than Append first wait for the batches handed to the committer, so a
+// caller reads its own appends.
+Result<std::optional<KeyedEvent>> EventLog::First() const {
+  (void)impl_->Drain();
+  return EdgeEvent(*impl_, false);
+}
+Result<std::optional<KeyedEvent>> EventLog::Last() const {
+  (void)impl_->Drain();
+  return EdgeEvent(*impl_, true);
+}
 
 Status EventLog::PutSnapshot(const Snapshot& snap) {
+  (void)impl_->Drain();
   if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.fsync == FsyncPolicy::kAlways;
@@ -618,12 +758,14 @@ Result<std::vector<EventKey>> EventLog::SnapshotKeys() const {
 }
 
 Status EventLog::PutMeta(const std::string& key, const std::string& value) {
+  (void)impl_->Drain();
   if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
   return FromRocks(impl_->db->Put(rocksdb::WriteOptions(), impl_->meta, key, value),
                    "cannot write meta " + key);
 }
 
 Result<std::optional<std::string>> EventLog::GetMeta(const std::string& key) const {
+  (void)impl_->Drain();
   std::string v;
   auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, key, &v);
   if (s.IsNotFound()) return std::optional<std::string>();
@@ -651,6 +793,7 @@ Status EventLog::ScanTwin(
 }
 
 Result<std::vector<Seal>> EventLog::Seals() const {
+  (void)impl_->Drain();
   std::vector<Seal> out;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
   for (it->Seek(kSealPrefix); it->Valid() && it->key().starts_with(kSealPrefix); it->Next()) {
@@ -666,6 +809,7 @@ Result<std::vector<Seal>> EventLog::Seals() const {
 }
 
 Status EventLog::PutSeal(const Seal& seal) {
+  (void)impl_->Drain();
   if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.fsync != FsyncPolicy::kNever;
@@ -675,6 +819,7 @@ Status EventLog::PutSeal(const Seal& seal) {
 }
 
 VerifyReport EventLog::Verify() const {
+  (void)impl_->Drain();
   VerifyReport rep;
   const Impl& m = *impl_;
   auto problem = [&](const std::string& key, const std::string& what) {
@@ -770,6 +915,7 @@ VerifyReport EventLog::Verify() const {
 }
 
 uint64_t EventLog::ApproximateSizeBytes() const {
+  (void)impl_->Drain();
   uint64_t total = 0;
   for (auto* h : {impl_->events, impl_->snapshots}) {
     uint64_t v = 0;
@@ -781,6 +927,7 @@ uint64_t EventLog::ApproximateSizeBytes() const {
 
 Result<uint64_t> EventLog::ApplyRetention(uint64_t max_age_ns, uint64_t max_bytes,
                                           uint64_t now_ns) {
+  (void)impl_->Drain();
   Impl& m = *impl_;
   if (!m.writer) return Status::InvalidArgument("event log opened read-only");
   auto keys_r = SnapshotKeys();

@@ -94,12 +94,20 @@ class EventLog {
   // Appends all events as one atomic WriteBatch, chained. Keys are assigned here: ts = max(event
   // ts, last key ts) so that key order never goes back; seq increases by one per event.
   // Returns the key of the last event. REQUIRES: writer.
+  // The batch is written by the log's committer thread while the caller prepares the next one:
+  // Append returns once the batch is encoded, chained and handed over (with FsyncPolicy::kAlways,
+  // once it is written and synced). Every other method of this object waits for the handed-over
+  // batches first, so a caller reads its own appends; other handles and processes see a batch
+  // when it is written. If a write fails, the next Append (or Drain, Sync) returns the error and
+  // the log takes no more appends: reopen it.
   Result<EventKey> Append(std::span<const Event> events);
   Result<EventKey> Append(const Event& event) { return Append(std::span<const Event>(&event, 1)); }
-  Status Sync();  // forces the WAL to disk now
+  Status Sync();   // waits for the handed-over batches and forces the WAL to disk now
+  Status Drain();  // waits until every handed-over batch is written and observed
 
-  // Commit observer: after every successful Append, called (under the append lock, in key order)
+  // Commit observer: after every batch is written, called on the committer thread, in key order,
   // with each committed event's key and FlatBuffers record (views valid during the call only).
+  // It must not call into the log.
   // Setting it returns the head at that moment: the observer sees exactly the events after it.
   // nullptr removes it. REQUIRES: writer.
   struct CommittedRecord {

@@ -66,8 +66,9 @@ void RecordEncoder::Start(std::span<const Event> events) {
   }
   for (size_t i = 0; i < n; ++i) ready_[i].store(0, std::memory_order_relaxed);
   next_.store(0, std::memory_order_relaxed);
-  caller_.arena.Reset();
-  helper_.arena.Reset();
+  gen_ ^= 1;
+  caller_.arena[gen_].Reset();
+  helper_.arena[gen_].Reset();
   if (thread_.joinable() && n >= 2 * kChunk) {
     {
       std::lock_guard<std::mutex> l(mu_);  // publishes the job's set-up to the helper
@@ -87,7 +88,7 @@ bool RecordEncoder::EncodeChunk(Worker& w) {
   for (size_t i = begin; i < end; ++i) {
     EncodeEvent(events_[i], w.builder);
     const size_t size = w.builder.GetSize();
-    char* p = w.arena.Allocate(size);
+    char* p = w.arena[gen_].Allocate(size);
     std::memcpy(p, w.builder.GetBufferPointer(), size);
     records_[i] = std::string_view(p, size);
     ready_[i].store(1, std::memory_order_release);

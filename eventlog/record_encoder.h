@@ -28,7 +28,9 @@ class RecordEncoder {
   RecordEncoder& operator=(const RecordEncoder&) = delete;
 
   // One batch in flight at a time. Record i is Get(i) (in any order; blocks until it is
-  // encoded, encoding unclaimed chunks meanwhile). Records stay valid until the next Start.
+  // encoded, encoding unclaimed chunks meanwhile). Records stay valid until the second Start
+  // after the one that made them (two batches' records are alive: one being committed while
+  // the next is encoded).
   // Finish (or destroying the encoder) must run before the events go away; it returns once
   // the helper no longer touches them.
   void Start(std::span<const Event> events);
@@ -55,7 +57,7 @@ class RecordEncoder {
   };
   struct Worker {
     flatbuffers::FlatBufferBuilder builder{1024};
-    Arena arena;
+    Arena arena[2];  // by batch parity
   };
 
   bool EncodeChunk(Worker& w);  // false when nothing is left to claim
@@ -66,6 +68,7 @@ class RecordEncoder {
   std::unique_ptr<std::atomic<uint8_t>[]> ready_;
   size_t ready_cap_ = 0;
   std::atomic<size_t> next_{0};
+  int gen_ = 0;  // which arena this batch uses
   Worker caller_;
   Worker helper_;
 

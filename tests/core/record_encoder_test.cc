@@ -88,6 +88,7 @@ TEST(RecordEncoder, AppendedBatchesReadBackAndReachTheObserver) {
   for (auto& e : events) e.ts_ns = 1'700'000'000'000'000'000ULL + (&e - events.data());
   ASSERT_TRUE(log->Append(std::span(events).first(3000)).ok());
   ASSERT_TRUE(log->Append(std::span(events).subspan(3000)).ok());
+  ASSERT_TRUE(log->Drain().ok());  // the observer runs on the committer thread
   ASSERT_EQ(observed.size(), events.size());
   size_t i = 0;
   auto s = log->ScanRecords(EventKey{}, EventKey{UINT64_MAX, UINT64_MAX},

@@ -1,0 +1,101 @@
+// The event log on a full disk: an append that cannot be written is reported (not acknowledged
+// silently), the log takes no more appends, and once there is room again the reopened log holds
+// whole batches only and its chain verifies.
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "eventlog/log.h"
+#include "eventlog/synth.h"
+#include "tests/common/skip.h"
+
+namespace twin {
+namespace {
+
+class SmallTmpfs {
+ public:
+  explicit SmallTmpfs(const char* size) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "twin-full-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+    const std::string opts = std::string("size=") + size + ",mode=0700";
+    mounted_ = mount("tmpfs", dir_.c_str(), "tmpfs", 0, opts.c_str()) == 0;
+    error_ = mounted_ ? "" : std::strerror(errno);
+  }
+  ~SmallTmpfs() {
+    if (mounted_) umount2(dir_.c_str(), MNT_DETACH);
+    std::filesystem::remove_all(dir_);
+  }
+  bool Resize(const char* size) {
+    const std::string opts = std::string("size=") + size;
+    return mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT, opts.c_str()) == 0;
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  std::string sub(const char* name) const { return dir_ + "/" + name; }
+
+ private:
+  std::string dir_;
+  std::string error_;
+  bool mounted_ = false;
+};
+
+TEST(DiskFull, AppendFailsLoudlyAndTheReopenedLogHoldsWholeBatches) {
+  TWIN_REQUIRE(geteuid() == 0, "mounting a small tmpfs needs root");
+  SmallTmpfs fs("24m");
+  ASSERT_TRUE(fs.mounted()) << "mount tmpfs: " << fs.error();
+  const std::string dir = fs.sub("log");
+
+  SynthGenerator g(SynthOptions{});
+  constexpr size_t kBatch = 50;
+  uint64_t acked = 0;
+  Status failure;
+  {
+    auto opened = EventLog::OpenWriter(dir);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    auto log = std::move(opened).value();
+    std::vector<Event> batch;
+    for (int i = 0; i < 400 && failure.ok(); ++i) {
+      batch.clear();
+      g.Fill(batch, kBatch);
+      for (auto& e : batch) e.unit_file_content.assign(16 * 1024, 'u');  // ~0.8 MB a batch
+      auto r = log->Append(batch);
+      if (r.ok()) {
+        acked += kBatch;
+      } else {
+        failure = r.status();
+      }
+    }
+    if (failure.ok()) failure = log->Drain();  // the last batch may fail after its Append
+    ASSERT_FALSE(failure.ok()) << "24 MB of tmpfs never filled up";
+    const std::string msg = failure.ToString();
+    EXPECT_NE(msg.find(dir), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    // The log takes no more appends, and says so.
+    batch.resize(1);
+    EXPECT_FALSE(log->Append(batch).ok());
+    EXPECT_LE(log->Head().count, acked);
+    EXPECT_EQ(log->Head().count % kBatch, 0u);
+  }
+
+  ASSERT_TRUE(fs.Resize("256m"));
+  auto reopened = EventLog::OpenWriter(dir);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  auto log = std::move(reopened).value();
+  const ChainHead head = log->Head();
+  EXPECT_GT(head.count, 0u);
+  EXPECT_LE(head.count, acked);
+  EXPECT_EQ(head.count % kBatch, 0u) << "a half batch survived";
+  std::vector<Event> more;
+  g.Fill(more, kBatch);
+  ASSERT_TRUE(log->Append(more).ok());
+  VerifyReport v = log->Verify();
+  EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front().what);
+  EXPECT_EQ(v.records, head.count + kBatch);
+}
+
+}  // namespace
+}  // namespace twin
