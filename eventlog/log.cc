@@ -401,6 +401,9 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
     }
   } else {
     opts.create_if_missing = false;
+    // A reader (twin-replay) reports through its own one-line errors; RocksDB speaks up on errors.
+    opts.info_log_level = rocksdb::InfoLogLevel::ERROR_LEVEL;
+    opts.info_log = std::make_shared<StderrLogger>(opts.info_log_level);
     std::vector<std::string> names;
     s = rocksdb::DB::ListColumnFamilies(opts, dir, &names);
     if (!s.ok()) return FromRocks(s, "cannot read event log in " + dir);
