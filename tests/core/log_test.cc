@@ -19,14 +19,7 @@ namespace {
 using testing::RawDb;
 using testing::TempDir;
 
-std::vector<Event> Synth(size_t n, uint64_t seed = 1) {
-  SynthOptions o;
-  o.seed = seed;
-  SynthGenerator g(o);
-  std::vector<Event> v;
-  g.Fill(v, n);
-  return v;
-}
+using testing::Synth;
 
 std::unique_ptr<EventLog> Writer(const std::string& dir, LogOptions o = {}) {
   auto r = EventLog::OpenWriter(dir, o);

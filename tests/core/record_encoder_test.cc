@@ -11,14 +11,7 @@
 namespace twin {
 namespace {
 
-std::vector<Event> Corpus(size_t n, uint64_t seed) {
-  SynthOptions o;
-  o.seed = seed;
-  SynthGenerator g(o);
-  std::vector<Event> v;
-  g.Fill(v, n);
-  return v;
-}
+std::vector<Event> Corpus(size_t n, uint64_t seed) { return testing::Synth(n, seed); }
 
 void ExpectAllRecords(RecordEncoder& enc, const std::vector<Event>& events, bool reverse) {
   enc.Start(events);

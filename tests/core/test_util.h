@@ -11,8 +11,19 @@
 #include <rocksdb/db.h>
 
 #include "eventlog/log.h"
+#include "eventlog/synth.h"
 
 namespace twin::testing {
+
+// n events of the synthetic host, reproducible from the seed.
+inline std::vector<Event> Synth(size_t n, uint64_t seed = 1) {
+  SynthOptions o;
+  o.seed = seed;
+  SynthGenerator g(o);
+  std::vector<Event> v;
+  g.Fill(v, n);
+  return v;
+}
 
 // A fresh temp dir removed at scope end.
 class TempDir {
