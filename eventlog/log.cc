@@ -247,10 +247,6 @@ struct EventLog::Impl {
     return Status::Ok();
   }
 
-  ChainHead Committed() const {
-    std::lock_guard<std::mutex> l(commit_mu);
-    return committed;
-  }
 
   // Waits until every batch handed over so far is committed (or failed).
   Status Drain() const {
@@ -258,6 +254,17 @@ struct EventLog::Impl {
     std::unique_lock<std::mutex> l(commit_mu);
     commit_cv.wait(l, [&] { return pending == nullptr && !committing; });
     return commit_failure;
+  }
+
+  // Drain for the appending side: after a failed write, head goes back to the last batch that
+  // was written. REQUIRES: mu.
+  Status DrainAndSettleHead() {
+    Status failure = Drain();
+    if (!failure.ok()) {
+      std::lock_guard<std::mutex> l(commit_mu);
+      head = committed;
+    }
+    return failure;
   }
 
   // Group commit for FsyncPolicy::kInterval.
@@ -538,14 +545,11 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
   auto s = batch.Put(m.meta, kMetaHead, HeadToJson(head));
   if (!s.ok()) return FromRocks(s, "cannot build batch");
   slot.head = head;
+  // Hand over once the committer is idle: the previous batch is then written (or failed).
+  Status previous = m.DrainAndSettleHead();
+  if (!previous.ok()) return previous;
   {
-    // Hand over once the committer is idle: the previous batch is then written (or failed).
-    std::unique_lock<std::mutex> cl(m.commit_mu);
-    m.commit_cv.wait(cl, [&] { return m.pending == nullptr && !m.committing; });
-    if (!m.commit_failure.ok()) {
-      m.head = m.committed;
-      return m.commit_failure;
-    }
+    std::lock_guard<std::mutex> cl(m.commit_mu);
     m.pending = &slot;
   }
   m.commit_cv.notify_all();
@@ -553,11 +557,8 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
   m.head = head;
   if (m.options.fsync == FsyncPolicy::kAlways) {
     // Durable on return: wait for this batch's synced write.
-    Status st = m.Drain();
-    if (!st.ok()) {
-      m.head = m.Committed();
-      return st;
-    }
+    Status st = m.DrainAndSettleHead();
+    if (!st.ok()) return st;
   }
   return head.key;
 }
@@ -581,7 +582,7 @@ Status EventLog::Drain() { return impl_->Drain(); }
 
 ChainHead EventLog::Head() const {
   std::lock_guard<std::mutex> l(impl_->mu);
-  if (!impl_->Drain().ok()) impl_->head = impl_->Committed();  // the failed batch is not there
+  (void)impl_->DrainAndSettleHead();
   return impl_->head;
 }
 
