@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Event-log benchmarks against RocksDB's own db_bench, in the same run, same machine.
 #   1. our append (WAL on, fsync=interval, batches of 100 and 1000 events)
-#   2. db_bench --benchmarks=fillseq at the same value size and batch sizes (WAL on, no sync)
+#   2. db_bench --benchmarks=fillseq at the same value size and batch sizes (WAL on, no sync),
+#      with RocksDB's defaults and with the event log's own RocksDB settings
 #   3. compaction of a 100,000-event window (following the log, and cold), the raw scan of such a
 #      window, append with a following compactor, fold throughput
 #   4. state --at T on a 10,000,000-event log vs folding from the start
@@ -16,22 +17,36 @@ out="$TWIN_BENCH_DIR/results.json"
 filter="${TWIN_BENCH_FILTER:-BM_Append/1000/|BM_AppendNoSync|BM_AppendFollowed|BM_Fold|BM_CompactWindow|BM_ScanWindowRaw|BM_StateAt|BM_FullFold}"
 pairs="${TWIN_BENCH_PAIRS:-5}"
 # The machines are shared and their speed drifts over minutes, so append and db_bench run as
-# interleaved pairs (ours, then db_bench, same batch size) and the ratio is the median of the
-# pairs' ratios.
+# interleaved runs (ours, then db_bench twice, same batch size) and each ratio is the median of
+# the runs' ratios.
 "$bench" --benchmark_filter="$filter" --benchmark_format=json >"$out"
 value_bytes=$(python3 -c "import json;d=json.load(open('$out'));print(int([b for b in d['benchmarks'] if b['name'].startswith('BM_Append')][0]['value_bytes']))")
 pairs_file="$TWIN_BENCH_DIR/append-pairs.txt"
 : >"$pairs_file"
+# db_bench runs twice per pair: with the settings above (LZ4, 64 MB memtables, otherwise
+# RocksDB's defaults as packaged by Debian) and with every RocksDB setting the event log uses
+# for its events (16 KB blocks, up to 4 memtables, and the hardware CRC32C of
+# eventlog/rocksdb_crc32c.cc through LD_PRELOAD): the table shows the ratio against both.
+preload="$build/bench/libtwin_crc32c_preload.so"
+db_bench_ops() {  # batch, "tuned" or ""
+  local env_args=() tuned_args=()
+  if [[ "$2" == tuned ]]; then
+    env_args=(LD_PRELOAD="$preload")
+    tuned_args=(--block_size=16384 --max_write_buffer_number=4)
+  fi
+  rm -rf "$TWIN_BENCH_DIR/db_bench"
+  env "${env_args[@]}" db_bench --benchmarks=fillseq --num=2000000 --value_size="$value_bytes" \
+    --key_size=16 --batch_size="$1" --db="$TWIN_BENCH_DIR/db_bench" --disable_wal=false \
+    --sync=false --compression_type=lz4 --write_buffer_size=67108864 "${tuned_args[@]}" \
+    2>/dev/null | awk '/^fillseq/{for(i=1;i<=NF;i++) if($i=="ops/sec") print $(i-1)}'
+}
 for batch in 100 1000; do
   for ((i = 0; i < pairs; i++)); do
     ours=$("$bench" --benchmark_filter="BM_Append/$batch/" --benchmark_format=json |
       python3 -c "import json,sys;print(json.load(sys.stdin)['benchmarks'][0]['items_per_second'])")
-    rm -rf "$TWIN_BENCH_DIR/db_bench"
-    line=$(db_bench --benchmarks=fillseq --num=2000000 --value_size="$value_bytes" --key_size=16 \
-      --batch_size="$batch" --db="$TWIN_BENCH_DIR/db_bench" --disable_wal=false --sync=false \
-      --compression_type=lz4 --write_buffer_size=67108864 2>/dev/null | grep '^fillseq')
-    theirs=$(awk '{for(i=1;i<=NF;i++) if($i=="ops/sec") print $(i-1)}' <<<"$line")
-    echo "$batch $ours $theirs" >>"$pairs_file"
+    theirs=$(db_bench_ops "$batch" "")
+    theirs_hw=$(db_bench_ops "$batch" tuned)
+    echo "$batch $ours $theirs $theirs_hw" >>"$pairs_file"
   done
 done
 rm -rf "$TWIN_BENCH_DIR/db_bench"
@@ -40,22 +55,23 @@ import json, statistics, sys
 d = json.load(open(sys.argv[1]))
 pairs = {}
 for line in open(sys.argv[2]):
-    batch, ours, theirs = line.split()
-    pairs.setdefault(int(batch), []).append((float(ours), float(theirs)))
+    batch, ours, theirs, theirs_hw = line.split()
+    pairs.setdefault(int(batch), []).append((float(ours), float(theirs), float(theirs_hw)))
 vb = sys.argv[3]
 b = {x['name'].split('/')[0] + ('/' + x['name'].split('/')[1] if x['name'].startswith('BM_Append') else ''): x for x in d['benchmarks']}
 print(f"| measurement | result | baseline (same run) | ratio |")
 print(f"|---|---|---|---|")
 for batch in (100, 1000):
     p = pairs[batch]
-    ours = statistics.median(x for x, _ in p)
-    theirs = statistics.median(y for _, y in p)
-    ratios = sorted(x / y for x, y in p)
-    print(f"| append, batch {batch}, WAL on, fsync=interval ({vb} B values), median of {len(p)} interleaved pairs | {ours:,.0f} events/s | db_bench fillseq batch {batch}: {theirs:,.0f} ops/s | {statistics.median(ratios):.2f}x (pairs {', '.join(f'{r:.2f}' for r in ratios)}) |")
+    ours = statistics.median(x[0] for x in p)
+    for col, what in ((1, "LZ4, 64 MB memtables, defaults otherwise"), (2, "with the log's settings: 16 KB blocks, 4 memtables, hardware CRC32C")):
+        theirs = statistics.median(x[col] for x in p)
+        ratios = sorted(x[0] / x[col] for x in p)
+        print(f"| append, batch {batch}, WAL on, fsync=interval ({vb} B values), median of {len(p)} interleaved runs | {ours:,.0f} events/s | db_bench fillseq batch {batch}, {what}: {theirs:,.0f} ops/s | {statistics.median(ratios):.2f}x (runs {', '.join(f'{r:.2f}' for r in ratios)}) |")
 ns = b.get('BM_AppendNoSync/1000')
 if ns:
-    theirs = statistics.median(y for _, y in pairs[1000])
-    print(f"| append, batch 1000, WAL on, fsync=never (no group commit, like db_bench --sync=false), one run | {ns['items_per_second']:,.0f} events/s | db_bench fillseq batch 1000, median of the pairs: {theirs:,.0f} ops/s | {ns['items_per_second']/theirs:.2f}x |")
+    theirs = statistics.median(x[1] for x in pairs[1000])
+    print(f"| append, batch 1000, WAL on, fsync=never (no group commit, like db_bench --sync=false), one run | {ns['items_per_second']:,.0f} events/s | db_bench fillseq batch 1000 (defaults), median of the runs: {theirs:,.0f} ops/s | {ns['items_per_second']/theirs:.2f}x |")
 f = b['BM_Fold']
 print(f"| fold (decoded events) | {f['items_per_second']:,.0f} events/s | | |")
 af = b['BM_AppendFollowed/1000']

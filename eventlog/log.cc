@@ -17,6 +17,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 #include <rocksdb/db.h>
+#include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
@@ -188,9 +189,12 @@ struct EventLog::Impl {
   std::unique_ptr<RecordEncoder> encoder;  // writer only
   Hasher hasher;
 
-  // Commit pipeline (writer only). Append encodes, chains and stages a batch, then hands it to
-  // the committer thread, which writes it while the next batch is prepared. Two slots
-  // alternate: a slot is reused only after the committer is done with it.
+  // Commit pipeline (writer only). Append encodes, chains and stages a batch, then queues it
+  // for the committer thread, which writes batches in order while the next ones are prepared.
+  // Batch b uses slots[b % kSlots]; a slot is reused once its batch is done. Queueing (rather
+  // than handing over only when the committer is idle) keeps the committer writing back to back:
+  // it never waits for the appending thread to be scheduled between two batches.
+  static constexpr int kSlots = RecordEncoder::kGenerations;  // records live as long as slots
   struct Slot {
     rocksdb::WriteBatch batch;  // reused: keeps its buffer
     std::vector<EventLog::CommittedRecord> records;  // for the observer (views into the encoder)
@@ -198,35 +202,37 @@ struct EventLog::Impl {
     ChainHead head;  // after this batch
     size_t events = 0;
   };
-  Slot slots[2];
-  int next_slot = 0;  // guarded by mu
+  Slot slots[kSlots];
   std::thread committer;
   mutable std::mutex commit_mu;
-  mutable std::condition_variable commit_cv;
-  Slot* pending = nullptr;  // guarded by commit_mu
-  bool committing = false;  // guarded by commit_mu
+  mutable std::condition_variable commit_cv;  // a batch was queued, or stop
+  mutable std::condition_variable done_cv;    // a batch was written (or dropped)
+  uint64_t queued = 0;       // batches handed to the committer; guarded by commit_mu
+  uint64_t done = 0;         // of those, written or dropped; guarded by commit_mu
   bool commit_stop = false;  // guarded by commit_mu
-  Status commit_failure;    // guarded by commit_mu; sticky: the log must be reopened
-  ChainHead committed;      // guarded by commit_mu
+  Status commit_failure;     // guarded by commit_mu; sticky: the log must be reopened
+  ChainHead committed;       // after the last batch written; guarded by commit_mu
 
   void CommitLoop() {
     std::unique_lock<std::mutex> l(commit_mu);
     for (;;) {
-      commit_cv.wait(l, [&] { return pending != nullptr || commit_stop; });
-      if (pending == nullptr) return;
-      Slot* slot = pending;
-      pending = nullptr;
-      committing = true;
+      commit_cv.wait(l, [&] { return queued != done || commit_stop; });
+      if (queued == done) return;  // stop, and everything queued is written
+      Slot& slot = slots[done % kSlots];
+      const bool failed = !commit_failure.ok();
       l.unlock();
-      Status st = Commit(*slot);
+      // After a failed write the queued batches are dropped: they chain onto the lost one.
+      Status st = failed ? Status::Ok() : Commit(slot);
       l.lock();
-      committing = false;
-      if (st.ok()) {
-        committed = slot->head;
-      } else if (commit_failure.ok()) {
-        commit_failure = st;
+      if (!failed) {
+        if (st.ok()) {
+          committed = slot.head;
+        } else {
+          commit_failure = st;
+        }
       }
-      commit_cv.notify_all();
+      ++done;
+      done_cv.notify_all();
     }
   }
 
@@ -240,19 +246,19 @@ struct EventLog::Impl {
       write_failed.store(true);
       return FromRocks(s, "cannot append to event log in " + dir + " (a batch of " +
                               std::to_string(slot.events) +
-                              " events was not written; reopen the log to go on)");
+                              " events and any queued after it were not written; reopen the "
+                              "log to go on)");
     }
     if (options.fsync == FsyncPolicy::kInterval) dirty.store(true, std::memory_order_relaxed);
     if (slot.observer) (*slot.observer)(slot.records);
     return Status::Ok();
   }
 
-
-  // Waits until every batch handed over so far is committed (or failed).
+  // Waits until every batch queued so far is written (or dropped after a failure).
   Status Drain() const {
     if (!committer.joinable()) return Status::Ok();
     std::unique_lock<std::mutex> l(commit_mu);
-    commit_cv.wait(l, [&] { return pending == nullptr && !committing; });
+    done_cv.wait(l, [&] { return done == queued; });
     return commit_failure;
   }
 
@@ -267,6 +273,26 @@ struct EventLog::Impl {
     return failure;
   }
 
+  // The slot for the next batch, once the batch that used it last is done; or the failure of
+  // an earlier write (head settled back). REQUIRES: mu.
+  Result<Slot*> NextSlot() {
+    {
+      std::unique_lock<std::mutex> l(commit_mu);
+      done_cv.wait(l, [&] { return queued - done < kSlots; });
+      if (commit_failure.ok()) return &slots[queued % kSlots];
+    }
+    return DrainAndSettleHead();  // the failure: it is sticky
+  }
+
+  // Queues the prepared slot (NextSlot's) for the committer. REQUIRES: mu.
+  void Queue() {
+    {
+      std::lock_guard<std::mutex> l(commit_mu);
+      ++queued;
+    }
+    commit_cv.notify_one();
+  }
+
   // Group commit for FsyncPolicy::kInterval.
   std::thread syncer;
   std::mutex sync_mu;
@@ -279,7 +305,7 @@ struct EventLog::Impl {
     if (committer.joinable()) {
       {
         std::lock_guard<std::mutex> l(commit_mu);
-        commit_stop = true;  // the loop writes what is pending first
+        commit_stop = true;  // the loop writes what is queued first
       }
       commit_cv.notify_all();
       committer.join();
@@ -392,9 +418,18 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
   snap_opts.min_blob_size = 4096;
   snap_opts.blob_compression_type = rocksdb::kLZ4Compression;
   snap_opts.enable_blob_garbage_collection = true;
+  // Events arrive in bursts (an exec storm) and are read in time ranges. Up to four 64 MB
+  // memtables let appends go on while a flush waits for the disk (with two, writes stopped ~10%
+  // of the time at full speed), and 16 KB blocks cost the flush (LZ4, index) and range scans
+  // less per event than 4 KB ones (docs/BENCHMARKS.md).
+  rocksdb::ColumnFamilyOptions events_opts(opts);
+  events_opts.max_write_buffer_number = 4;
+  rocksdb::BlockBasedTableOptions events_table;
+  events_table.block_size = 16 << 10;
+  events_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(events_table));
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_opts},
-      {kCfEvents, cf_opts},
+      {kCfEvents, events_opts},
       {kCfSnapshots, snap_opts},
       {kCfMeta, cf_opts},
       {kCfTwin, cf_opts}};
@@ -502,8 +537,9 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
   if (!m.writer) return Status::InvalidArgument("event log opened read-only");
   std::lock_guard<std::mutex> l(m.mu);
   if (events.empty()) return m.head.key;
-  // The slot was last used two batches ago; the committer is done with it (see below).
-  Impl::Slot& slot = m.slots[m.next_slot];
+  auto next = m.NextSlot();
+  if (!next.ok()) return next.status();
+  Impl::Slot& slot = *next.value();
   // Records are encoded on two threads; this one chains and stages them in order.
   RecordEncoder& enc = *m.encoder;
   enc.Start(events);
@@ -534,7 +570,8 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
         rocksdb::Slice(payload.data(), payload.size())};
     auto s = batch.Put(m.events, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value_parts, 2));
     if (!s.ok()) return FromRocks(s, "cannot build batch");
-    // Views into the encoder's arenas: they outlive the commit (RecordEncoder keeps two batches).
+    // Views into the encoder's arenas: they outlive the commit (the encoder keeps as many
+    // batches' records as there are slots).
     if (slot.observer) slot.records.push_back({k, payload});
     if (m.options.seal_every_events != 0 && head.count % m.options.seal_every_events == 0) {
       Seal seal{head.key, head.count, head.head, e.ts_ns, "", 0};
@@ -545,15 +582,7 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
   auto s = batch.Put(m.meta, kMetaHead, HeadToJson(head));
   if (!s.ok()) return FromRocks(s, "cannot build batch");
   slot.head = head;
-  // Hand over once the committer is idle: the previous batch is then written (or failed).
-  Status previous = m.DrainAndSettleHead();
-  if (!previous.ok()) return previous;
-  {
-    std::lock_guard<std::mutex> cl(m.commit_mu);
-    m.pending = &slot;
-  }
-  m.commit_cv.notify_all();
-  m.next_slot ^= 1;
+  m.Queue();
   m.head = head;
   if (m.options.fsync == FsyncPolicy::kAlways) {
     // Durable on return: wait for this batch's synced write.

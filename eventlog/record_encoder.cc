@@ -66,7 +66,7 @@ void RecordEncoder::Start(std::span<const Event> events) {
   }
   for (size_t i = 0; i < n; ++i) ready_[i].store(0, std::memory_order_relaxed);
   next_.store(0, std::memory_order_relaxed);
-  gen_ ^= 1;
+  gen_ = (gen_ + 1) % kGenerations;
   caller_.arena[gen_].Reset();
   helper_.arena[gen_].Reset();
   if (thread_.joinable() && n >= 2 * kChunk) {

@@ -28,9 +28,9 @@ class RecordEncoder {
   RecordEncoder& operator=(const RecordEncoder&) = delete;
 
   // One batch in flight at a time. Record i is Get(i) (in any order; blocks until it is
-  // encoded, encoding unclaimed chunks meanwhile). Records stay valid until the second Start
-  // after the one that made them (two batches' records are alive: one being committed while
-  // the next is encoded).
+  // encoded, encoding unclaimed chunks meanwhile). Records stay valid until the kGenerations-th
+  // Start after the one that made them (the event log keeps that many batches alive: one being
+  // committed, one queued for the committer, one being encoded).
   // Finish (or destroying the encoder) must run before the events go away; it returns once
   // the helper no longer touches them.
   void Start(std::span<const Event> events);
@@ -40,6 +40,7 @@ class RecordEncoder {
   // Chunks of this many events are claimed at a time; batches smaller than two chunks are
   // encoded on the calling thread alone.
   static constexpr size_t kChunk = 16;
+  static constexpr int kGenerations = 3;
 
  private:
   // Bump allocator over blocks that are never moved, so published records stay put.
@@ -57,7 +58,7 @@ class RecordEncoder {
   };
   struct Worker {
     flatbuffers::FlatBufferBuilder builder{1024};
-    Arena arena[2];  // by batch parity
+    Arena arena[kGenerations];  // by batch number, modulo kGenerations
   };
 
   bool EncodeChunk(Worker& w);  // false when nothing is left to claim

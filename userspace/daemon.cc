@@ -27,6 +27,7 @@
 
 #include "bpf/events.h"
 #include "eventlog/compactor.h"
+#include "eventlog/rocksdb_crc32c.h"
 #include "userspace/cgroup_names.h"
 #include "userspace/clock.h"
 #include "userspace/decode.h"
@@ -681,8 +682,9 @@ int Daemon::Run() {
 
   std::thread reader([this] { ReaderLoop(); });
   std::thread writer([this] { WriterLoop(); });
-  log_->info("twind ready: data dir {}, {} processes, {} listeners, {} units", cfg_.data_dir,
-             live_.processes.size(), live_.listeners.size(), live_.units.size());
+  log_->info("twind ready: data dir {}, {} processes, {} listeners, {} units, WAL checksums: {}",
+             cfg_.data_dir, live_.processes.size(), live_.listeners.size(), live_.units.size(),
+             RocksDbHardwareCrc32c() ? "SSE4.2 CRC32C" : "librocksdb's CRC32C");
   Notify("READY=1\nSTATUS=capturing");
   if (ready_) ready_(true);
 
