@@ -18,22 +18,31 @@ namespace {
 constexpr const char* kUsage =
     "usage: twin-replay [--data-dir DIR] vm --list [--json] [--domain NAME]\n"
     "       twin-replay [--data-dir DIR] vm --at T [--replace] [--domain NAME] [--uri URI]\n"
-    "                                       [--image-dir DIR] [--json]\n"
+    "                                       [--image-dir DIR] [--overlay-root DIR] [--json]\n"
+    "       twin-replay vm --domains [--json] [--domain NAME] [--uri URI] [--overlay-root DIR]\n"
+    "       twin-replay vm --remove NAME [--domain NAME] [--uri URI] [--overlay-root DIR]\n"
     "  --list      the twin snapshot catalogue (snapshot, host state time, overlay, chain)\n"
     "  --at T      boot a twin domain reflecting the host at T (RFC 3339, epoch s/ns, -5m):\n"
     "              the newest snapshot at or before T plus the delta to T. The domain is\n"
     "              named <domain>-at-<time> unless --replace (replaces the live twin; a\n"
-    "              running twind will bring it forward again at its next significant change)\n";
+    "              running twind will bring it forward again at its next significant change)\n"
+    "  --domains   the <domain>-at-<time> copies made by --at (state time, source, running)\n"
+    "  --remove N  stop and undefine the copy N and delete its overlays (never the live twin)\n"
+    "  --overlay-root DIR  where the twin's overlays and domain records live\n"
+    "              (default /var/lib/libvirt/images/safetytwin)\n";
 
 struct VmArgs {
   std::string data_dir = kDefaultDataDir;
   bool list = false;
+  bool domains = false;
+  std::string remove;
   std::string at;
   bool replace = false;
   bool json = false;
   std::string domain = "safetytwin";
   std::string uri = "qemu:///system";
   std::string image_dir;
+  std::string overlay_root = vm::kDefaultOverlayRoot;
 };
 
 std::string Fmt(uint64_t ns) { return ns ? FormatRfc3339Ns(ns).substr(0, 23) + "Z" : "-"; }
@@ -81,6 +90,7 @@ int At(const VmArgs& a, EventLog& log) {
   o.domain = a.domain;
   o.uri = a.uri;
   o.image_dir = a.image_dir;
+  o.overlay_root = a.overlay_root;
   // Read-only log: progress goes to stderr instead of kTwinAction events.
   auto sink = [](const Event& e) { std::fprintf(stderr, "[twin] %s\n", e.reason.c_str()); };
   auto twin = vm::TwinVm::Open(o, &cat, sink);
@@ -112,6 +122,63 @@ int At(const VmArgs& a, EventLog& log) {
   return 0;
 }
 
+// --domains and --remove: the `vm --at` copies, from their records beside the overlays.
+int Copies(const VmArgs& a) {
+  vm::TwinOptions o;
+  o.domain = a.domain;
+  o.uri = a.uri;
+  o.image_dir = a.image_dir;
+  o.overlay_root = a.overlay_root;
+  auto sink = [](const Event& e) { std::fprintf(stderr, "[twin] %s\n", e.reason.c_str()); };
+  auto twin = vm::TwinVm::Open(o, nullptr, sink);
+  if (!twin.ok()) {
+    std::fprintf(stderr, "twin-replay vm: %s\n", twin.status().ToString().c_str());
+    return 1;
+  }
+  if (!a.remove.empty()) {
+    if (Status s = (*twin)->RemoveAtDomain(a.remove); !s.ok()) {
+      std::fprintf(stderr, "twin-replay vm: %s\n", s.ToString().c_str());
+      return s.code() == Status::Code::kInvalidArgument ? 2 : 1;
+    }
+    std::printf("removed twin copy %s\n", a.remove.c_str());
+    return 0;
+  }
+  auto copies = (*twin)->AtDomains();
+  if (!copies.ok()) {
+    std::fprintf(stderr, "twin-replay vm: %s\n", copies.status().ToString().c_str());
+    return 1;
+  }
+  nlohmann::json arr = nlohmann::json::array();
+  if (!a.json && copies->empty()) {
+    std::printf("no `vm --at` copies of twin %s\n", a.domain.c_str());
+    return 0;
+  }
+  if (!a.json) {
+    std::printf("%-44s %-24s %-8s %-8s %s\n", "DOMAIN", "REFLECTS HOST AT", "RUNNING", "DELTA",
+                "FROM");
+  }
+  for (const auto& d : *copies) {
+    auto active = (*twin)->virt().IsActive(d.domain);
+    const char* running = !active.ok() ? "?" : (*active ? "yes" : "no");
+    const std::string from = d.from_snapshot ? d.source_snapshot_id : "base image";
+    if (a.json) {
+      arr.push_back({{"domain", d.domain},
+                     {"state_ts_ns", d.applied_state_ts_ns},
+                     {"state_at", Fmt(d.applied_state_ts_ns)},
+                     {"running", active.ok() ? nlohmann::json(*active) : nlohmann::json()},
+                     {"delta_ok", d.applied_ok},
+                     {"from", from},
+                     {"overlay", d.active_overlay}});
+    } else {
+      std::printf("%-44s %-24s %-8s %-8s %s\n", d.domain.c_str(),
+                  Fmt(d.applied_state_ts_ns).c_str(), running, d.applied_ok ? "ok" : "failed",
+                  from.c_str());
+    }
+  }
+  if (a.json) std::printf("%s\n", arr.dump(2).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int RunVmCommand(int argc, char** argv) {
@@ -129,12 +196,15 @@ int RunVmCommand(int argc, char** argv) {
     if (s == "vm" && !seen_vm) seen_vm = true;
     else if (s == "--data-dir") a.data_dir = need("--data-dir");
     else if (s == "--list") a.list = true;
+    else if (s == "--domains") a.domains = true;
+    else if (s == "--remove") a.remove = need("--remove");
     else if (s == "--at") a.at = need("--at");
     else if (s == "--replace") a.replace = true;
     else if (s == "--json") a.json = true;
     else if (s == "--domain") a.domain = need("--domain");
     else if (s == "--uri") a.uri = need("--uri");
     else if (s == "--image-dir") a.image_dir = need("--image-dir");
+    else if (s == "--overlay-root") a.overlay_root = need("--overlay-root");
     else if (s == "-h" || s == "--help") {
       std::printf("%s", kUsage);
       return 0;
@@ -143,10 +213,13 @@ int RunVmCommand(int argc, char** argv) {
       return 2;
     }
   }
-  if (a.list == !a.at.empty()) {
-    std::fprintf(stderr, "twin-replay vm: give exactly one of --list or --at T\n%s", kUsage);
+  if (a.list + !a.at.empty() + a.domains + !a.remove.empty() != 1) {
+    std::fprintf(stderr,
+                 "twin-replay vm: give exactly one of --list, --at T, --domains or --remove NAME\n%s",
+                 kUsage);
     return 2;
   }
+  if (a.domains || !a.remove.empty()) return Copies(a);  // libvirt and the overlays, no log
   auto log = EventLog::OpenReader(a.data_dir);
   if (!log.ok()) {
     std::fprintf(stderr, "twin-replay vm: cannot open %s: %s\n", a.data_dir.c_str(),

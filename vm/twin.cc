@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -490,6 +491,54 @@ Result<std::string> TwinVm::BringUpAt(uint64_t t_ns, bool replace,
                                        out->run.log_path));
   }
   return name;
+}
+
+Result<std::vector<DomainRecord>> TwinVm::AtDomains() const {
+  std::vector<DomainRecord> out;
+  const std::string prefix = options_.domain + "-at-";
+  std::error_code ec;
+  fs::directory_iterator it(options_.overlay_root, ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return out;
+    return Status::IOError("cannot list " + options_.overlay_root + ": " + ec.message());
+  }
+  for (const auto& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0 || !ValidDomainName(name)) continue;
+    auto rec = LoadDomainRecord(name);
+    if (!rec.ok()) continue;  // not ours (no record), or being written
+    out.push_back(std::move(*rec));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const DomainRecord& a, const DomainRecord& b) { return a.domain < b.domain; });
+  return out;
+}
+
+Status TwinVm::RemoveAtDomain(const std::string& name) {
+  const std::string prefix = options_.domain + "-at-";
+  if (name == options_.domain) {
+    return Status::InvalidArgument("'" + name +
+                                   "' is the live twin, not a `vm --at` copy; twind manages it");
+  }
+  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || !ValidDomainName(name)) {
+    return Status::InvalidArgument("'" + name + "' is not a `vm --at` copy of twin '" +
+                                   options_.domain + "' (those are named " + prefix +
+                                   "<time>; `twin-replay vm --domains` lists them)");
+  }
+  auto rec = LoadDomainRecord(name);
+  if (!rec.ok()) {
+    return Status::NotFound("no `vm --at` copy named '" + name + "' under " +
+                            options_.overlay_root + " (`twin-replay vm --domains` lists them)");
+  }
+  if (auto s = virt_->Undefine(name); !s.ok()) return s;
+  std::error_code ec;
+  fs::remove_all(DomainDir(name), ec);
+  if (ec) {
+    return Status::IOError("domain " + name + " is undefined but " + DomainDir(name) +
+                           " could not be removed: " + ec.message());
+  }
+  Record({{"action", "remove"}, {"domain", name}}, "twin copy " + name + " removed");
+  return Status::Ok();
 }
 
 Status TwinVm::Prune() {

@@ -91,6 +91,13 @@ class TwinVm {
                                 const std::function<Result<State>(uint64_t)>& state_at);
   // Commits the oldest frozen layers while the chain is longer than max_chain.
   Status Prune();
+  // The `vm --at` copies of this twin (records under the overlay root named "<domain>-at-..."),
+  // by name.
+  Result<std::vector<DomainRecord>> AtDomains() const;
+  // Removes one `vm --at` copy: undefines it in libvirt (stopping it first) and deletes its
+  // overlays and record. Refuses the live twin and any name that is not such a copy; the
+  // snapshot layers it was built on belong to the live twin's chain and stay.
+  Status RemoveAtDomain(const std::string& name);
 
   Result<DomainRecord> LoadDomainRecord(const std::string& domain) const;
   Status SaveDomainRecord(const DomainRecord& d) const;

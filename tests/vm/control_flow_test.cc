@@ -13,6 +13,9 @@
 
 #include "eventlog/log.h"
 #include "vm/catalogue.h"
+#include <nlohmann/json.hpp>
+
+#include "replay/vm_cmd.h"
 #include "vm/domain_xml.h"
 #include "vm/twin.h"
 #include "vm/twin_sync.h"
@@ -286,6 +289,74 @@ TEST_F(ControlFlow, BringUpAtUsesTheNearestSnapshotUnderItsOwnName) {
   auto main = twin_->LoadDomainRecord(domain_);
   EXPECT_EQ(main->applied_state_ts_ns, 1000u);  // s1's time: what the twin now reflects
   EXPECT_EQ(CountEvents("revert"), 2);
+}
+
+int RunVmCli(std::vector<std::string> args, std::string* out) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  ::testing::internal::CaptureStdout();
+  int rc = RunVmCommand(static_cast<int>(argv.size()), argv.data());
+  *out = ::testing::internal::GetCapturedStdout();
+  return rc;
+}
+
+TEST_F(ControlFlow, VmAtCopiesAreListedAndRemovedButNeverTheLiveTwin) {
+  State s0, s1 = StateWithUnit(1000, "twin-demo.service"), s2 = StateWithUnit(2000, "");
+  ASSERT_TRUE(twin_->Sync(s0, s1).ok());
+  ASSERT_TRUE(twin_->Sync(s1, s2).ok());
+  auto state_at = [&](uint64_t t) -> Result<State> { return t < 2000 ? s1 : s2; };
+  auto copy = twin_->BringUpAt(1500, false, state_at);
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  const std::string snapshot_image = catalogue_.List(domain_).value()[0].image;
+
+  auto copies = twin_->AtDomains();
+  ASSERT_TRUE(copies.ok()) << copies.status().ToString();
+  ASSERT_EQ(copies->size(), 1u);
+  EXPECT_EQ((*copies)[0].domain, *copy);
+  EXPECT_EQ((*copies)[0].applied_state_ts_ns, 1000u);
+
+  const std::vector<std::string> common = {"--uri", "test:///default", "--domain", domain_,
+                                           "--overlay-root", dir_ + "/overlays"};
+  auto cli = [&](std::vector<std::string> args, std::string* out) {
+    args.insert(args.begin(), {"twin-replay", "vm"});
+    args.insert(args.end(), common.begin(), common.end());
+    return RunVmCli(args, out);
+  };
+  std::string out;
+  EXPECT_EQ(cli({"--domains"}, &out), 0);
+  EXPECT_NE(out.find(*copy), std::string::npos) << out;
+  EXPECT_NE(out.find("yes"), std::string::npos) << out;  // running
+  EXPECT_EQ(out.find(domain_ + " "), std::string::npos) << "the live twin is not a copy:\n" << out;
+  EXPECT_EQ(cli({"--domains", "--json"}, &out), 0);
+  auto j = nlohmann::json::parse(out);
+  ASSERT_EQ(j.size(), 1u) << out;
+  EXPECT_EQ(j[0]["domain"], *copy);
+  EXPECT_EQ(j[0]["running"], true);
+  EXPECT_EQ(j[0]["state_ts_ns"], 1000u);
+
+  // Never the live twin, nothing outside "<domain>-at-", no path games.
+  EXPECT_EQ(cli({"--remove", domain_}, &out), 2);
+  EXPECT_EQ(cli({"--remove", domain_ + "-at-../" + domain_}, &out), 2);
+  EXPECT_EQ(cli({"--remove", "other-at-1"}, &out), 2);
+  EXPECT_EQ(cli({"--remove", domain_ + "-at-20991231T000000Z"}, &out), 1);  // no such copy
+  EXPECT_EQ(cli({"--list", "--remove", *copy}, &out), 2);
+  EXPECT_TRUE(twin_->virt().IsActive(*copy).value());
+
+  EXPECT_EQ(cli({"--remove", *copy}, &out), 0) << out;
+  EXPECT_FALSE(twin_->virt().Exists(*copy).value());
+  EXPECT_FALSE(fs::exists(twin_->DomainDir(*copy)));
+  EXPECT_TRUE(twin_->AtDomains().value().empty());
+  EXPECT_EQ(cli({"--remove", *copy}, &out), 1);  // gone
+  EXPECT_EQ(cli({"--domains"}, &out), 0);
+  EXPECT_NE(out.find("no `vm --at` copies"), std::string::npos) << out;
+  // The live twin, its record and the snapshot layer the copy was built on are untouched.
+  EXPECT_TRUE(twin_->virt().IsActive(domain_).value());
+  EXPECT_TRUE(twin_->LoadDomainRecord(domain_).ok());
+  EXPECT_EQ(catalogue_.List(domain_).value()[0].image, snapshot_image);
+  EXPECT_TRUE(fs::exists(twin_->DomainDir(domain_) + "/domain.json"));
+  // Through the API the same refusals hold; removals are recorded as twin actions.
+  EXPECT_EQ(twin_->RemoveAtDomain(domain_).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(CountEvents("remove"), 0);  // the CLI's TwinVm has its own sink
 }
 
 TEST(TwinSync, FailuresAreEventsWithBackoffAndNeverBlockTheCaller) {

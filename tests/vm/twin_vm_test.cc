@@ -278,8 +278,20 @@ TEST_F(TwinVmReal, AddSnapshotRemoveThenTheTwinAtTheFirstTimeHasTheUnitBack) {
   auto live = twin_->UnitActive(options_.domain, "twin-demo.service");
   ASSERT_TRUE(live.ok());
   EXPECT_FALSE(*live);
-  ASSERT_TRUE(twin_->virt().Undefine(*name).ok());
-  fs::remove_all(twin_->DomainDir(*name));
+  // `twin-replay vm --remove`: the copy is listed, then stopped, undefined and its overlays
+  // deleted; the layers it was built on are then free for the prune below.
+  auto copies = twin_->AtDomains();
+  ASSERT_TRUE(copies.ok()) << copies.status().ToString();
+  ASSERT_EQ(copies->size(), 1u);
+  EXPECT_EQ((*copies)[0].domain, *name);
+  const std::string copy_overlay = (*copies)[0].active_overlay;
+  EXPECT_TRUE(fs::exists(copy_overlay)) << copy_overlay;
+  auto removed = twin_->RemoveAtDomain(*name);
+  ASSERT_TRUE(removed.ok()) << removed.ToString();
+  EXPECT_FALSE(twin_->virt().Exists(*name).value());
+  EXPECT_FALSE(fs::exists(copy_overlay)) << copy_overlay;
+  EXPECT_TRUE(twin_->AtDomains().value().empty());
+  EXPECT_TRUE(twin_->virt().IsActive(options_.domain).value());
 
   // Pruning on a real chain: commit the oldest frozen layers of the running twin (live block
   // commit) down to one, keep the catalogue true, and the twin keeps running.
