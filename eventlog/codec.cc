@@ -91,7 +91,8 @@ Offset<fb::Process> EncodeProcess(FlatBufferBuilder& b, const Process& p) {
   auto argv = StrVec(b, p.argv);
   auto cg = Str(b, p.cgroup), unit = Str(b, p.unit), cid = Str(b, p.container_id);
   return fb::CreateProcess(b, p.pid, p.start_ns, p.ppid, p.parent_start_ns, p.uid, p.gid, comm,
-                           exe, cwd, argv, p.argv_truncated, cg, unit, cid, p.since_ns);
+                           exe, cwd, argv, p.argv_truncated, cg, unit, cid, p.since_ns,
+                           p.exe_truncated, p.cwd_truncated);
 }
 
 }  // namespace
@@ -110,6 +111,8 @@ Process DecodeProcess(const fb::Process* p) {
   out.cwd = Get(p->cwd());
   out.argv = GetStrVec(p->argv());
   out.argv_truncated = p->argv_truncated();
+  out.exe_truncated = p->exe_truncated();
+  out.cwd_truncated = p->cwd_truncated();
   out.cgroup = Get(p->cgroup());
   out.unit = Get(p->unit());
   out.container_id = Get(p->container_id());
@@ -277,6 +280,8 @@ void EncodeEvent(const Event& e, FlatBufferBuilder& b) {
   eb.add_resync_op(static_cast<uint8_t>(e.resync_op));
   eb.add_resync_entity(static_cast<uint8_t>(e.resync_entity));
   eb.add_attrs(attrs);
+  eb.add_exe_truncated(e.exe_truncated);
+  eb.add_cwd_truncated(e.cwd_truncated);
   b.Finish(eb.Finish());
 }
 
@@ -318,6 +323,8 @@ Status DecodeEvent(std::string_view bytes, Event* out) {
   SetStr(o.cwd, e->cwd());
   SetStrVec(o.argv, e->argv());
   o.argv_truncated = e->argv_truncated();
+  o.exe_truncated = e->exe_truncated();
+  o.cwd_truncated = e->cwd_truncated();
   SetStr(o.cgroup, e->cgroup());
   SetStr(o.unit, e->unit());
   SetStr(o.container_id, e->container_id());

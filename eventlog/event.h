@@ -85,6 +85,10 @@ struct Event {
   std::string cwd;
   std::vector<std::string> argv;  // raw bytes, not necessarily UTF-8
   bool argv_truncated = false;
+  // exe / cwd hold only the components nearest the file: the path was deeper or longer than
+  // the probe walks (the leading components are missing).
+  bool exe_truncated = false;
+  bool cwd_truncated = false;
   std::string cgroup;
   std::string unit;          // systemd unit derived from the cgroup (or the unit of unit events)
   std::string container_id;  // derived from the cgroup, empty if none

@@ -10,7 +10,7 @@
 // cgroup(), unit_file_path(), unit_file_sha256(), unit_file_content()) and host().
 // P (process record) has the identity members of Process (pid, start_ns, ppid,
 // parent_start_ns, since_ns) and two overloads found by ADL:
-//   SetImageFrom(P&, const V&)  — uid, gid, comm, exe, cwd, argv, argv_truncated, cgroup, unit,
+//   SetImageFrom(P&, const V&)  — uid, gid, comm, exe, cwd, argv, the truncation flags, cgroup, unit,
 //                                 container_id from the event (the "image" of the process).
 #pragma once
 

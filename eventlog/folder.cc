@@ -84,6 +84,8 @@ Process Materialize(const LazyProcess& l) {
       for (const FbString* a : *argv) p.argv.emplace_back(View(a));
     }
     p.argv_truncated = e->argv_truncated();
+    p.exe_truncated = e->exe_truncated();
+    p.cwd_truncated = e->cwd_truncated();
     p.cgroup = View(e->cgroup());
     p.unit = View(e->unit());
     p.container_id = View(e->container_id());

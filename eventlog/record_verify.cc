@@ -92,6 +92,8 @@ constexpr FieldSpec kEventFields[] = {
     {E::VT_RESYNC_OP, Kind::kScalar, 1},
     {E::VT_RESYNC_ENTITY, Kind::kScalar, 1},
     {E::VT_ATTRS, Kind::kTables, 0, &kKv},
+    {E::VT_EXE_TRUNCATED, Kind::kScalar, 1},
+    {E::VT_CWD_TRUNCATED, Kind::kScalar, 1},
 };
 constexpr TableSchema kEvent{kEventFields, std::size(kEventFields)};
 

@@ -48,6 +48,8 @@ void SetImageFrom(Process& p, const EventView& v) {
   p.cwd = e.cwd;
   p.argv = e.argv;
   p.argv_truncated = e.argv_truncated;
+  p.exe_truncated = e.exe_truncated;
+  p.cwd_truncated = e.cwd_truncated;
   p.cgroup = e.cgroup;
   p.unit = e.unit;
   p.container_id = e.container_id;

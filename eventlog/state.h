@@ -30,6 +30,8 @@ struct Process {
   std::string cwd;
   std::vector<std::string> argv;
   bool argv_truncated = false;
+  bool exe_truncated = false;  // see Event
+  bool cwd_truncated = false;
   std::string cgroup;
   std::string unit;
   std::string container_id;

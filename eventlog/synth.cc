@@ -48,6 +48,8 @@ Event SynthGenerator::Next() {
       bytes += e.argv.back().size() + 1;
     }
     e.argv_truncated = e.pid % 7 == 0;  // derived, so the random stream stays as it was
+    e.exe_truncated = e.pid % 11 == 0;
+    e.cwd_truncated = e.pid % 13 == 0;
     e.cgroup = "/system.slice/app.service";
     e.unit = rng_() % 2 ? "app.service" : "";
     if (e.pid % 5 == 0) e.container_id = "c0ffee" + std::to_string(e.pid);

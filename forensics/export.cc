@@ -192,6 +192,8 @@ void AppendMessage(const Event& e, std::string& out) {
         out += e.argv[i];
       }
       if (e.argv_truncated) out += " [truncated]";
+      if (e.exe_truncated) out += " [exe path truncated]";
+      if (e.cwd_truncated) out += " [cwd truncated]";
       break;
     case EventKind::kProcessFork:
       out += " pid=";
@@ -349,6 +351,9 @@ void AppendEventFields(const EventKey& key, const Event& e, std::string& out) {
     }
     out += ']';
     B(out, "argv_truncated", e.argv_truncated);
+    // Present only when set: the leading components of the path are missing.
+    if (e.exe_truncated) B(out, "exe_truncated", true);
+    if (e.cwd_truncated) B(out, "cwd_truncated", true);
     Str(out, "cgroup", e.cgroup);
     if (!e.container_id.empty()) Str(out, "container_id", e.container_id);
   }

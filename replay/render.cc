@@ -111,6 +111,8 @@ void ProcImageJson(const Event& e, JsonWriter& w) {
   w.Key("argv");
   ArgvJson(e.argv, w);
   w.FieldB("argv_truncated", e.argv_truncated)
+      .FieldB("exe_truncated", e.exe_truncated)
+      .FieldB("cwd_truncated", e.cwd_truncated)
       .Field("cgroup", e.cgroup)
       .Field("unit", e.unit)
       .Field("container_id", e.container_id);
@@ -222,8 +224,10 @@ std::string EventSummary(const Event& e) {
   auto who = [&] { return fmt::format("{} {}", e.pid, EscapeForTerminal(e.comm)); };
   switch (e.kind) {
     case EventKind::kProcessExec:
-      return fmt::format("{} ppid={} uid={} {}{}{}", e.pid, e.ppid, e.uid, JoinArgv(e.argv),
+      return fmt::format("{} ppid={} uid={} {}{}{}{}{}", e.pid, e.ppid, e.uid, JoinArgv(e.argv),
                          e.argv_truncated ? " [truncated]" : "",
+                         e.exe_truncated ? " [exe path truncated: ..." + EscapeForTerminal(e.exe) + "]" : "",
+                         e.cwd_truncated ? " [cwd truncated]" : "",
                          e.unit.empty() ? "" : " unit=" + EscapeForTerminal(e.unit));
     case EventKind::kProcessFork:
       return fmt::format("{} ppid={} {}", e.pid, e.ppid, EscapeForTerminal(e.comm));
@@ -271,7 +275,11 @@ void ProcessToJson(const Process& p, JsonWriter& w) {
       .Field("cwd", p.cwd);
   w.Key("argv");
   ArgvJson(p.argv, w);
-  w.FieldB("argv_truncated", p.argv_truncated).Field("cgroup", p.cgroup).Field("unit", p.unit)
+  w.FieldB("argv_truncated", p.argv_truncated)
+      .FieldB("exe_truncated", p.exe_truncated)
+      .FieldB("cwd_truncated", p.cwd_truncated)
+      .Field("cgroup", p.cgroup)
+      .Field("unit", p.unit)
       .Field("container_id", p.container_id).FieldU("since_ns", p.since_ns).EndObject();
 }
 

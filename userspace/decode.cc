@@ -104,6 +104,8 @@ bool DecodeRecord(const void* data, size_t size, const DecodeContext& ctx, Decod
       e.comm = FixedString(r.comm, sizeof(r.comm));
       e.argv = SplitArgv(d, r.argv_len);
       e.argv_truncated = (r.flags & TWIN_EXEC_ARGV_TRUNC) != 0;
+      e.exe_truncated = (r.flags & TWIN_EXEC_EXE_TRUNC) != 0;
+      e.cwd_truncated = (r.flags & TWIN_EXEC_CWD_TRUNC) != 0;
       d += r.argv_len;
       e.exe = JoinReversedPath(d, r.exe_len, false);
       d += r.exe_len;

@@ -45,6 +45,8 @@ TEST(Codec, RoundTripsEveryField) {
   e.cwd = "/w";
   e.argv = {"a", std::string("\0b\xff", 3), "{{ x }}"};
   e.argv_truncated = true;
+  e.exe_truncated = true;
+  e.cwd_truncated = true;
   e.cgroup = "/cg";
   e.unit = "u.service";
   e.container_id = "abc";
@@ -111,6 +113,8 @@ TEST(Codec, RecordVerifierAgreesWithFlatBuffersVerifier) {
   full.exe = "/usr/bin/x";
   full.argv = {"a", "bb", std::string("\0c\xff", 3)};
   full.argv_truncated = true;
+  full.exe_truncated = true;
+  full.cwd_truncated = true;
   full.cgroup = "/system.slice/x.service";
   full.unit = "x.service";
   full.container_id = "abc";

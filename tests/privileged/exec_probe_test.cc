@@ -1,5 +1,7 @@
 // sched_process_exec → kProcessExec, and its matching kProcessExit: every field checked against
 // what the test itself arranged (argv, cwd, uid/gid) or read from /proc while the process ran.
+#include <sys/stat.h>
+
 #include <climits>
 #include <cstdlib>
 
@@ -57,6 +59,8 @@ TEST(ExecProbe, RecordsEveryFieldOfAnExecAndItsExit) {
   EXPECT_EQ(exec->cwd, cwd);
   EXPECT_EQ(exec->argv, args);
   EXPECT_FALSE(exec->argv_truncated);
+  EXPECT_FALSE(exec->exe_truncated);
+  EXPECT_FALSE(exec->cwd_truncated);
   EXPECT_EQ(exec->cgroup, cgroup);
   EXPECT_EQ(exec->container_id, "");
   EXPECT_GE(exec->ts_ns, wall0 - 5000000);  // clock offset measured at start: allow 5 ms
@@ -72,6 +76,40 @@ TEST(ExecProbe, RecordsEveryFieldOfAnExecAndItsExit) {
   EXPECT_GE(exit->duration_ns, 400000000ull);
   EXPECT_LE(exit->duration_ns, 10000000000ull);
   EXPECT_GT(exit->mono_ns, exec->mono_ns);
+  EXPECT_EQ(twind.Stop(), 0);
+}
+
+// A program and a working directory deeper than the probe walks (2 * TWIN_PATH_DEPTH steps):
+// the event keeps the components nearest the file and says the path is truncated.
+TEST(ExecProbe, DeepPathsKeepTheirLeafAndAreMarkedTruncated) {
+  TWIN_REQUIRE_BPF();
+  std::string dir = MakeTempDir("exec-deep");
+  Twind twind(dir + "/data");
+  ASSERT_TRUE(twind.Start());
+
+  std::string deep = MakeTempDir("exec-deep-tree");
+  chmod(deep.c_str(), 0755);
+  for (int i = 0; i < 80; ++i) {
+    deep += "/d" + std::to_string(i);
+    ASSERT_EQ(mkdir(deep.c_str(), 0755), 0) << deep;
+  }
+  const std::string prog = deep + "/deep-sh";
+  ASSERT_EQ(std::system(("cp /bin/dash " + prog).c_str()), 0);  // fixed test path, no host data
+  pid_t pid = SpawnAs({prog, "-c", "exit 0"}, deep, 65534, 65534);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WIFEXITED(WaitStatus(pid)));
+  auto exec = WaitForEvent(twind.data_dir(), [&](const Event& e) {
+    return e.kind == EventKind::kProcessExec && e.pid == pid;
+  });
+  ASSERT_TRUE(exec.has_value()) << twind.Log();
+  EXPECT_TRUE(exec->exe_truncated) << exec->exe;
+  EXPECT_TRUE(exec->cwd_truncated) << exec->cwd;
+  // What is kept is the tail of the real path, leaf included.
+  EXPECT_LT(exec->exe.size(), prog.size());
+  EXPECT_TRUE(exec->exe.ends_with("/d79/deep-sh")) << exec->exe;
+  EXPECT_TRUE(prog.ends_with(exec->exe)) << exec->exe;
+  EXPECT_TRUE(exec->cwd.ends_with("/d78/d79")) << exec->cwd;
+  EXPECT_TRUE(deep.ends_with(exec->cwd)) << exec->cwd;
   EXPECT_EQ(twind.Stop(), 0);
 }
 
