@@ -39,7 +39,8 @@ void RecordEncoder::Arena::Reset() {
   large_.clear();
 }
 
-RecordEncoder::RecordEncoder(bool helper) {
+RecordEncoder::RecordEncoder(bool helper, size_t min_helper_batch)
+    : min_helper_batch_(std::max(min_helper_batch, 2 * kChunk)) {
   if (helper) thread_ = std::thread([this] { HelperLoop(); });
 }
 
@@ -69,7 +70,7 @@ void RecordEncoder::Start(std::span<const Event> events) {
   gen_ = (gen_ + 1) % kGenerations;
   caller_.arena[gen_].Reset();
   helper_.arena[gen_].Reset();
-  if (thread_.joinable() && n >= 2 * kChunk) {
+  if (thread_.joinable() && n >= min_helper_batch_) {
     {
       std::lock_guard<std::mutex> l(mu_);  // publishes the job's set-up to the helper
       open_ = true;

@@ -29,7 +29,7 @@ void ExpectAllRecords(RecordEncoder& enc, const std::vector<Event>& events, bool
 
 TEST(RecordEncoder, RecordsEqualTheSingleThreadedEncoding) {
   for (bool helper : {true, false}) {
-    RecordEncoder enc(helper);
+    RecordEncoder enc(helper, /*min_helper_batch=*/2 * RecordEncoder::kChunk);
     uint64_t seed = 1;
     for (size_t n : {size_t{1}, RecordEncoder::kChunk, 2 * RecordEncoder::kChunk - 1,
                      2 * RecordEncoder::kChunk, 2 * RecordEncoder::kChunk + 1, size_t{1000},
@@ -53,7 +53,7 @@ TEST(RecordEncoder, LargeRecordsAmongSmallOnes) {
 
 TEST(RecordEncoder, FinishingEarlyOrNeverLeavesNothingBehind) {
   auto big = Corpus(20000, 11);
-  auto small = Corpus(500, 12);
+  auto small = Corpus(600, 12);  // above kMinHelperBatch: both threads
   {
     RecordEncoder enc;
     enc.Start(big);
