@@ -77,6 +77,18 @@ int List(const VmArgs& a, const EventLog& log) {
   return 0;
 }
 
+// The twin as the arguments name it. The log is read-only here: progress goes to stderr
+// instead of kTwinAction events.
+Result<std::unique_ptr<vm::TwinVm>> OpenTwin(const VmArgs& a, vm::Catalogue* cat) {
+  vm::TwinOptions o;
+  o.domain = a.domain;
+  o.uri = a.uri;
+  o.image_dir = a.image_dir;
+  o.overlay_root = a.overlay_root;
+  auto sink = [](const Event& e) { std::fprintf(stderr, "[twin] %s\n", e.reason.c_str()); };
+  return vm::TwinVm::Open(o, cat, sink);
+}
+
 int At(const VmArgs& a, EventLog& log) {
   auto t = ParseTime(a.at, WallNowNs());
   if (!t.ok()) {
@@ -86,14 +98,7 @@ int At(const VmArgs& a, EventLog& log) {
   }
   vm::EventLogTwinStore store(&log);
   vm::Catalogue cat(&store);
-  vm::TwinOptions o;
-  o.domain = a.domain;
-  o.uri = a.uri;
-  o.image_dir = a.image_dir;
-  o.overlay_root = a.overlay_root;
-  // Read-only log: progress goes to stderr instead of kTwinAction events.
-  auto sink = [](const Event& e) { std::fprintf(stderr, "[twin] %s\n", e.reason.c_str()); };
-  auto twin = vm::TwinVm::Open(o, &cat, sink);
+  auto twin = OpenTwin(a, &cat);
   if (!twin.ok()) {
     std::fprintf(stderr, "twin-replay vm: %s\n", twin.status().ToString().c_str());
     return 1;
@@ -124,13 +129,7 @@ int At(const VmArgs& a, EventLog& log) {
 
 // --domains and --remove: the `vm --at` copies, from their records beside the overlays.
 int Copies(const VmArgs& a) {
-  vm::TwinOptions o;
-  o.domain = a.domain;
-  o.uri = a.uri;
-  o.image_dir = a.image_dir;
-  o.overlay_root = a.overlay_root;
-  auto sink = [](const Event& e) { std::fprintf(stderr, "[twin] %s\n", e.reason.c_str()); };
-  auto twin = vm::TwinVm::Open(o, nullptr, sink);
+  auto twin = OpenTwin(a, nullptr);
   if (!twin.ok()) {
     std::fprintf(stderr, "twin-replay vm: %s\n", twin.status().ToString().c_str());
     return 1;

@@ -15,7 +15,7 @@
 #include "vm/catalogue.h"
 #include <nlohmann/json.hpp>
 
-#include "replay/vm_cmd.h"
+#include "tests/vm/vm_cli.h"
 #include "vm/domain_xml.h"
 #include "vm/twin.h"
 #include "vm/twin_sync.h"
@@ -291,15 +291,6 @@ TEST_F(ControlFlow, BringUpAtUsesTheNearestSnapshotUnderItsOwnName) {
   EXPECT_EQ(CountEvents("revert"), 2);
 }
 
-int RunVmCli(std::vector<std::string> args, std::string* out) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  ::testing::internal::CaptureStdout();
-  int rc = RunVmCommand(static_cast<int>(argv.size()), argv.data());
-  *out = ::testing::internal::GetCapturedStdout();
-  return rc;
-}
-
 TEST_F(ControlFlow, VmAtCopiesAreListedAndRemovedButNeverTheLiveTwin) {
   State s0, s1 = StateWithUnit(1000, "twin-demo.service"), s2 = StateWithUnit(2000, "");
   ASSERT_TRUE(twin_->Sync(s0, s1).ok());
@@ -320,7 +311,7 @@ TEST_F(ControlFlow, VmAtCopiesAreListedAndRemovedButNeverTheLiveTwin) {
   auto cli = [&](std::vector<std::string> args, std::string* out) {
     args.insert(args.begin(), {"twin-replay", "vm"});
     args.insert(args.end(), common.begin(), common.end());
-    return RunVmCli(args, out);
+    return testing::RunVmCli(args, out);
   };
   std::string out;
   EXPECT_EQ(cli({"--domains"}, &out), 0);

@@ -1,5 +1,6 @@
 // `twin-replay vm`: argument handling and the catalogue listing on a read-only log.
 #include "replay/vm_cmd.h"
+#include "tests/vm/vm_cli.h"
 
 #include <unistd.h>
 
@@ -17,12 +18,7 @@ namespace twin {
 namespace {
 
 int RunVm(std::vector<std::string> args, std::string* out) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  ::testing::internal::CaptureStdout();
-  int rc = RunVmCommand(static_cast<int>(argv.size()), argv.data());
-  *out = ::testing::internal::GetCapturedStdout();
-  return rc;
+  return testing::RunVmCli(std::move(args), out);
 }
 
 TEST(VmCommand, ListShowsTheCatalogueAndRejectsBadArguments) {
