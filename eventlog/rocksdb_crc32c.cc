@@ -14,6 +14,8 @@
 #include <dlfcn.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #if defined(__x86_64__)
@@ -50,19 +52,20 @@ ExtendFn LibraryExtend() {
   return reinterpret_cast<ExtendFn>(dlsym(RTLD_NEXT, kExtendSymbol));
 }
 
-ExtendFn Choose() {
-  if (__builtin_cpu_supports("sse4.2")) return ExtendSse42;
-  return LibraryExtend();
+// Chosen on first use: RocksDB may checksum during its own static initialisation.
+ExtendFn Chosen() {
+  static const ExtendFn fn = __builtin_cpu_supports("sse4.2") ? ExtendSse42 : LibraryExtend();
+  return fn;
 }
-
-const ExtendFn kChosen = Choose();
 
 }  // namespace
 }  // namespace twin
 
 namespace rocksdb::crc32c {
 __attribute__((visibility("default"))) uint32_t Extend(uint32_t init_crc, const char* data,
-                                                        size_t n);
+                                                        size_t n) {
+  return twin::Chosen()(init_crc, data, n);
+}
 }  // namespace rocksdb::crc32c
 
 namespace twin {
@@ -71,23 +74,20 @@ bool RocksDbHardwareCrc32c() {
   // The library's PLT binds to the first definition in lookup order: ours only if the
   // executable exports it (twin_eventlog's link options).
   const void* bound = dlsym(RTLD_DEFAULT, kExtendSymbol);
-  return kChosen == ExtendSse42 && bound == reinterpret_cast<const void*>(&rocksdb::crc32c::Extend);
+  return Chosen() == ExtendSse42 &&
+         bound == reinterpret_cast<const void*>(&rocksdb::crc32c::Extend);
 }
 
 uint32_t LibraryCrc32cExtend(uint32_t crc, const char* data, size_t n) {
   static const ExtendFn fn = LibraryExtend();
-  return fn ? fn(crc, data, n) : ExtendSse42(crc, data, n);
+  if (fn == nullptr) {
+    std::fprintf(stderr, "librocksdb does not define %s\n", kExtendSymbol);
+    std::abort();
+  }
+  return fn(crc, data, n);
 }
 
 }  // namespace twin
-
-namespace rocksdb::crc32c {
-__attribute__((visibility("default"))) uint32_t Extend(uint32_t init_crc, const char* data,
-                                                        size_t n) {
-  static const twin::ExtendFn fn = twin::Choose();  // also right before kChosen is initialised
-  return fn(init_crc, data, n);
-}
-}  // namespace rocksdb::crc32c
 
 #else
 

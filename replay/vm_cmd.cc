@@ -127,38 +127,32 @@ int At(const VmArgs& a, EventLog& log) {
   return 0;
 }
 
-// --domains and --remove: the `vm --at` copies, from their records beside the overlays.
-int Copies(const VmArgs& a) {
-  auto twin = OpenTwin(a, nullptr);
-  if (!twin.ok()) {
-    std::fprintf(stderr, "twin-replay vm: %s\n", twin.status().ToString().c_str());
-    return 1;
+// --remove: one `vm --at` copy, found by its record beside the overlays.
+int RemoveCopy(const VmArgs& a, vm::TwinVm& twin) {
+  if (Status s = twin.RemoveAtDomain(a.remove); !s.ok()) {
+    std::fprintf(stderr, "twin-replay vm: %s\n", s.ToString().c_str());
+    return s.code() == Status::Code::kInvalidArgument ? 2 : 1;
   }
-  if (!a.remove.empty()) {
-    if (Status s = (*twin)->RemoveAtDomain(a.remove); !s.ok()) {
-      std::fprintf(stderr, "twin-replay vm: %s\n", s.ToString().c_str());
-      return s.code() == Status::Code::kInvalidArgument ? 2 : 1;
-    }
-    std::printf("removed twin copy %s\n", a.remove.c_str());
-    return 0;
-  }
-  auto copies = (*twin)->AtDomains();
+  std::printf("removed twin copy %s\n", a.remove.c_str());
+  return 0;
+}
+
+// --domains: the `vm --at` copies.
+int ListCopies(const VmArgs& a, vm::TwinVm& twin) {
+  auto copies = twin.AtDomains();
   if (!copies.ok()) {
     std::fprintf(stderr, "twin-replay vm: %s\n", copies.status().ToString().c_str());
     return 1;
   }
-  nlohmann::json arr = nlohmann::json::array();
   if (!a.json && copies->empty()) {
     std::printf("no `vm --at` copies of twin %s\n", a.domain.c_str());
     return 0;
   }
-  if (!a.json) {
-    std::printf("%-44s %-24s %-8s %-8s %s\n", "DOMAIN", "REFLECTS HOST AT", "RUNNING", "DELTA",
-                "FROM");
-  }
+  constexpr const char* kRow = "%-44s %-24s %-8s %-8s %s\n";
+  if (!a.json) std::printf(kRow, "DOMAIN", "REFLECTS HOST AT", "RUNNING", "DELTA", "FROM");
+  nlohmann::json arr = nlohmann::json::array();
   for (const auto& d : *copies) {
-    auto active = (*twin)->virt().IsActive(d.domain);
-    const char* running = !active.ok() ? "?" : (*active ? "yes" : "no");
+    auto active = twin.virt().IsActive(d.domain);
     const std::string from = d.from_snapshot ? d.source_snapshot_id : "base image";
     if (a.json) {
       arr.push_back({{"domain", d.domain},
@@ -169,8 +163,8 @@ int Copies(const VmArgs& a) {
                      {"from", from},
                      {"overlay", d.active_overlay}});
     } else {
-      std::printf("%-44s %-24s %-8s %-8s %s\n", d.domain.c_str(),
-                  Fmt(d.applied_state_ts_ns).c_str(), running, d.applied_ok ? "ok" : "failed",
+      std::printf(kRow, d.domain.c_str(), Fmt(d.applied_state_ts_ns).c_str(),
+                  !active.ok() ? "?" : (*active ? "yes" : "no"), d.applied_ok ? "ok" : "failed",
                   from.c_str());
     }
   }
@@ -218,7 +212,14 @@ int RunVmCommand(int argc, char** argv) {
                  kUsage);
     return 2;
   }
-  if (a.domains || !a.remove.empty()) return Copies(a);  // libvirt and the overlays, no log
+  if (a.domains || !a.remove.empty()) {  // libvirt and the overlays, no log
+    auto twin = OpenTwin(a, nullptr);
+    if (!twin.ok()) {
+      std::fprintf(stderr, "twin-replay vm: %s\n", twin.status().ToString().c_str());
+      return 1;
+    }
+    return a.domains ? ListCopies(a, **twin) : RemoveCopy(a, **twin);
+  }
   auto log = EventLog::OpenReader(a.data_dir);
   if (!log.ok()) {
     std::fprintf(stderr, "twin-replay vm: cannot open %s: %s\n", a.data_dir.c_str(),

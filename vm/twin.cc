@@ -493,9 +493,14 @@ Result<std::string> TwinVm::BringUpAt(uint64_t t_ns, bool replace,
   return name;
 }
 
+// "<domain>-at-<something>", a valid libvirt name: what BringUpAt names its copies.
+static bool IsAtCopyName(const std::string& domain, const std::string& name) {
+  const std::string prefix = domain + "-at-";
+  return name.size() > prefix.size() && name.rfind(prefix, 0) == 0 && ValidDomainName(name);
+}
+
 Result<std::vector<DomainRecord>> TwinVm::AtDomains() const {
   std::vector<DomainRecord> out;
-  const std::string prefix = options_.domain + "-at-";
   std::error_code ec;
   fs::directory_iterator it(options_.overlay_root, ec);
   if (ec) {
@@ -504,7 +509,7 @@ Result<std::vector<DomainRecord>> TwinVm::AtDomains() const {
   }
   for (const auto& entry : it) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(prefix, 0) != 0 || !ValidDomainName(name)) continue;
+    if (!IsAtCopyName(options_.domain, name)) continue;
     auto rec = LoadDomainRecord(name);
     if (!rec.ok()) continue;  // not ours (no record), or being written
     out.push_back(std::move(*rec));
@@ -515,15 +520,14 @@ Result<std::vector<DomainRecord>> TwinVm::AtDomains() const {
 }
 
 Status TwinVm::RemoveAtDomain(const std::string& name) {
-  const std::string prefix = options_.domain + "-at-";
   if (name == options_.domain) {
     return Status::InvalidArgument("'" + name +
                                    "' is the live twin, not a `vm --at` copy; twind manages it");
   }
-  if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() || !ValidDomainName(name)) {
+  if (!IsAtCopyName(options_.domain, name)) {
     return Status::InvalidArgument("'" + name + "' is not a `vm --at` copy of twin '" +
-                                   options_.domain + "' (those are named " + prefix +
-                                   "<time>; `twin-replay vm --domains` lists them)");
+                                   options_.domain + "' (those are named " + options_.domain +
+                                   "-at-<time>; `twin-replay vm --domains` lists them)");
   }
   auto rec = LoadDomainRecord(name);
   if (!rec.ok()) {
