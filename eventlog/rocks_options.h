@@ -1,0 +1,28 @@
+// The event log's RocksDB configuration, in one place: EventLog opens its data dir with it, and
+// the benchmarks measure RocksDB alone with it (bench/eventlog_bench.cc, BM_RocksDbLayout).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <rocksdb/db.h>
+
+namespace twin {
+
+// The column families, in the order LogColumnFamilies lists them.
+inline constexpr const char* kCfEvents = "events";
+inline constexpr const char* kCfSnapshots = "snapshots";
+inline constexpr const char* kCfMeta = "meta";
+inline constexpr const char* kCfTwin = "twin";
+enum LogCf { kCfIndexDefault = 0, kCfIndexEvents, kCfIndexSnapshots, kCfIndexMeta, kCfIndexTwin };
+
+// DB-wide options of a writer (readers lower the log level and never create).
+rocksdb::Options LogDbOptions();
+
+// default, events, snapshots, meta, twin, each with its own options derived from `db`.
+std::vector<rocksdb::ColumnFamilyDescriptor> LogColumnFamilies(const rocksdb::Options& db);
+
+// RocksDB's messages on stderr (see rocks_options.cc).
+std::shared_ptr<rocksdb::Logger> StderrRocksLogger(rocksdb::InfoLogLevel level);
+
+}  // namespace twin
