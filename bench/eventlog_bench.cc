@@ -2,6 +2,8 @@
 //   BM_Append/<batch>        append throughput, WAL on, default fsync policy (interval)
 //   BM_AppendNoSync/<batch>  the same with fsync=never (no group commit of the WAL)
 //   BM_AppendFollowed/<b>    append with a compactor following the log (as in twind)
+//   BM_RocksDbLayout/5       RocksDB alone doing BM_AppendNoSync's writes with the log's settings
+//   BM_RocksDbLayout/1       the same with the events column family alone in its DB
 //   BM_CompactWindow         one compaction tick over a 10 s window of 100,000 events, the
 //                            compactor following the log (as in twind)
 //   BM_CompactWindowCold     the same, the compactor reading the window back from the log
@@ -19,10 +21,15 @@
 #include <random>
 
 #include <benchmark/benchmark.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/write_batch.h>
 
+#include "eventlog/background_delete.h"
 #include "eventlog/codec.h"
 #include "eventlog/compactor.h"
 #include "eventlog/log.h"
+#include "eventlog/rocks_options.h"
 #include "eventlog/synth.h"
 
 namespace twin {
@@ -89,6 +96,61 @@ void BM_AppendNoSync(benchmark::State& state) { Append(state, false, FsyncPolicy
 BENCHMARK(BM_Append)->Arg(100)->Arg(1000)->UseRealTime()->MinTime(3.0);
 BENCHMARK(BM_AppendNoSync)->Arg(1000)->UseRealTime()->MinTime(3.0);
 BENCHMARK(BM_AppendFollowed)->Arg(1000)->UseRealTime()->MinTime(3.0);
+
+// RocksDB alone doing the RocksDB part of BM_AppendNoSync: batches of 1,000 already encoded
+// records (32 bytes standing for the chain hash + the FlatBuffers event) written to the events
+// column family, plus the chain head in meta, through a DB opened with the log's own options
+// and column families (eventlog/rocks_options.h) and its background deleter. No encoding, no
+// chain, no pipeline: BM_AppendNoSync / this = what safetytwin adds on top of RocksDB.
+// Arg 1: the events column family alone in its DB (no meta), to price the layout itself.
+void BM_RocksDbLayout(benchmark::State& state) {
+  const bool layout = state.range(0) != 1;
+  static const std::vector<std::string> values = [] {
+    std::vector<std::string> v;
+    std::mt19937_64 rng(7);
+    for (size_t i = 0; i < 200'000; ++i) {
+      std::string hash(32, '\0');
+      for (auto& c : hash) c = static_cast<char>(rng());
+      v.push_back(hash + EncodeEventToString(Corpus()[i]));
+    }
+    return v;
+  }();
+  const std::string dir = BenchDir() + "/rocksdb-layout";
+  std::filesystem::remove_all(dir);
+  auto bg = std::make_shared<BackgroundDeleteFs>(rocksdb::FileSystem::Default());
+  auto env = rocksdb::NewCompositeEnv(bg);
+  rocksdb::Options opts = LogDbOptions();
+  opts.env = env.get();
+  auto cfs = LogColumnFamilies(opts);
+  if (!layout) cfs = {{rocksdb::kDefaultColumnFamilyName, cfs[kCfIndexEvents].options}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(opts, dir, cfs, &handles, &raw);
+  if (!s.ok()) {
+    state.SkipWithError(s.ToString().c_str());
+    return;
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  auto* events = handles[layout ? kCfIndexEvents : 0];
+  const std::string head(140, 'h');  // the size of the chain head's JSON
+  rocksdb::WriteBatch batch;
+  uint64_t n = 0;
+  for (auto _ : state) {
+    batch.Clear();
+    for (int i = 0; i < 1000; ++i, ++n) {
+      const std::string key = EncodeKey({1'700'000'000'000'000'000ULL + n, n + 1});
+      (void)batch.Put(events, key, values[n % values.size()]);
+    }
+    if (layout) (void)batch.Put(handles[kCfIndexMeta], "chain_head", head);
+    s = db->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) state.SkipWithError(s.ToString().c_str());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+  for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+  db.reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_RocksDbLayout)->Arg(5)->Arg(1)->UseRealTime()->MinTime(3.0);
 
 void BM_Fold(benchmark::State& state) {
   const auto& corpus = Corpus();
