@@ -117,6 +117,7 @@ void BM_RocksDbLayout(benchmark::State& state) {
   }();
   const std::string dir = BenchDir() + "/rocksdb-layout";
   std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);  // as the log does (RocksDB lists it as it opens)
   auto bg = std::make_shared<BackgroundDeleteFs>(rocksdb::FileSystem::Default());
   auto env = rocksdb::NewCompositeEnv(bg);
   rocksdb::Options opts = LogDbOptions();
