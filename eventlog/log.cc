@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <condition_variable>
@@ -404,7 +405,16 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
       }
       present.push_back(d);
     }
-    s = rocksdb::DB::OpenForReadOnly(opts, dir, present, &impl->handles, &raw);
+    // The writer may retire a file between the moment RocksDB reads the MANIFEST or lists the
+    // dir and the moment it opens the file (a flush or compaction finishing, a writer starting):
+    // RocksDB reports that as corruption or an I/O error naming the missing file. Open again.
+    for (int attempt = 0;; ++attempt) {
+      impl->handles.clear();
+      s = rocksdb::DB::OpenForReadOnly(opts, dir, present, &impl->handles, &raw);
+      const bool vanished = s.ToString().find("No such file or directory") != std::string::npos;
+      if (s.ok() || !vanished || attempt == 4) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 << attempt));
+    }
   }
   if (!s.ok()) return FromRocks(s, "cannot open event log in " + dir);
   impl->db.reset(raw);

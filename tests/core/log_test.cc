@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -112,6 +114,32 @@ TEST(EventLog, ReaderOpensWhileWriterHoldsTheDir) {
   EXPECT_EQ(ReadAll(*r.value()).size(), 100u);
   EXPECT_TRUE(r.value()->Verify().ok());
   EXPECT_FALSE(r.value()->Append(events[0]).ok());
+}
+
+// Each writer open replays the WAL into a table, starts a new MANIFEST and WAL and deletes the old
+// ones: a reader opening meanwhile finds files listed a moment ago gone, and opens again.
+TEST(EventLog, ReadersOpenWhileTheWriterRetiresItsFiles) {
+  TempDir t;
+  ASSERT_TRUE(Writer(t.path())->Append(Synth(100)).ok());
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (uint64_t i = 0; i < 30; ++i) EXPECT_TRUE(Writer(t.path())->Append(Synth(50, i + 2)).ok());
+    done = true;
+  });
+  int opened = 0, failed = 0;
+  std::string error;
+  while (!done) {
+    auto r = EventLog::OpenReader(t.path());
+    if (r.ok()) {
+      ++opened;
+    } else {
+      ++failed;
+      error = r.status().ToString();
+    }
+  }
+  writer.join();
+  EXPECT_EQ(failed, 0) << error;
+  EXPECT_GT(opened, 0);
 }
 
 TEST(EventLog, SecondWriterIsBusyWithClearMessage) {
