@@ -394,23 +394,25 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
     // A reader (twin-replay) reports through its own one-line errors; RocksDB speaks up on errors.
     opts.info_log_level = rocksdb::InfoLogLevel::ERROR_LEVEL;
     opts.info_log = StderrRocksLogger(opts.info_log_level);
-    std::vector<std::string> names;
-    s = rocksdb::DB::ListColumnFamilies(opts, dir, &names);
-    if (!s.ok()) return FromRocks(s, "cannot read event log in " + dir);
-    std::vector<rocksdb::ColumnFamilyDescriptor> present;
-    for (auto& d : cfs) {
-      if (std::find(names.begin(), names.end(), d.name) == names.end()) {
-        return Status::Corruption("event log in " + dir + " lacks column family '" + d.name +
-                                  "'; it was not written by safetytwin");
-      }
-      present.push_back(d);
-    }
-    // The writer may retire a file between the moment RocksDB reads the MANIFEST or lists the
-    // dir and the moment it opens the file (a flush or compaction finishing, a writer starting):
-    // RocksDB reports that as corruption or an I/O error naming the missing file. Open again.
+    // The writer may retire a file between the moment RocksDB reads CURRENT, the MANIFEST or the
+    // dir listing and the moment it opens the file (a flush or compaction finishing, a writer
+    // starting): RocksDB reports that as corruption or an I/O error naming the missing file.
+    // Open again.
     for (int attempt = 0;; ++attempt) {
-      impl->handles.clear();
-      s = rocksdb::DB::OpenForReadOnly(opts, dir, present, &impl->handles, &raw);
+      std::vector<std::string> names;
+      s = rocksdb::DB::ListColumnFamilies(opts, dir, &names);
+      if (s.ok()) {
+        std::vector<rocksdb::ColumnFamilyDescriptor> present;
+        for (auto& d : cfs) {
+          if (std::find(names.begin(), names.end(), d.name) == names.end()) {
+            return Status::Corruption("event log in " + dir + " lacks column family '" + d.name +
+                                      "'; it was not written by safetytwin");
+          }
+          present.push_back(d);
+        }
+        impl->handles.clear();
+        s = rocksdb::DB::OpenForReadOnly(opts, dir, present, &impl->handles, &raw);
+      }
       const bool vanished = s.ToString().find("No such file or directory") != std::string::npos;
       if (s.ok() || !vanished || attempt == 4) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10 << attempt));
