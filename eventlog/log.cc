@@ -420,6 +420,9 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
   }
   if (!s.ok()) return FromRocks(s, "cannot open event log in " + dir);
   impl->db.reset(raw);
+  // Opening retired the previous run's WAL (and a crash's leftovers): have them gone before the
+  // writer is handed out, so that a reader opening next does not list files about to vanish.
+  if (impl->fs) impl->fs->Drain();
   impl->events = impl->handles[kCfIndexEvents];
   impl->snapshots = impl->handles[kCfIndexSnapshots];
   impl->meta = impl->handles[kCfIndexMeta];
