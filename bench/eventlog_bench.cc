@@ -132,7 +132,7 @@ void BM_RocksDbLayout(benchmark::State& state) {
     return;
   }
   std::unique_ptr<rocksdb::DB> db(raw);
-  auto* events = handles[layout ? kCfIndexEvents : 0];
+  auto* events = handles[layout ? kCfIndexEvents : kCfIndexDefault];
   const std::string head(140, 'h');  // the size of the chain head's JSON
   rocksdb::WriteBatch batch;
   uint64_t n = 0;

@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdarg>
 #include <cstdio>
 #include <condition_variable>
 #include <cstring>
@@ -18,8 +17,6 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 #include <rocksdb/db.h>
-#include <rocksdb/table.h>
-#include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
 #include "eventlog/background_delete.h"
