@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include "eventlog/codec.h"
 #include "eventlog/compactor.h"
 #include "eventlog/log.h"
+#include "eventlog/rocks_options.h"
 #include "eventlog/synth.h"
 #include "tests/core/test_util.h"
 
@@ -412,6 +414,56 @@ TEST(EventLog, SigkillMidAppendLeavesWholeBatchesAndAVerifiableChain) {
   // And the writer can go on.
   ASSERT_TRUE(log->Append(Synth(10)).ok());
   EXPECT_TRUE(log->Verify().ok());
+}
+
+// Bytes in the dir's WAL files: what a reader opening the log replays before it answers.
+uint64_t WalBytes(const std::string& dir) {
+  uint64_t total = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().extension() == ".log") total += f.file_size();
+  }
+  return total;
+}
+
+TEST(EventLog, CleanCloseLeavesNoWalToReplay) {
+  TempDir t;
+  {
+    auto log = Writer(t.path());
+    SynthGenerator g(SynthOptions{});
+    std::vector<Event> batch;
+    for (int i = 0; i < 20; ++i) {
+      g.Fill(batch, 1000);
+      ASSERT_TRUE(log->Append(batch).ok());
+    }
+    ASSERT_TRUE(log->Drain().ok());
+    ASSERT_GT(WalBytes(t.path()), 1u << 20);  // the open writer's memtables are in its WAL
+  }
+  EXPECT_EQ(WalBytes(t.path()), 0u);
+  auto r = EventLog::OpenReader(t.path());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.value()->Head().count, 20000u);
+  EXPECT_EQ(ReadAll(*r.value()).size(), 20000u);
+  EXPECT_TRUE(r.value()->Verify().ok());
+}
+
+// A reader of a live (or killed) writer's log replays at most the WAL the writer keeps: about
+// kMaxUnflushedWalBytes, plus the immutable memtables whose flush is still running (up to three
+// more of that size when the disk lags).
+TEST(EventLog, UnflushedWalStaysBoundedWhileTheWriterRuns) {
+  TempDir t;
+  auto log = Writer(t.path());
+  SynthGenerator g(SynthOptions{});
+  std::vector<Event> batch;
+  uint64_t peak = 0;
+  // Eight times the bound (stored events are over 200 bytes each).
+  for (uint64_t n = 0; n < 8 * kMaxUnflushedWalBytes / 200; n += 1000) {
+    g.Fill(batch, 1000);
+    ASSERT_TRUE(log->Append(batch).ok());
+    ASSERT_TRUE(log->Drain().ok());
+    peak = std::max(peak, WalBytes(t.path()));
+  }
+  EXPECT_GT(peak, kMaxUnflushedWalBytes / 2);
+  EXPECT_LE(peak, 4 * kMaxUnflushedWalBytes + (1u << 20));
 }
 
 // Snapshot seeks and listings use an index in meta. A log without one (written before it
