@@ -164,7 +164,9 @@ TEST(EventLog, MissingDirIsNotFoundWithHint) {
   EXPECT_NE(e.status().message().find("no safetytwin event log"), std::string::npos);
 }
 
-TEST(EventLog, FsyncPolicies) {
+// What each policy syncs is not observable without power loss; this checks that none of them
+// changes what is stored.
+TEST(EventLog, EveryFsyncPolicyStoresWhatWasAppended) {
   for (auto p : {FsyncPolicy::kAlways, FsyncPolicy::kInterval, FsyncPolicy::kNever}) {
     TempDir t;
     LogOptions o;
@@ -573,6 +575,9 @@ TEST(Retention, CutsAtSnapshotBoundaryAndKeepsChainVerifiable) {
   EXPECT_TRUE(VerifyDir(t.path()).ok());
 }
 
+// Retention by size deletes whole intervals from the oldest end: what is left is exactly the
+// events from a snapshot boundary on, the deleted count is the number of events before it, and
+// the log's size comes down under the budget.
 TEST(Retention, BySizeDeletesOldestIntervals) {
   TempDir t;
   auto log = Writer(t.path());
@@ -586,10 +591,27 @@ TEST(Retention, BySizeDeletesOldestIntervals) {
   }
   const uint64_t size = log->ApproximateSizeBytes();
   ASSERT_GT(size, 0u);
+  std::vector<EventKey> keys_before;
+  for (const auto& ke : ReadAll(*log)) keys_before.push_back(ke.key);
+  const auto snapshots = log->SnapshotKeys().value();
   auto deleted = log->ApplyRetention(0, size / 3, g.now_ns());
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
-  EXPECT_GT(deleted.value(), 0u);
+  ASSERT_GT(deleted.value(), 0u);
+  ASSERT_LT(deleted.value(), keys_before.size());
   EXPECT_TRUE(log->Verify().ok());
+  std::vector<EventKey> keys_after;
+  for (const auto& ke : ReadAll(*log)) {
+    if (ke.event.kind != EventKind::kRetention) keys_after.push_back(ke.key);
+  }
+  // Oldest first: the survivors are the newest events, in order, none missing.
+  ASSERT_EQ(keys_after.size(), keys_before.size() - deleted.value());
+  EXPECT_TRUE(std::equal(keys_after.begin(), keys_after.end(), keys_before.end() - keys_after.size()));
+  // Whole intervals: the last deleted event is a snapshot's key.
+  const EventKey last_deleted = keys_before[deleted.value() - 1];
+  EXPECT_NE(std::find(snapshots.begin(), snapshots.end(), last_deleted), snapshots.end())
+      << KeyToString(last_deleted);
+  // The size: under the budget once RocksDB has dropped the deleted files.
+  EXPECT_LE(log->ApproximateSizeBytes(), size / 3) << "before " << size;
 }
 
 }  // namespace
