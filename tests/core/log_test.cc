@@ -374,9 +374,12 @@ TEST(EventLog, SchemaVersionStoredAndNewerRefused) {
 TEST(EventLog, SigkillMidAppendLeavesWholeBatchesAndAVerifiableChain) {
   TempDir t;
   constexpr size_t kBatch = 500;
+  int started[2];
+  ASSERT_EQ(pipe(started), 0);
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
+    close(started[0]);
     auto r = EventLog::OpenWriter(t.path());
     if (!r.ok()) _exit(3);
     SynthGenerator g(SynthOptions{});
@@ -385,13 +388,18 @@ TEST(EventLog, SigkillMidAppendLeavesWholeBatchesAndAVerifiableChain) {
       g.Fill(batch, kBatch);
       for (auto& e : batch) e.attrs = {{"batch", std::to_string(b)}};
       if (!r.value()->Append(batch).ok()) _exit(4);
+      if (b == 10) {  // some batches are in: tell the parent (a loaded machine opens slowly)
+        (void)r.value()->Drain();
+        if (write(started[1], "x", 1) != 1) _exit(5);
+      }
     }
   }
+  close(started[1]);
+  char c;
+  ASSERT_EQ(read(started[0], &c, 1), 1) << "the writer died before writing";
+  close(started[0]);
   // Let it write for a while, then kill it without warning.
-  for (int i = 0; i < 200; ++i) {
-    usleep(10000);
-    if (i > 30) break;
-  }
+  usleep(300000);
   ASSERT_EQ(kill(child, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
