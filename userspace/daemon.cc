@@ -269,10 +269,20 @@ Status Daemon::Start() {
     else log_->warn("systemd is PID 1 but sd-bus is unavailable ({}); units from cgroups only", bs.ToString());
   }
 
-  if (cfg_.metrics_addr != "off" && !cfg_.metrics_addr.empty()) {
-    Status ms = metrics_.Start(cfg_.metrics_addr, [this] { return RenderMetrics(); });
-    if (!ms.ok()) return ms;
-    log_->info("metrics on http://{}/metrics", cfg_.metrics_addr);
+  // Metrics never keep capture from starting: a port another process holds is retried.
+  const std::string tcp = cfg_.metrics_addr == "off" ? std::string() : cfg_.metrics_addr;
+  const std::string sock = cfg_.metrics_socket == "off" ? std::string() : cfg_.metrics_socket;
+  if (!tcp.empty() || !sock.empty()) {
+    if (!sock.empty()) {
+      std::error_code dec;
+      std::filesystem::create_directories(std::filesystem::path(sock).parent_path(), dec);
+    }
+    Status ms = metrics_.Start(tcp, sock, [this] { return RenderMetrics(); },
+                               [this](bool warning, const std::string& m) {
+                                 if (warning) log_->warn("{}", m);
+                                 else log_->info("{}", m);
+                               });
+    if (!ms.ok()) return ms;  // a bad address; ValidateConfig refuses those before we get here
   }
   return Status::Ok();
 }
