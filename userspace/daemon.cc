@@ -347,6 +347,11 @@ void Daemon::HandleCgroup(const CgroupChange& c, std::vector<Event>* out) {
     if (!refs.empty()) return;
     unit_refs_.erase(name);
     if (!live_.units.count(name)) return;  // already stopped (sd-bus JobRemoved)
+    if (bus_watch_.running()) {
+      // No processes left is not "stopped" for systemd (RemainAfterExit=yes): let it say.
+      bus_watch_.Recheck(name);
+      return;
+    }
     e.kind = EventKind::kUnitStop;
     log_->info("unit stop {}", LogEscape(name));
   }
