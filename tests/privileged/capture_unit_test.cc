@@ -2,7 +2,15 @@
 // /proc/net parsing, clock rounding, config sizes, log escaping.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
 
 #include <cstring>
 
@@ -12,6 +20,7 @@
 #include "userspace/config.h"
 #include "userspace/daemon.h"
 #include "userspace/decode.h"
+#include "userspace/metrics.h"
 #include "userspace/procfs.h"
 
 namespace twin::capture {
@@ -297,15 +306,6 @@ TEST(Metrics, LoopbackAddressesOnlyWithARealPort) {
 }  // namespace twin::capture
 
 // --- Metrics never keep twind from starting -------------------------------------------------
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-
-#include <chrono>
-#include <thread>
-
-#include "userspace/metrics.h"
 
 namespace twin::capture {
 namespace {

@@ -8,7 +8,7 @@
 # Sourced by bash scripts with `set -euo pipefail`. Exit code 77 = skip (CTest SKIP_RETURN_CODE);
 # with SAFETYTWIN_NO_SKIP=1 a missing capability is a failure instead.
 
-ST_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ST_SRC=${ST_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 ST_NAME=""
 ST_BASE=""
 ST_ROOT=""
