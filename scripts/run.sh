@@ -88,8 +88,8 @@ if systemd_pid1; then
     echo "# Written by scripts/run.sh; rewritten on every run."
     echo "[Service]"
     echo "ExecStartPre="
-    echo "ExecStartPre=/usr/local/sbin/twind --check ${args[*]}"
     echo "ExecStartPre=+/usr/bin/install -d -m 0711 /var/lib/libvirt/images/safetytwin"
+    echo "ExecStartPre=/usr/local/sbin/twind --check ${args[*]}"
     echo "ExecStart="
     echo "ExecStart=/usr/local/sbin/twind --foreground ${args[*]}"
     if [[ "$DATA_DIR" != /var/lib/safetytwin ]]; then echo "ReadWritePaths=$DATA_DIR"; fi

@@ -90,11 +90,18 @@ st_boot() {
     > "$ST_BASE/console.log" 2>&1 < /dev/null &
   ST_NSPAWN_PID=$!
   trap st_teardown EXIT
+  trap "exit 143" TERM INT
   local i
   for i in $(seq 1 300); do
     ST_LEADER=$(pgrep -P "$ST_NSPAWN_PID" | head -1 || true)
     if [[ -n "$ST_LEADER" ]]; then
-      if [[ "$mode" != systemd ]]; then return 0; fi
+      if [[ "$mode" != systemd ]]; then
+        # nspawn's short-lived setup child comes first; ready = the stub init runs our sleep.
+        if [[ "$(ps -o comm= --ppid "$ST_LEADER" 2>/dev/null)" == sleep ]] && st_in /bin/true 2>/dev/null; then
+          say "container st-$ST_NAME: up (no systemd)"; return 0
+        fi
+        sleep 0.2; continue
+      fi
       local st
       st=$(nsenter -t "$ST_LEADER" -a systemctl is-system-running 2>/dev/null || true)
       case "$st" in running|degraded) say "container st-$ST_NAME: systemd $st"; return 0 ;; esac
@@ -107,7 +114,12 @@ st_boot() {
 }
 
 # Run a command inside the container as a root shell there would (its namespaces, its root).
-st_in() { nsenter -t "$ST_LEADER" -a -- "$@"; }
+# A clean root login environment, not this test's (no PATH entries from a developer's home).
+st_in() {
+  nsenter -t "$ST_LEADER" -a -- env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    ${TWIN_BUILD_DIR:+TWIN_BUILD_DIR="$TWIN_BUILD_DIR"} "$@"
+}
 st_sh() { st_in /bin/bash -c "$1"; }
 
 st_teardown() {

@@ -37,8 +37,11 @@ st_in curl -sf --unix-socket /run/safetytwin/metrics.sock http://twind/metrics |
 say "twind runs (pid $pid) although the metrics port was taken; metrics on the unix socket"
 
 replay() { st_in /usr/local/bin/twin-replay "$@"; }
-has_snapshot() { [[ "$(replay vm --list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge 1 ]]; }
-st_wait 900 "twin booted and took its first snapshot" has_snapshot || { twlog | tail -40 >&2; fail "twin never took a snapshot"; }
+in_sync() { replay events --kind twin --since -1h --json | python3 -c '
+import json, sys
+sys.exit(0 if any(e["attrs"].get("action") == "delta_run" and e["attrs"].get("status") == "ok"
+                  for e in map(json.loads, sys.stdin)) else 1)'; }
+st_wait 900 "twin booted and its first delta run succeeded" in_sync || { twlog | tail -40 >&2; fail "the twin never came in line with the host"; }
 # The overlays qemu opens are reachable whatever twind's umask (the bug this test was born of).
 st_sh 'stat -c "%a %n" /var/lib/libvirt/images/safetytwin /var/lib/libvirt/images/safetytwin/safetytwin' >&2
 
@@ -50,7 +53,7 @@ st_sh 'cg=/sys/fs/cgroup; [[ -d $cg/unified ]] && cg=$cg/unified; mkdir -p $cg/s
   sleep 1'
 in_twin_active() { [[ "$(st_guest safetytwin /bin/systemctl is-active st-dprobe.service)" == active* ]]; }
 st_wait 900 "st-dprobe.service active in the twin" in_twin_active || {
-  twlog | tail -40 >&2; replay events --since -20m --kind unit_start,twin_action | tail -20 >&2
+  twlog | tail -40 >&2; replay events --since -20m --kind unit_start,twin | tail -20 >&2
   fail "the host unit never came up in the twin"; }
 host_sum=$(st_in sha256sum /etc/systemd/system/st-dprobe.service | cut -d' ' -f1)
 twin_sum=$(st_guest safetytwin /usr/bin/sha256sum /etc/systemd/system/st-dprobe.service | cut -d' ' -f1)

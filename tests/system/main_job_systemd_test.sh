@@ -31,10 +31,13 @@ journal | grep -q 'probes attached' || { journal | tail -30 >&2; fail "no start-
 journal | grep -q 'systemd is PID 1: unit states confirmed over sd-bus' || { journal | tail -30 >&2; fail "sd-bus watcher not started"; }
 say "unit active (MainPID $pid0), start-up lines in the journal"
 
-# The twin follows the host: wait for its first snapshot (boot under TCG takes minutes here).
+# The twin follows the host: wait for its first successful delta run (a TCG boot takes minutes).
 replay() { st_in /usr/local/bin/twin-replay "$@"; }
-has_snapshot() { [[ "$(replay vm --list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge 1 ]]; }
-st_wait 900 "twin booted and took its first snapshot" has_snapshot || { journal | tail -40 >&2; fail "twin never took a snapshot"; }
+in_sync() { replay events --kind twin --since -1h --json | python3 -c '
+import json, sys
+sys.exit(0 if any(e["attrs"].get("action") == "delta_run" and e["attrs"].get("status") == "ok"
+                  for e in map(json.loads, sys.stdin)) else 1)'; }
+st_wait 900 "twin booted and its first delta run succeeded" in_sync || { journal | tail -40 >&2; fail "the twin never came in line with the host"; }
 sleep 1
 before=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 sleep 1
@@ -57,7 +60,7 @@ st_sh "printf '[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true
 
 in_twin_active() { [[ "$(st_guest safetytwin /bin/systemctl is-active st-probe.service)" == active* ]]; }
 st_wait 900 "st-probe.service active in the twin" in_twin_active || {
-  journal | tail -40 >&2; replay events --since -20m --kind unit_start,twin_action | tail -20 >&2
+  journal | tail -40 >&2; replay events --since -20m --kind unit_start,twin | tail -20 >&2
   fail "the host unit never came up in the twin"; }
 host_sum=$(st_in sha256sum /etc/systemd/system/st-probe.service | cut -d' ' -f1)
 twin_sum=$(st_guest safetytwin /usr/bin/sha256sum /etc/systemd/system/st-probe.service | cut -d' ' -f1)
