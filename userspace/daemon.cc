@@ -483,6 +483,11 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
   }
   for (const auto& [name, u] : live_.units) {
     if (cgroup_of.count(name)) continue;
+    if (bus_watch_.running()) {
+      // No cgroup is not "inactive" for systemd (Type=oneshot + RemainAfterExit=yes): it says.
+      bus_watch_.Recheck(name);
+      continue;
+    }
     out.push_back(Stamp(UnitEvent(EventKind::kResync, u)));
     out.back().resync_op = ResyncOp::kRemove;
     out.back().resync_entity = ResyncEntity::kUnit;
