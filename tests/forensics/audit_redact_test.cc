@@ -43,7 +43,7 @@ TEST(Audit, EveryExportAndBundleIsRecordedWithItsDigest) {
   EXPECT_EQ(v.code, 0) << v.out;
 }
 
-// twind's side (its compaction hook ingesting the spool) is the same IngestAuditSpool call.
+// With the real twind holding the log: tests/privileged/audit_spool_test.cc.
 TEST(Audit, WhileAWriterHoldsTheLogTheRecordIsSpooledThenIngested) {
   TempDir t;
   const std::string dir = t.sub("data");

@@ -389,6 +389,25 @@ TEST_F(TestDriverControlFlow, VmAtCopiesAreListedAndRemovedButNeverTheLiveTwin) 
   EXPECT_EQ(CountEvents("remove"), 0);  // the CLI's TwinVm has its own sink
 }
 
+// TwinSync pointed at a libvirt socket of the test's making (or none), polling faster.
+TwinOptions OptionsAtSocket(const std::string& dir, const std::string& domain,
+                            const std::string& socket) {
+  TwinOptions o = TestOptions(dir, domain);
+  o.uri = "qemu+unix:///system?socket=" + dir + "/" + socket;
+  return o;
+}
+TwinSyncOptions FastRetries() {
+  TwinSyncOptions so;
+  so.initial_backoff = std::chrono::milliseconds(50);
+  so.max_backoff = std::chrono::milliseconds(200);
+  return so;
+}
+// Polls until pred holds or 30 s have passed (a deadline, not a measurement).
+template <typename Pred>
+void WaitUntil(Pred pred) {
+  for (int i = 0; i < 600 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
 std::string Attr(const Event& e, const std::string& key) {
   for (const auto& [k, v] : e.attrs) {
     if (k == key) return v;
@@ -402,19 +421,12 @@ TEST(TwinSync, FailuresAreEventsRetriedAfterADoublingBackoff) {
   std::string dir = TempDir("sync");
   auto log = EventLog::OpenWriter(dir + "/log");
   ASSERT_TRUE(log.ok()) << log.status().ToString();
-  TwinOptions o = TestOptions(dir, "syncfail");
-  o.uri = "qemu+unix:///system?socket=" + dir + "/no-such-libvirt-sock";
-  TwinSyncOptions so;
-  so.initial_backoff = std::chrono::milliseconds(50);
-  so.max_backoff = std::chrono::milliseconds(200);
-  TwinSync sync(o, log->get(), so);
+  TwinSync sync(OptionsAtSocket(dir, "syncfail", "no-such-libvirt-sock"), log->get(), FastRetries());
   sync.Start();
   Snapshot snap;
   snap.state = StateWithUnit(1000, "twin-demo.service");
   sync.OnSnapshot(snap);
-  for (int i = 0; i < 600 && sync.stats().syncs_failed < 5; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  WaitUntil([&] { return sync.stats().syncs_failed >= 5; });
   sync.Stop();
   ASSERT_GE(sync.stats().syncs_failed, 5u) << sync.stats().last_error;
   EXPECT_EQ(sync.stats().syncs_ok, 0u);
@@ -490,11 +502,7 @@ TEST(TwinSync, OnSnapshotReturnsWhileTheWorkerIsStuckInLibvirt) {
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   SilentLibvirtSocket libvirt(dir + "/libvirt-sock");
   ASSERT_TRUE(libvirt.ok()) << strerror(errno);
-  TwinOptions o = TestOptions(dir, "syncstuck");
-  o.uri = "qemu+unix:///system?socket=" + dir + "/libvirt-sock";
-  TwinSyncOptions so;
-  so.initial_backoff = std::chrono::milliseconds(50);
-  TwinSync sync(o, log->get(), so);
+  TwinSync sync(OptionsAtSocket(dir, "syncstuck", "libvirt-sock"), log->get(), FastRetries());
   sync.Start();
   Snapshot snap;
   snap.state = StateWithUnit(1000, "twin-demo.service");
@@ -510,9 +518,7 @@ TEST(TwinSync, OnSnapshotReturnsWhileTheWorkerIsStuckInLibvirt) {
   EXPECT_EQ(st.syncs_failed, 0u);  // still inside the connect
   EXPECT_EQ(st.syncs_ok, 0u);
   libvirt.CloseAll();
-  for (int i = 0; i < 600 && sync.stats().syncs_failed < 1; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  WaitUntil([&] { return sync.stats().syncs_failed >= 1; });
   sync.Stop();
   EXPECT_GE(sync.stats().syncs_failed, 1u);
   EXPECT_EQ(sync.stats().syncs_ok, 0u);
