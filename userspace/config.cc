@@ -12,6 +12,9 @@
 #include <toml++/toml.h>
 
 namespace twin::capture {
+namespace {
+constexpr double kMaxCompactIntervalS = 86400;  // a snapshot at least once a day
+}  // namespace
 
 Result<uint64_t> ParseSize(const std::string& s) {
   if (s.empty()) return Status::InvalidArgument("empty size");
@@ -44,7 +47,15 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
     return Status::InvalidArgument("config " + path + ": " + std::string(e.description()));
   }
   if (auto v = t["data_dir"].value<std::string>()) cfg->data_dir = *v;
-  if (auto v = t["compact_interval"].value<double>()) cfg->compact_interval_ms = static_cast<uint64_t>(*v * 1000);
+  if (auto v = t["compact_interval"].value<double>()) {
+    // Checked before the cast: a negative, NaN or huge double converted to uint64 is undefined
+    // (found by tests/fuzz/config_fuzz).
+    if (!(*v > 0 && *v <= kMaxCompactIntervalS)) {
+      return Status::InvalidArgument(path + ": compact_interval must be more than 0 and at most " +
+                                     std::to_string(static_cast<int>(kMaxCompactIntervalS)) + " seconds");
+    }
+    cfg->compact_interval_ms = static_cast<uint64_t>(*v * 1000);
+  }
   if (auto v = t["metrics_addr"].value<std::string>()) cfg->metrics_addr = *v;
   if (auto v = t["ringbuf_size"].value<std::string>()) {
     auto r = ParseSize(*v);
@@ -130,8 +141,9 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   }
   if (!data_dir.empty()) cfg->data_dir = data_dir;
   if (app.count("--compact-interval")) {
-    if (compact <= 0) {
-      fprintf(stderr, "twind: --compact-interval must be > 0 seconds\n");
+    if (!(compact > 0 && compact <= kMaxCompactIntervalS)) {
+      fprintf(stderr, "twind: --compact-interval must be more than 0 and at most %d seconds\n",
+              static_cast<int>(kMaxCompactIntervalS));
       return 2;
     }
     cfg->compact_interval_ms = static_cast<uint64_t>(compact * 1000);
