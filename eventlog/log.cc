@@ -318,9 +318,20 @@ struct EventLog::Impl {
     }
     if (db) {
       if (writer && dirty.load() && !write_failed.load()) db->SyncWAL().PermitUncheckedError();
+      FlushOnClose();
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
       db->Close().PermitUncheckedError();
     }
+  }
+
+  // A clean close leaves no memtable behind, so the next open (every twin-replay command, the
+  // next twind) replays no WAL. After a failed write RocksDB must not touch the WAL again; what
+  // a failed flush did not write stays in the synced WAL.
+  void FlushOnClose() {
+    if (!writer || write_failed.load()) return;
+    rocksdb::FlushOptions fo;
+    fo.allow_write_stall = true;
+    db->Flush(fo, handles).PermitUncheckedError();
   }
 
   void SyncLoop() {
@@ -373,7 +384,7 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
     }
   }
 
-  rocksdb::Options opts = LogDbOptions();
+  rocksdb::Options opts = writer ? LogDbOptions() : LogReaderDbOptions();
   const auto cfs = LogColumnFamilies(opts);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
@@ -387,10 +398,6 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
                           " is locked by another writer (is twind already running?)");
     }
   } else {
-    opts.create_if_missing = false;
-    // A reader (twin-replay) reports through its own one-line errors; RocksDB speaks up on errors.
-    opts.info_log_level = rocksdb::InfoLogLevel::ERROR_LEVEL;
-    opts.info_log = StderrRocksLogger(opts.info_log_level);
     // The writer may retire a file between the moment RocksDB reads CURRENT, the MANIFEST or the
     // dir listing and the moment it opens the file (a flush or compaction finishing, a writer
     // starting): RocksDB reports that as corruption or an I/O error naming the missing file.
