@@ -313,11 +313,6 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   if (app.count("--max-args")) cfg->max_args = max_args;
   if (!fsync.empty()) cfg->fsync = fsync;
   if (!log_level.empty()) cfg->log_level = log_level;
-  if (auto lv = ParseLogLevel(cfg->log_level); !lv.ok()) {
-    const std::string where = log_level.empty() ? cfg->config_path + ": log_level" : "--log-level";
-    fprintf(stderr, "twind: %s: %s\n", where.c_str(), lv.status().message().c_str());
-    return 2;
-  }
   if (!log_file.empty()) cfg->log_file = log_file;
   if (!pid_file.empty()) cfg->pid_file = pid_file;
   cfg->foreground = cfg->foreground || foreground;
