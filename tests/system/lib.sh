@@ -40,8 +40,18 @@ st_own_cgroup() {
   local cg=/sys/fs/cgroup/unified
   [[ -d "$cg" ]] || cg=/sys/fs/cgroup
   ST_CGROUP="$cg/safetytwin-test-$ST_NAME"
+  # An earlier run's cgroups (the container's own, the unit cgroups a test made in it) would be
+  # seen by the next twind as running units: start from none.
+  st_rm_cgroups
   mkdir -p "$ST_CGROUP"
   echo $$ > "$ST_CGROUP/cgroup.procs"
+}
+
+st_rm_cgroups() {
+  [[ -n "${ST_CGROUP:-}" && -d "$ST_CGROUP" ]] || return 0
+  local parent; parent=$(dirname "$ST_CGROUP")
+  echo $$ > "$parent/cgroup.procs" 2>/dev/null || true
+  find "$ST_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null || true
 }
 
 st_make_root() {
@@ -131,6 +141,7 @@ st_teardown() {
     kill -KILL "$ST_NSPAWN_PID" 2>/dev/null || true
   fi
   st_cleanup_root
+  st_rm_cgroups
   return $rc
 }
 
@@ -169,10 +180,14 @@ st_expect_unit_in_twin() {
     "$diag" | tail -40 >&2
     st_in /usr/local/bin/twin-replay events --since -20m --kind unit_start,twin | tail -20 >&2
     fail "the host unit $unit never came up in the twin"; }
-  local host_sum twin_sum
+  local host_sum
   host_sum=$(st_in sha256sum "/etc/systemd/system/$unit" | cut -d' ' -f1)
-  twin_sum=$(st_guest safetytwin /usr/bin/sha256sum "/etc/systemd/system/$unit" | cut -d' ' -f1)
-  [[ "$host_sum" == "$twin_sum" ]] || fail "$unit's file differs in the twin ($twin_sum vs host $host_sum)"
+  same_file() {
+    [[ "$(st_guest safetytwin /usr/bin/sha256sum "/etc/systemd/system/$unit" | cut -d' ' -f1)" == "$host_sum" ]]
+  }
+  st_wait 300 "$unit's file in the twin is byte-exact ($host_sum)" same_file || {
+    st_guest safetytwin /bin/cat "/etc/systemd/system/$unit" >&2 || true
+    fail "$unit's file differs in the twin"; }
   listening() {
     st_guest safetytwin /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), timeout=5)"
   }
