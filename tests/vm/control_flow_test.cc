@@ -13,6 +13,8 @@
 #include <cstring>
 #include <map>
 #include <fstream>
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <thread>
 
@@ -37,6 +39,9 @@ namespace fs = std::filesystem;
 std::string TempDir(const char* what) {
   std::string t = std::string("/tmp/twin-") + what + "-XXXXXX";
   EXPECT_NE(mkdtemp(t.data()), nullptr);
+  // The overlay root lives below: its ancestors must be traversable by the hypervisor's user,
+  // which the twin checks (MakeHypervisorDir) whatever the driver.
+  chmod(t.c_str(), 0711);
   return t;
 }
 
