@@ -989,11 +989,14 @@ Result<uint64_t> EventLog::ApplyRetention(uint64_t max_age_ns, uint64_t max_byte
         std::string e = EncodeKey({UINT64_MAX, UINT64_MAX});
         r.start = b;
         r.limit = e;
-        uint64_t tail = 0;
-        auto s = m.db->GetApproximateSizes(rocksdb::SizeApproximationOptions{.include_memtables = true,
-                                                                             .include_files = true},
-                                           m.events, &r, 1, &tail);
+        // What stays: the events after the cut and the snapshots from it on (both count in
+        // ApproximateSizeBytes, so both must fit the budget).
+        const rocksdb::SizeApproximationOptions so{.include_memtables = true, .include_files = true};
+        uint64_t tail = 0, snap_tail = 0;
+        auto s = m.db->GetApproximateSizes(so, m.events, &r, 1, &tail);
+        if (s.ok()) s = m.db->GetApproximateSizes(so, m.snapshots, &r, 1, &snap_tail);
         if (!s.ok()) return FromRocks(s, "cannot size the log");
+        tail += snap_tail;
         if (!cut || *cut < keys[i]) cut = keys[i];
         if (tail <= max_bytes) break;
       }
@@ -1034,6 +1037,10 @@ Result<uint64_t> EventLog::ApplyRetention(uint64_t max_age_ns, uint64_t max_byte
   rocksdb::Slice begin_s(zero), end_s(end);
   m.db->CompactRange(rocksdb::CompactRangeOptions(), m.events, &begin_s, &end_s)
       .PermitUncheckedError();  // space comes back later if this fails
+  // The snapshots before the cut hold most of the bytes: without this their tables stayed.
+  rocksdb::Slice snap_end_s(snap_end);
+  m.db->CompactRange(rocksdb::CompactRangeOptions(), m.snapshots, &begin_s, &snap_end_s)
+      .PermitUncheckedError();  // as above
 
   Event rec;
   rec.kind = EventKind::kRetention;
