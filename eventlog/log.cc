@@ -351,9 +351,20 @@ struct EventLog::Impl {
     if (db) {
       if (writer && dirty.load() && !write_failed.load()) db->SyncWAL().PermitUncheckedError();
       if (anchor) anchor->Sync().IgnoreError();  // best effort at close
+      FlushOnClose();
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
       db->Close().PermitUncheckedError();
     }
+  }
+
+  // A clean close leaves no memtable behind, so the next open (every twin-replay command, the
+  // next twind) replays no WAL. After a failed write RocksDB must not touch the WAL again; what
+  // a failed flush did not write stays in the synced WAL.
+  void FlushOnClose() {
+    if (!writer || write_failed.load()) return;
+    rocksdb::FlushOptions fo;
+    fo.allow_write_stall = true;
+    db->Flush(fo, handles).PermitUncheckedError();
   }
 
   // Group commit: the WAL (FsyncPolicy::kInterval) and then the anchor, every interval.
@@ -477,17 +488,14 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
     }
   }
 
-  rocksdb::Options opts = LogDbOptions();
-  opts.create_if_missing = inspection.fresh();
+  rocksdb::Options opts = writer ? LogDbOptions() : LogReaderDbOptions();
+  opts.create_if_missing = writer && inspection.fresh();
   const auto cfs = LogColumnFamilies(opts);
   // Read before the log is opened: a writer appends only after it, so the anchor never names
   // more than this open will see unless records were lost.
   auto anchor = ChainAnchor::Read(dir);
-  if (!writer) {
-    // A reader (twin-replay) reports through its own one-line errors; RocksDB speaks up on errors.
-    opts.info_log_level = rocksdb::InfoLogLevel::ERROR_LEVEL;
-    opts.info_log = StderrRocksLogger(opts.info_log_level);
-  }
+  // RocksDB's WAL drops are reported at WARN: taken for the loss report, passed on to the
+  // options' own logger at its level.
   auto recovery_log = std::make_shared<RecoveryLogger>(opts.info_log);
   opts.info_log = recovery_log;
   opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
@@ -506,7 +514,6 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
                           " is locked by another writer (is twind already running?)");
     }
   } else {
-    opts.create_if_missing = false;
     // The writer may retire a file between the moment RocksDB reads CURRENT, the MANIFEST or the
     // dir listing and the moment it opens the file (a flush or compaction finishing, a writer
     // starting): RocksDB reports that as corruption or an I/O error naming the missing file.

@@ -47,11 +47,26 @@ rocksdb::Options LogDbOptions() {
   o.max_background_flushes = 2;
   o.max_background_compactions = 1;
   o.write_buffer_size = 64 << 20;
-  o.max_total_wal_size = 256 << 20;
+  // Every reader (each twin-replay command) replays the WAL files still holding unflushed
+  // memtables before it can answer: ~3 ms of CPU per MB here (reading and copying it). Past this total RocksDB flushes the
+  // column families that hold the oldest WAL, so a reader of a live or crashed log replays at
+  // most about this much (plus what a running flush has not finished). docs/BENCHMARKS.md
+  // prices it against append throughput.
+  o.max_total_wal_size = kMaxUnflushedWalBytes;
   o.compression = rocksdb::kLZ4Compression;
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.info_log = StderrRocksLogger(o.info_log_level);
   o.keep_log_file_num = 3;
+  return o;
+}
+
+rocksdb::Options LogReaderDbOptions() {
+  rocksdb::Options o = LogDbOptions();
+  o.create_if_missing = false;
+  o.create_missing_column_families = false;
+  // A reader (twin-replay) reports through its own one-line errors; RocksDB speaks up on errors.
+  o.info_log_level = rocksdb::InfoLogLevel::ERROR_LEVEL;
+  o.info_log = StderrRocksLogger(o.info_log_level);
   return o;
 }
 

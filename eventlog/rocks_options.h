@@ -2,6 +2,7 @@
 // the benchmarks measure RocksDB alone with it (bench/eventlog_bench.cc, BM_RocksDbLayout).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -16,8 +17,14 @@ inline constexpr const char* kCfMeta = "meta";
 inline constexpr const char* kCfTwin = "twin";
 enum LogCf { kCfIndexDefault = 0, kCfIndexEvents, kCfIndexSnapshots, kCfIndexMeta, kCfIndexTwin };
 
-// DB-wide options of a writer (readers lower the log level and never create).
+// The most WAL a writer keeps unflushed (RocksDB's max_total_wal_size): what a reader opening
+// the log replays at most, give or take a flush in progress.
+inline constexpr uint64_t kMaxUnflushedWalBytes = 16 << 20;
+
+// DB-wide options of a writer.
 rocksdb::Options LogDbOptions();
+// Those of a read-only open: never creates, logs errors only.
+rocksdb::Options LogReaderDbOptions();
 
 // default, events, snapshots, meta, twin, each with its own options derived from `db`.
 std::vector<rocksdb::ColumnFamilyDescriptor> LogColumnFamilies(const rocksdb::Options& db);

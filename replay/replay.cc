@@ -1,8 +1,11 @@
 #include "replay/replay.h"
 
+#include <limits.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -13,9 +16,6 @@
 #include "replay/recover_cmd.h"
 #include "replay/render.h"
 
-#ifdef TWIN_HAVE_VM
-#include "replay/vm_cmd.h"
-#endif
 #ifdef TWIN_HAVE_FORENSICS
 #include "replay/forensics_cmd.h"
 #endif
@@ -277,6 +277,26 @@ int CmdInfo(const Common& c) {
   return 0;
 }
 
+#ifdef TWIN_HAVE_VM
+// `vm` runs in twin-replay-vm, installed next to this binary, with the same arguments: only that
+// command loads libvirt (vm/CMakeLists.txt). Returns only if the exec failed.
+int ExecVmCommand(char** argv) {
+  std::string self(PATH_MAX, '\0');
+  const ssize_t n = readlink("/proc/self/exe", self.data(), self.size());
+  if (n <= 0) {
+    fmt::print(stderr, "twin-replay: vm: cannot find this program's path in /proc/self/exe: {}\n",
+               std::strerror(errno));
+    return kExitProblem;
+  }
+  self.resize(static_cast<size_t>(n));
+  const std::string helper = self.substr(0, self.rfind('/') + 1) + "twin-replay-vm";
+  execv(helper.c_str(), argv);
+  fmt::print(stderr, "twin-replay: vm: cannot run {}: {} (it is installed with twin-replay; "
+             "reinstall safetytwin)\n", helper, std::strerror(errno));
+  return kExitProblem;
+}
+#endif
+
 }  // namespace
 
 int ReplayMain(int argc, char** argv) {
@@ -286,7 +306,7 @@ int ReplayMain(int argc, char** argv) {
     if (a == "--data-dir") { ++i; continue; }
     if (!a.empty() && a[0] == '-') continue;
 #ifdef TWIN_HAVE_VM
-    if (a == "vm") return RunVmCommand(argc, argv);
+    if (a == "vm") return ExecVmCommand(argv);
 #endif
 #ifdef TWIN_HAVE_FORENSICS
     if (IsForensicsCommand(a)) return RunForensicsCommand(argc, argv);

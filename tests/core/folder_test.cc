@@ -1,10 +1,11 @@
-// The fold engine (StateFolder: verified records, lazy process images) against the reference
-// Fold over decoded events.
+// The fold engine (StateFolder: verified records, lazy process images) against the independent
+// reference fold over decoded events (tests/core/reference_fold.h).
 #include <gtest/gtest.h>
 
 #include "eventlog/codec.h"
 #include "eventlog/folder.h"
 #include "eventlog/synth.h"
+#include "tests/core/reference_fold.h"
 #include "tests/core/test_util.h"
 
 namespace twin {
@@ -31,7 +32,7 @@ Corpus MakeCorpus(uint64_t seed, size_t n) {
 }
 
 State Reference(const Corpus& c, size_t from, size_t to, State s = {}) {
-  for (size_t i = from; i < to; ++i) Fold(s, c.events[i], c.keys[i]);
+  for (size_t i = from; i < to; ++i) testing::ReferenceFold(s, c.events[i], c.keys[i]);
   return s;
 }
 
@@ -94,14 +95,14 @@ TEST(StateFolder, FoldRangeOverManyBatchesEqualsReference) {
   }).ok());
   ASSERT_EQ(stored.size(), c.events.size());
   State ref;
-  for (const auto& ke : stored) Fold(ref, ke.event, ke.key);
+  for (const auto& ke : stored) testing::ReferenceFold(ref, ke.event, ke.key);
 
   StateFolder all;
   ASSERT_TRUE(FoldRange(*log, {0, 0}, {UINT64_MAX, UINT64_MAX}, all).ok());
   EXPECT_EQ(all.Finish(), ref);
 
   State half;
-  for (size_t i = 0; i < 12345; ++i) Fold(half, stored[i].event, stored[i].key);
+  for (size_t i = 0; i < 12345; ++i) testing::ReferenceFold(half, stored[i].event, stored[i].key);
   StateFolder tail(half, /*max_arena_bytes=*/1 << 20);  // also reclaims along the way
   ASSERT_TRUE(FoldRange(*log, stored[12345].key, {UINT64_MAX, UINT64_MAX}, tail).ok());
   EXPECT_EQ(tail.Finish(), ref);

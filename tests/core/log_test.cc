@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include "eventlog/codec.h"
 #include "eventlog/compactor.h"
 #include "eventlog/log.h"
+#include "eventlog/rocks_options.h"
 #include "eventlog/synth.h"
 #include "tests/core/test_util.h"
 
@@ -162,7 +164,9 @@ TEST(EventLog, MissingDirIsNotFoundWithHint) {
   EXPECT_NE(e.status().message().find("no safetytwin event log"), std::string::npos);
 }
 
-TEST(EventLog, FsyncPolicies) {
+// What each policy syncs is not observable without power loss; this checks that none of them
+// changes what is stored.
+TEST(EventLog, EveryFsyncPolicyStoresWhatWasAppended) {
   for (auto p : {FsyncPolicy::kAlways, FsyncPolicy::kInterval, FsyncPolicy::kNever}) {
     TempDir t;
     LogOptions o;
@@ -412,6 +416,56 @@ TEST(EventLog, SigkillMidAppendLeavesWholeBatchesAndAVerifiableChain) {
   EXPECT_TRUE(log->Verify().ok());
 }
 
+// Bytes in the dir's WAL files: what a reader opening the log replays before it answers.
+uint64_t WalBytes(const std::string& dir) {
+  uint64_t total = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().extension() == ".log") total += f.file_size();
+  }
+  return total;
+}
+
+TEST(EventLog, CleanCloseLeavesNoWalToReplay) {
+  TempDir t;
+  {
+    auto log = Writer(t.path());
+    SynthGenerator g(SynthOptions{});
+    std::vector<Event> batch;
+    for (int i = 0; i < 20; ++i) {
+      g.Fill(batch, 1000);
+      ASSERT_TRUE(log->Append(batch).ok());
+    }
+    ASSERT_TRUE(log->Drain().ok());
+    ASSERT_GT(WalBytes(t.path()), 1u << 20);  // the open writer's memtables are in its WAL
+  }
+  EXPECT_EQ(WalBytes(t.path()), 0u);
+  auto r = EventLog::OpenReader(t.path());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.value()->Head().count, 20000u);
+  EXPECT_EQ(ReadAll(*r.value()).size(), 20000u);
+  EXPECT_TRUE(r.value()->Verify().ok());
+}
+
+// A reader of a live (or killed) writer's log replays at most the WAL the writer keeps: about
+// kMaxUnflushedWalBytes, plus the immutable memtables whose flush is still running (up to three
+// more of that size when the disk lags).
+TEST(EventLog, UnflushedWalStaysBoundedWhileTheWriterRuns) {
+  TempDir t;
+  auto log = Writer(t.path());
+  SynthGenerator g(SynthOptions{});
+  std::vector<Event> batch;
+  uint64_t peak = 0;
+  // Eight times the bound (stored events are over 200 bytes each).
+  for (uint64_t n = 0; n < 8 * kMaxUnflushedWalBytes / 200; n += 1000) {
+    g.Fill(batch, 1000);
+    ASSERT_TRUE(log->Append(batch).ok());
+    ASSERT_TRUE(log->Drain().ok());
+    peak = std::max(peak, WalBytes(t.path()));
+  }
+  EXPECT_GT(peak, kMaxUnflushedWalBytes / 2);
+  EXPECT_LE(peak, 4 * kMaxUnflushedWalBytes + (1u << 20));
+}
+
 // Snapshot seeks and listings use an index in meta. A log without one (written before it
 // existed) is read the slow way, and the next writer builds the index.
 TEST(Snapshots, IndexIsBuiltForALogWithoutOneAndReadersWorkEitherWay) {
@@ -521,6 +575,9 @@ TEST(Retention, CutsAtSnapshotBoundaryAndKeepsChainVerifiable) {
   EXPECT_TRUE(VerifyDir(t.path()).ok());
 }
 
+// Retention by size deletes whole intervals from the oldest end: what is left is exactly the
+// events from a snapshot boundary on, the deleted count is the number of events before it, and
+// the log's size comes down under the budget.
 TEST(Retention, BySizeDeletesOldestIntervals) {
   TempDir t;
   auto log = Writer(t.path());
@@ -534,10 +591,27 @@ TEST(Retention, BySizeDeletesOldestIntervals) {
   }
   const uint64_t size = log->ApproximateSizeBytes();
   ASSERT_GT(size, 0u);
+  std::vector<EventKey> keys_before;
+  for (const auto& ke : ReadAll(*log)) keys_before.push_back(ke.key);
+  const auto snapshots = log->SnapshotKeys().value();
   auto deleted = log->ApplyRetention(0, size / 3, g.now_ns());
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
-  EXPECT_GT(deleted.value(), 0u);
+  ASSERT_GT(deleted.value(), 0u);
+  ASSERT_LT(deleted.value(), keys_before.size());
   EXPECT_TRUE(log->Verify().ok());
+  std::vector<EventKey> keys_after;
+  for (const auto& ke : ReadAll(*log)) {
+    if (ke.event.kind != EventKind::kRetention) keys_after.push_back(ke.key);
+  }
+  // Oldest first: the survivors are the newest events, in order, none missing.
+  ASSERT_EQ(keys_after.size(), keys_before.size() - deleted.value());
+  EXPECT_TRUE(std::equal(keys_after.begin(), keys_after.end(), keys_before.end() - keys_after.size()));
+  // Whole intervals: the last deleted event is a snapshot's key.
+  const EventKey last_deleted = keys_before[deleted.value() - 1];
+  EXPECT_NE(std::find(snapshots.begin(), snapshots.end(), last_deleted), snapshots.end())
+      << KeyToString(last_deleted);
+  // The size: under the budget once RocksDB has dropped the deleted files.
+  EXPECT_LE(log->ApproximateSizeBytes(), size / 3) << "before " << size;
 }
 
 }  // namespace

@@ -2,6 +2,11 @@
 // whatever the batch size, the order records are asked for, or an early finish.
 #include "eventlog/record_encoder.h"
 
+#include <sys/mman.h>
+
+#include <filesystem>
+#include <new>
+
 #include <gtest/gtest.h>
 
 #include "eventlog/codec.h"
@@ -51,21 +56,67 @@ TEST(RecordEncoder, LargeRecordsAmongSmallOnes) {
   for (int round = 0; round < 4; ++round) ExpectAllRecords(enc, events, round == 3);
 }
 
+// Events in pages of their own, so a test can revoke all access to them (mprotect PROT_NONE):
+// an encoder thread that still read an Event after it promised not to dies with SIGSEGV.
+class GuardedEvents {
+ public:
+  explicit GuardedEvents(const std::vector<Event>& src) : n_(src.size()) {
+    bytes_ = (n_ * sizeof(Event) + 4095) & ~size_t{4095};
+    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) abort();
+    events_ = static_cast<Event*>(p);
+    for (size_t i = 0; i < n_; ++i) new (&events_[i]) Event(src[i]);
+  }
+  ~GuardedEvents() {
+    Allow();
+    for (size_t i = 0; i < n_; ++i) events_[i].~Event();
+    munmap(events_, bytes_);
+  }
+  std::span<const Event> span() const { return {events_, n_}; }
+  void Revoke() { ASSERT_EQ(mprotect(events_, bytes_, PROT_NONE), 0); }
+  void Allow() { ASSERT_EQ(mprotect(events_, bytes_, PROT_READ | PROT_WRITE), 0); }
+
+ private:
+  Event* events_;
+  size_t n_, bytes_;
+};
+
+size_t ThreadsOfThisProcess() {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+// Finish (or Start, or the destructor) with most of a batch unencoded returns only once the
+// helper no longer reads the batch's events: their pages are made unreadable right after, and
+// the encoder's thread is gone (per /proc) once it is destroyed.
 TEST(RecordEncoder, FinishingEarlyOrNeverLeavesNothingBehind) {
-  auto big = Corpus(20000, 11);
-  auto small = Corpus(600, 12);  // above kMinHelperBatch: both threads
-  {
-    RecordEncoder enc;
-    enc.Start(big);
-    EXPECT_EQ(enc.Get(0), EncodeEventToString(big[0]));
-    enc.Finish();  // abandons the rest of the batch
-    ExpectAllRecords(enc, small, false);
-    enc.Start(big);
-    EXPECT_EQ(enc.Get(19999), EncodeEventToString(big[19999]));
-    ExpectAllRecords(enc, small, true);  // Start finishes the previous batch itself
-    enc.Start(big);
-  }  // destroyed with a batch in flight: joins its helper first
-  SUCCEED();
+  const auto big = Corpus(20000, 11);
+  const auto small = Corpus(600, 12);  // above kMinHelperBatch: both threads
+  const size_t threads_before = ThreadsOfThisProcess();
+  for (int round = 0; round < 10; ++round) {
+    GuardedEvents first(big), second(big), third(big);
+    {
+      RecordEncoder enc(/*helper=*/true);
+      ASSERT_EQ(ThreadsOfThisProcess(), threads_before + 1);
+      enc.Start(first.span());
+      EXPECT_EQ(enc.Get(0), EncodeEventToString(big[0]));
+      enc.Finish();  // abandons the rest of the batch
+      first.Revoke();
+      ExpectAllRecords(enc, small, false);
+      enc.Start(second.span());
+      EXPECT_EQ(enc.Get(19999), EncodeEventToString(big[19999]));
+      ExpectAllRecords(enc, small, true);  // Start finishes the previous batch itself
+      second.Revoke();
+      enc.Start(third.span());
+      EXPECT_EQ(enc.Get(100), EncodeEventToString(big[100]));
+    }  // destroyed with a batch in flight: joins its helper first
+    third.Revoke();
+    EXPECT_EQ(ThreadsOfThisProcess(), threads_before);
+  }
 }
 
 // Through the log: a batch large enough for both threads reads back event for event, and the

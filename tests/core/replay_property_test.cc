@@ -1,5 +1,5 @@
 // The replay invariant: for every T, state(T) from the nearest snapshot plus the tail equals
-// the fold of all events <= T from the beginning.
+// the fold of all events <= T from the beginning, folded by an independent reference.
 #include <algorithm>
 #include <random>
 
@@ -8,6 +8,7 @@
 #include "eventlog/compactor.h"
 #include "eventlog/log.h"
 #include "eventlog/synth.h"
+#include "tests/core/reference_fold.h"
 #include "tests/core/test_util.h"
 
 namespace twin {
@@ -51,14 +52,15 @@ TEST_P(ReplayProperty, SnapshotPlusTailEqualsFullFold) {
     ts.push_back(k.ts_ns - 1);
     ts.push_back(k.ts_ns + 1);
   }
-  // The reference folds incrementally over the sorted times; StateAt answers each T cold.
+  // The reference (tests/core/reference_fold.h, independent of the product's fold) folds
+  // incrementally over the sorted times; StateAt answers each T cold.
   std::sort(ts.begin(), ts.end());
   State ref;
   size_t next = 0;
   for (size_t i = 0; i < ts.size(); ++i) {
     const uint64_t at = ts[i];
     while (next < all.size() && all[next].key.ts_ns <= at) {
-      Fold(ref, all[next].event, all[next].key);
+      testing::ReferenceFold(ref, all[next].event, all[next].key);
       ++next;
     }
     auto fast = StateAt(*log, at);
@@ -143,6 +145,12 @@ TEST(Compactor, FollowingWritesTheSameSnapshotsAsReading) {
   EXPECT_TRUE(follower.following());
   EXPECT_EQ(la->SnapshotKeys().value(), lb->SnapshotKeys().value());
   EXPECT_EQ(follower.current(), StateAtByFullFold(*la, UINT64_MAX).value());
+  State ref;
+  ASSERT_TRUE(la->Scan({0, 0}, {UINT64_MAX, UINT64_MAX}, [&](const EventKey& k, const Event& e) {
+    testing::ReferenceFold(ref, e, k);
+    return true;
+  }).ok());
+  EXPECT_EQ(follower.current(), ref);
 }
 
 }  // namespace

@@ -43,11 +43,12 @@ TEST(Audit, EveryExportAndBundleIsRecordedWithItsDigest) {
   EXPECT_EQ(v.code, 0) << v.out;
 }
 
-TEST(Audit, WhileTwindHoldsTheLogTheRecordIsSpooledThenIngested) {
+// With the real twind holding the log: tests/privileged/audit_spool_test.cc.
+TEST(Audit, WhileAWriterHoldsTheLogTheRecordIsSpooledThenIngested) {
   TempDir t;
   const std::string dir = t.sub("data");
   testing::MakeLog(dir, 100);
-  auto writer = std::move(EventLog::OpenWriter(dir).value());  // plays twind
+  auto writer = std::move(EventLog::OpenWriter(dir).value());  // holds the log as twind does
   auto r = Replay(t, "export --data-dir " + dir + " --format csv --out " + t.sub("x.csv"));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(testing::Slurp(AuditSpoolPath(dir)).find("\"export\""), std::string::npos);

@@ -3,6 +3,7 @@
 // v1 name=systemd hierarchies get the directory (as on a hybrid systemd host).
 #include <openssl/evp.h>
 
+#include <cstring>
 #include <fstream>
 
 #include "tests/privileged/harness.h"
@@ -89,27 +90,45 @@ TEST(CgroupProbe, ServiceCgroupIsAUnitStartAndStop) {
   EXPECT_EQ(stops, 1);
 }
 
+// Cgroups that are not service units -- plain directories (no unit suffix, at the top and
+// nested) and a .slice -- make no unit events; a .service below them does.
 TEST(CgroupProbe, NonUnitCgroupsAreIgnored) {
   TWIN_REQUIRE_BPF();
   TWIN_REQUIRE(Exists(kV2), "needs the cgroup v2 mount at /sys/fs/cgroup/unified");
   std::string dir = MakeTempDir("unit-ignore");
   Twind twind(dir + "/data");
   ASSERT_TRUE(twind.Start());
-  const std::string slice = std::string(kV2) + "/twin-test-" + std::to_string(getpid()) + ".slice";
-  const std::string svc = slice + "/inner-" + std::to_string(getpid()) + ".service";
-  ASSERT_EQ(mkdir(slice.c_str(), 0755), 0);
-  ASSERT_EQ(mkdir(svc.c_str(), 0755), 0);
+  const std::string id = std::to_string(getpid());
+  const std::string plain = std::string(kV2) + "/twin-plain-" + id;
+  const std::string plain_nested = plain + "/worker-" + id;
+  const std::string slice = std::string(kV2) + "/twin-test-" + id + ".slice";
+  const std::string slice_plain = slice + "/not-a-unit-" + id;
+  const std::string svc = slice + "/inner-" + id + ".service";
+  // The non-units first: once the service's start is in the log, their mkdirs were read.
+  for (const auto& d : {plain, plain_nested, slice, slice_plain, svc}) {
+    ASSERT_EQ(mkdir(d.c_str(), 0755), 0) << d << ": " << strerror(errno);
+  }
   auto start = WaitForEvent(twind.data_dir(), [&](const Event& e) {
     return e.kind == EventKind::kUnitStart && e.unit == std::filesystem::path(svc).filename().string();
   });
   ASSERT_TRUE(start.has_value());
   EXPECT_EQ(start->cgroup, "/" + std::filesystem::path(slice).filename().string() + "/" +
                                std::filesystem::path(svc).filename().string());
-  rmdir(svc.c_str());
-  rmdir(slice.c_str());
+  for (const auto& d : {svc, slice_plain, slice, plain_nested, plain}) rmdir(d.c_str());
   ASSERT_EQ(twind.Stop(), 0);
-  for (auto& ke : ReadAll(twind.data_dir()))
-    EXPECT_EQ(ke.event.unit.find(".slice"), std::string::npos) << ke.event.unit;
+  int unit_events = 0;
+  for (auto& ke : ReadAll(twind.data_dir())) {
+    const Event& e = ke.event;
+    if (e.kind != EventKind::kUnitStart && e.kind != EventKind::kUnitStop &&
+        e.kind != EventKind::kUnitFileChanged) {
+      continue;
+    }
+    const bool ours = e.unit.find(id) != std::string::npos || e.cgroup.find(id) != std::string::npos;
+    if (!ours) continue;  // other units of this host
+    ++unit_events;
+    EXPECT_EQ(e.unit, std::filesystem::path(svc).filename().string()) << e.cgroup;
+  }
+  EXPECT_EQ(unit_events, 2);  // the service's start and stop, nothing for the rest
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/common/skip.h"
 #include "vm/ansible_runner.h"
 
 namespace twin::vm {
@@ -258,7 +259,7 @@ class HostileRun : public ::testing::Test {
 };
 
 TEST_F(HostileRun, SyntaxCheckPasses) {
-  if (!HaveAnsible()) GTEST_SKIP() << "ansible-playbook not installed";
+  TWIN_REQUIRE(HaveAnsible(), "ansible-playbook missing (scripts/packages.txt: ansible-core)");
   ro_.syntax_check_only = true;
   auto r = RunPlaybook(plan_, opts_, target_, ro_);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -267,7 +268,7 @@ TEST_F(HostileRun, SyntaxCheckPasses) {
 }
 
 TEST_F(HostileRun, LocalRunWritesHostileBytesVerbatimAndExecutesNothing) {
-  if (!HaveAnsible()) GTEST_SKIP() << "ansible-playbook not installed";
+  TWIN_REQUIRE(HaveAnsible(), "ansible-playbook missing (scripts/packages.txt: ansible-core)");
   auto r = RunPlaybook(plan_, opts_, target_, ro_);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   std::string log = ReadFile(r->log_path);
