@@ -24,9 +24,10 @@
 #include "eventlog/codec.h"
 #include "eventlog/folder.h"
 #include "eventlog/open_guard.h"
-#include "eventlog/wal_recovery.h"
 #include "eventlog/record_encoder.h"
 #include "eventlog/rocks_options.h"
+#include "eventlog/timefmt.h"
+#include "eventlog/wal_recovery.h"
 
 namespace twin {
 
@@ -1137,7 +1138,7 @@ VerifyReport EventLog::Verify() const {
     if (!loss.vouched_lost() && loss.anchor_problem.empty()) continue;
     problem(KeyToString(loss.log_head.key),
             loss.Describe() + " (found when twind opened the log at " +
-                std::to_string(loss.detected_ns) + " ns and recorded as a gap)");
+                FormatRfc3339Ns(loss.detected_ns) + " and recorded as a gap)");
   }
   std::stable_sort(rep.problems.begin(), rep.problems.end(), [](const auto& a, const auto& b) {
     EventKey ka, kb;
