@@ -387,10 +387,12 @@ TEST(EventLog, SigkillMidAppendLeavesWholeBatchesAndAVerifiableChain) {
       if (!r.value()->Append(batch).ok()) _exit(4);
     }
   }
-  // Let it write for a while, then kill it without warning.
-  for (int i = 0; i < 200; ++i) {
+  // Let it write for a while (at least one batch, however loaded the machine), then kill it
+  // without warning.
+  for (int i = 0; i < 1000; ++i) {
     usleep(10000);
-    if (i > 30) break;
+    auto r = EventLog::OpenReader(t.path());
+    if (i > 30 && r.ok() && (*r)->Head().count > 0) break;
   }
   ASSERT_EQ(kill(child, SIGKILL), 0);
   int status = 0;
