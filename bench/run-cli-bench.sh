@@ -6,13 +6,14 @@
 #           a snapshot every 10 s, as twind)
 #   burst   the same copy right after log_load appended 1,000,000 events as fast as it could
 #           (the writer still open, idle)
-# Commands: info, state --at T, events over a one-minute window, diff T1 T2 (all --json, output
-# to /dev/null). Baselines measured in the same run, alternating with each command run:
+# Commands: info, state --at T, events over a one-minute window (on the live logs `--since -1m
+# --limit 60000`), diff T1 T2 (all --json, output to /dev/null). Baselines measured in the same run, alternating with each command run:
 #   bare_open       RocksDB alone in a process: open the dir read-only with the log's options and
 #                   column families, one Get, one seek (bench/bare_open.cc) -- the floor
 #   TWIN_CLI_BASELINE=/path/to/older/twin-replay  an older build, the same commands
 # and TWIN_CLI_BEFORE_LOG=DIR adds a fourth log (e.g. a copy of the 10 M log as an older writer
-# left it). Prints a Markdown table of p50/p90 wall times and ratios.
+# left it). Prints a Markdown table of p50/p90 wall times, p50 CPU times (user+sys of the
+# process: what contention on a shared machine inflates least) and ratios.
 # Usage: bench/run-cli-bench.sh [build dir]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,7 +37,7 @@ results="$TWIN_BENCH_DIR/cli-results.txt"
 # T_LO..T_HI is the span state --at and diff pick from; the events window is its last minute.
 measure() {
   python3 - "$1" "$2" "$3" "$4" "$runs" "$ours" "$bare" "${TWIN_CLI_BASELINE:-}" >>"$results" <<'PY'
-import random, subprocess, sys, time
+import random, resource, subprocess, sys, time
 label, d, lo, hi, runs, ours, bare, base = sys.argv[1:]
 lo, hi, runs = int(lo), int(hi), int(runs)
 relative_minute = not label.startswith("closed")
@@ -45,19 +46,27 @@ def cmds(t, t2):
     return {
         "info": ["info", "--json"],
         "state --at T": ["state", "--at", str(t), "--json"],
-        # A closed log's last minute; on a live one the user's own words.
-        "events, one minute": (["events", "--since", "-1m", "--json"] if relative_minute else
+        # A closed log's last minute (60,000 events at 1,000/s); on a live one the user's own
+        # words, its first 60,000 events (a minute at 10,000 events/s is 600,000).
+        "events, one minute": (["events", "--since", "-1m", "--limit", "60000", "--json"]
+                               if relative_minute else
                                ["events", "--since", str(hi - 60 * 10**9), "--until", str(hi), "--json"]),
         "diff T1 T2": ["diff", str(t2), str(t), "--json"],
     }
 binaries = [("ours", ours)] + ([("baseline", base)] if base else [])
 times = {}
-def run(argv):
+cpu = {}
+def run(argv, key=None):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     dt = (time.perf_counter() - t0) * 1000
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         sys.exit(f"{argv[0]} failed ({r.returncode}): {r.stderr.decode(errors='replace').strip()}")
+    if key:
+        cpu.setdefault(key, []).append(
+            (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000)
     return dt
 for _ in range(2):  # warm the page cache
     run([bare, d])
@@ -66,23 +75,25 @@ for _ in range(2):  # warm the page cache
 for i in range(runs):
     t = rng.randrange(lo, hi)
     t2 = rng.randrange(lo, t + 1)
-    times.setdefault(("bare_open", "open"), []).append(run([bare, d]))
+    times.setdefault(("bare_open", "open"), []).append(run([bare, d], ("bare_open", "open")))
     for name, argv in cmds(t, t2).items():
         order = binaries[:] if i % 2 == 0 else binaries[::-1]
         for who, b in order:
-            times.setdefault((who, name), []).append(run([b, "--data-dir", d] + argv))
+            times.setdefault((who, name), []).append(run([b, "--data-dir", d] + argv, (who, name)))
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(len(v) * p))]
 floor = pct(times[("bare_open", "open")], 0.5)
-print(f"| {label} | bare_open (RocksDB alone: open, one Get, one seek) | {floor:.1f} | {pct(times[('bare_open', 'open')], 0.9):.1f} | 1.00x | |")
+floor_cpu = pct(cpu[("bare_open", "open")], 0.5)
+print(f"| {label} | bare_open (RocksDB alone: open, one Get, one seek) | {floor:.1f} | {pct(times[('bare_open', 'open')], 0.9):.1f} | {floor_cpu:.1f} | 1.00x | |")
 for name in cmds(lo, lo):
-    o = times[("ours", name)]
+    o, oc = times[("ours", name)], cpu[("ours", name)]
     cmp = ""
     if base:
-        bt = times[("baseline", name)]
-        cmp = f"baseline p50 {pct(bt, 0.5):.1f} ms: **{pct(bt, 0.5) / pct(o, 0.5):.1f}x** faster"
-    print(f"| {label} | {name} | {pct(o, 0.5):.1f} | {pct(o, 0.9):.1f} | {pct(o, 0.5) / floor:.2f}x | {cmp} |")
+        bt, bc = times[("baseline", name)], cpu[("baseline", name)]
+        cmp = (f"p50 {pct(bt, 0.5):.1f} ms wall, {pct(bc, 0.5):.1f} ms CPU: "
+               f"**{pct(bt, 0.5) / pct(o, 0.5):.1f}x** wall, {pct(bc, 0.5) / pct(oc, 0.5):.1f}x CPU")
+    print(f"| {label} | {name} | {pct(o, 0.5):.1f} | {pct(o, 0.9):.1f} | {pct(oc, 0.5):.1f} | {pct(o, 0.5) / floor:.2f}x | {cmp} |")
 PY
 }
 
@@ -134,6 +145,6 @@ stop_writer
 rm -f "$fifo"
 rm -rf "$live"
 
-echo "| log | command | p50 ms | p90 ms | p50 / bare_open | against the baseline |"
-echo "|---|---|---|---|---|---|"
+echo "| log | command | p50 wall ms | p90 wall ms | p50 CPU ms (user+sys) | p50 wall / bare_open | the baseline (same runs, alternating) |"
+echo "|---|---|---|---|---|---|---|"
 cat "$results"

@@ -26,6 +26,7 @@
 #include "eventlog/open_guard.h"
 #include "eventlog/record_encoder.h"
 #include "eventlog/rocks_options.h"
+#include "eventlog/table_merge.h"
 #include "eventlog/timefmt.h"
 #include "eventlog/wal_recovery.h"
 
@@ -332,7 +333,42 @@ struct EventLog::Impl {
   std::atomic<bool> dirty{false};
   std::atomic<bool> write_failed{false};
 
+  // Merging of small tables (writer only; eventlog/table_merge.h).
+  std::thread merger;
+  std::mutex merge_mu;
+  std::condition_variable merge_cv;
+  bool merge_stop = false;  // guarded by merge_mu
+  static constexpr auto kMergeEvery = std::chrono::seconds(10);
+
+  void MergeLoop() {
+    std::unique_lock<std::mutex> l(merge_mu);
+    while (!merge_cv.wait_for(l, kMergeEvery, [&] { return merge_stop; })) {
+      l.unlock();
+      MergeSmallTablesOnce();
+      l.lock();
+    }
+  }
+
+  void MergeSmallTablesOnce() {
+    if (write_failed.load()) return;
+    for (auto* cf : {events, snapshots}) {
+      // A failed merge leaves the tables as they were; the next tick tries again.
+      (void)MergeSmallTables(*db, cf);
+    }
+  }
+
+  void StopMerger() {
+    if (!merger.joinable()) return;
+    {
+      std::lock_guard<std::mutex> l(merge_mu);
+      merge_stop = true;
+    }
+    merge_cv.notify_all();
+    merger.join();
+  }
+
   ~Impl() {
+    StopMerger();
     if (committer.joinable()) {
       {
         std::lock_guard<std::mutex> l(commit_mu);
@@ -620,6 +656,7 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
   if (writer) {
     impl->syncer = std::thread([p = impl.get()] { p->SyncLoop(); });
   }
+  if (writer) impl->merger = std::thread([p = impl.get()] { p->MergeLoop(); });
   return impl;
 }
 

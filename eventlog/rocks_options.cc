@@ -46,7 +46,11 @@ rocksdb::Options LogDbOptions() {
   // writes (docs/BENCHMARKS.md). A second one flushes the next memtable meanwhile.
   o.max_background_flushes = 2;
   o.max_background_compactions = 1;
-  o.write_buffer_size = 64 << 20;
+  // Memtables of the WAL bound's size: RocksDB does not switch the WAL again while the flush
+  // that max_total_wal_size asked for runs, so a larger memtable would let the WAL grow to its
+  // size meanwhile. With four memtables at most, a reader replays under 4x the bound when the
+  // flushes lag; as fast as 64 MB ones (docs/BENCHMARKS.md).
+  o.write_buffer_size = kMaxUnflushedWalBytes;
   // Every reader (each twin-replay command) replays the WAL files still holding unflushed
   // memtables before it can answer: ~3 ms of CPU per MB here (reading and copying it). Past this total RocksDB flushes the
   // column families that hold the oldest WAL, so a reader of a live or crashed log replays at
@@ -80,7 +84,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> LogColumnFamilies(const rocksdb::Op
   snap_opts.min_blob_size = 4096;
   snap_opts.blob_compression_type = rocksdb::kLZ4Compression;
   snap_opts.enable_blob_garbage_collection = true;
-  // Events arrive in bursts (an exec storm) and are read in time ranges. Up to four 64 MB
+  // Events arrive in bursts (an exec storm) and are read in time ranges. Up to four
   // memtables let appends go on while a flush waits for the disk (with two, writes stopped ~10%
   // of the time at full speed), and 16 KB blocks cost the flush (LZ4, index) and range scans
   // less per event than 4 KB ones (docs/BENCHMARKS.md).

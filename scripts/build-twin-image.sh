@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the safetytwin twin VM image: Debian 12 (bookworm) by debootstrap from Debian's package
-# mirror only, with systemd, qemu-guest-agent and python3 (for Ansible), the kernel and initrd
+# Builds the safetytwin twin VM image: Debian 12 (bookworm) by debootstrap from the Debian mirror
+# this host's own apt configuration names (and through its apt proxy, if it has one), with systemd, qemu-guest-agent and python3 (for Ansible), the kernel and initrd
 # extracted for direct boot, and the root filesystem as a qcow2 base image (ext4 on the whole disk,
 # root=/dev/vda, no partition table, no bootloader).
 #
@@ -8,17 +8,19 @@
 # and rebuilt only when the recipe (the section between the "recipe" markers below, plus the
 # options that change the image) changes. Idempotent and safe to run concurrently (flock).
 #
-# Usage: build-twin-image.sh [--force] [--print-dir] [--ssh] [--root DIR]
+# Usage: build-twin-image.sh [--force] [--print-dir] [--ssh] [--root DIR] [--mirror URL]
 #   --print-dir  print the cached image dir and exit 0, or exit 3 if it is not built yet
 #   --force      rebuild even if the cache is valid
 #   --ssh        also install openssh-server (not needed: the twin is driven via the guest agent)
-# Environment: TWIN_IMAGE_ROOT, TWIN_IMAGE_MIRROR (default http://deb.debian.org/debian).
+#   --mirror URL the Debian archive to debootstrap from; default: the one this host's apt sources
+#                use for bookworm main (`apt-get indextargets`), with apt's Acquire::http::Proxy.
+# Environment: TWIN_IMAGE_ROOT, TWIN_IMAGE_MIRROR (same as --mirror).
 # Last lines of stdout are KEY=VALUE: TWIN_IMAGE_DIR, TWIN_IMAGE_BASE, TWIN_IMAGE_KERNEL,
 # TWIN_IMAGE_INITRD, TWIN_IMAGE_HASH, TWIN_IMAGE_BUILT (1 if built now, 0 if cached).
 set -euo pipefail
 
 ROOT="${TWIN_IMAGE_ROOT:-/var/lib/safetytwin-images}"
-MIRROR="${TWIN_IMAGE_MIRROR:-http://deb.debian.org/debian}"
+MIRROR="${TWIN_IMAGE_MIRROR:-}"
 FORCE=0
 PRINT_ONLY=0
 WITH_SSH=0
@@ -28,6 +30,7 @@ while [[ $# -gt 0 ]]; do
     --print-dir) PRINT_ONLY=1 ;;
     --ssh) WITH_SSH=1 ;;
     --root) ROOT="$2"; shift ;;
+    --mirror) MIRROR="$2"; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "build-twin-image: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -89,14 +92,37 @@ configure_rootfs() {  # $1 = rootfs dir; runs on the host, chroots where needed
   # The guest agent is started by udev when the org.qemu.guest_agent.0 port appears.
   mkdir -p "$r/etc/safetytwin"
   echo "safetytwin twin image, recipe $RECIPE_HASH" > "$r/etc/safetytwin/image"
+  # apt in the twin uses the host's Debian sources (the twin has no NIC unless given one).
+  rm -f "$r/etc/apt/sources.list"
+  printf '%s\n' "$TWIN_SOURCES" | while read -r uri suite; do
+    [[ -n "$uri" ]] && printf 'deb %s %s main\n' "$uri" "$suite"
+  done > "$r/etc/apt/sources.list.d/host.list"
   # Keep the image small: no apt lists or caches.
   rm -rf "$r"/var/cache/apt/archives/*.deb "$r"/var/lib/apt/lists/*
 }
 # --- recipe end ---
 
 if [[ "$WITH_SSH" == 1 ]]; then PACKAGES="$PACKAGES,openssh-server"; fi
+
+# The host's own Debian sources for a suite: "URI SUITE" lines, as apt itself resolves them
+# (one-line and deb822 formats, sources.list.d, everything apt would use).
+host_debian_sources() {
+  apt-get indextargets --format '$(SITE) $(RELEASE) $(COMPONENT)' 'Identifier: Packages' 2>/dev/null \
+    | awk -v s="$1" '$3 == "main" && ($2 == s || $2 == s "-updates" || $2 == s "-security") { print $1, $2 }' \
+    | sort -u
+}
+if [[ -z "$MIRROR" ]]; then
+  MIRROR="$(host_debian_sources "$SUITE" | awk -v s="$SUITE" '$2 == s { print $1; exit }')"
+  if [[ -z "$MIRROR" ]]; then
+    log "this host's apt sources name no Debian archive with $SUITE main; pass --mirror URL"
+    [[ "$PRINT_ONLY" == 1 ]] || exit 1
+  fi
+fi
+# The twin's own apt sources (used only when it is given its optional NIC): the host's.
+TWIN_SOURCES="$(host_debian_sources "$SUITE")"
+[[ -n "$TWIN_SOURCES" ]] || TWIN_SOURCES="$MIRROR $SUITE"
 RECIPE_HASH="$( { sed -n '/^# --- recipe begin/,/^# --- recipe end/p' "$SELF"; \
-                  echo "packages=$PACKAGES"; } | sha256sum | cut -c1-16)"
+                  echo "packages=$PACKAGES"; echo "sources=$TWIN_SOURCES"; } | sha256sum | cut -c1-16)"
 DIR="$ROOT/$RECIPE_HASH"
 
 emit() {
@@ -142,6 +168,10 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# The host's apt proxy, if it has one, for debootstrap's downloads too.
+eval "$(apt-config shell APT_HTTP_PROXY Acquire::http::Proxy APT_HTTPS_PROXY Acquire::https::Proxy)"
+if [[ -n "${APT_HTTP_PROXY:-}" && -z "${http_proxy:-}" ]]; then export http_proxy="$APT_HTTP_PROXY"; fi
+if [[ -n "${APT_HTTPS_PROXY:-}" && -z "${https_proxy:-}" ]]; then export https_proxy="$APT_HTTPS_PROXY"; fi
 log "building recipe $RECIPE_HASH: debootstrap $SUITE ($VARIANT) from $MIRROR into $WORK"
 log "packages: $PACKAGES"
 debootstrap --variant="$VARIANT" --include="$PACKAGES" "$SUITE" "$WORK/rootfs" "$MIRROR" \
@@ -168,6 +198,7 @@ qemu-img convert -q -f raw -O qcow2 "$WORK/root.raw" "$WORK/out/base.qcow2"
 rm -f "$WORK/root.raw"
 sed -n '/^# --- recipe begin/,/^# --- recipe end/p' "$SELF" > "$WORK/out/recipe.txt"
 echo "packages=$PACKAGES" >> "$WORK/out/recipe.txt"
+echo "sources=$TWIN_SOURCES" >> "$WORK/out/recipe.txt"
 cp "$WORK/debootstrap.log" "$WORK/out/debootstrap.log"
 date -u +%Y-%m-%dT%H:%M:%SZ > "$WORK/out/DONE"
 chmod 0644 "$WORK"/out/*

@@ -22,6 +22,9 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ "$(id -u)" == 0 ]] || { log "run as root: twind loads eBPF programs"; exit 1; }
+# The data dir ends up in a systemd ExecStart= line: a plain absolute path only.
+[[ "$DATA_DIR" =~ ^/[A-Za-z0-9._/-]+$ && "$DATA_DIR" != *..* ]] || {
+  log "--data-dir '$DATA_DIR': use an absolute path of letters, digits, '.', '_', '-' and '/'"; exit 2; }
 
 PIDFILE=/run/safetytwin/twind.pid
 systemd_pid1() { [[ "$(ps -p 1 -o comm= 2>/dev/null)" == systemd ]]; }
@@ -50,7 +53,8 @@ if [[ ! -f /etc/safetytwin/twind.toml ]]; then
 data_dir = "$DATA_DIR"
 compact_interval = 10      # seconds
 fsync = "interval"         # always | interval | never
-metrics_addr = "127.0.0.1:9464"
+metrics_addr = "127.0.0.1:9464"   # loopback only; a port someone else holds is retried, never fatal
+metrics_socket = "/run/safetytwin/metrics.sock"   # curl --unix-socket ... http://twind/metrics
 # no_twin = true           # the twin VM is chosen per run: scripts/run.sh --no-twin
 TOML
   log "wrote /etc/safetytwin/twind.toml"
@@ -75,18 +79,34 @@ fi
 
 if systemd_pid1; then
   install -m 0644 "$root/scripts/safetytwin.service" /etc/systemd/system/safetytwin.service
-  if ((NO_TWIN)); then
-    mkdir -p /etc/systemd/system/safetytwin.service.d
-    printf '[Service]\nExecStart=\nExecStart=/usr/local/sbin/twind --foreground --no-twin --config /etc/safetytwin/twind.toml\n' \
-      >/etc/systemd/system/safetytwin.service.d/no-twin.conf
-  fi
+  # This run's choices (data dir, --no-twin) as a drop-in, rewritten every run so that a choice
+  # made once does not stick.
+  dropin=/etc/systemd/system/safetytwin.service.d
+  mkdir -p "$dropin"
+  rm -f "$dropin/no-twin.conf"
+  {
+    echo "# Written by scripts/run.sh; rewritten on every run."
+    echo "[Service]"
+    echo "ExecStartPre="
+    echo "ExecStartPre=+/usr/bin/install -d -m 0711 /var/lib/libvirt/images/safetytwin"
+    echo "ExecStartPre=/usr/local/sbin/twind --check ${args[*]}"
+    echo "ExecStart="
+    echo "ExecStart=/usr/local/sbin/twind --foreground ${args[*]}"
+    if [[ "$DATA_DIR" != /var/lib/safetytwin ]]; then echo "ReadWritePaths=$DATA_DIR"; fi
+  } >"$dropin/run-sh.conf"
   systemctl daemon-reload
-  systemctl enable safetytwin >/dev/null
-  systemctl restart safetytwin
-  log "twind runs as systemd unit safetytwin (journalctl -u safetytwin)"
+  systemctl enable safetytwin >/dev/null 2>&1
+  # Type=notify: restart returns once twind has sent READY=1 (or failed).
+  if ! systemctl restart safetytwin; then
+    log "safetytwin failed to start; the unit's log:"
+    journalctl -u safetytwin -n 30 --no-pager >&2 || true
+    exit 1
+  fi
+  log "twind runs as systemd unit safetytwin (systemctl status safetytwin; journalctl -u safetytwin)"
 else
   stop_daemon
-  mkdir -p /run/safetytwin /var/log/safetytwin
+  install -d -m 0755 /run/safetytwin
+  mkdir -p /var/log/safetytwin
   /usr/local/sbin/twind "${args[@]}" --pid-file "$PIDFILE" --log-file /var/log/safetytwin/twind.log
   for _ in $(seq 1 100); do [[ -s "$PIDFILE" ]] && break; sleep 0.1; done
   [[ -s "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null || {
@@ -100,7 +120,15 @@ for _ in $(seq 1 50); do
   fi
   sleep 0.2
 done
+if ((NO_TWIN)); then
+  twin_msg="twin VM: off (--no-twin)"
+else
+  twin_msg="twin VM: domain 'safetytwin' on qemu:///system boots in the background (about 75 s
+  under software emulation, seconds with KVM) and follows this host after each 10 s compaction;
+  twin-replay vm --list shows its snapshots"
+fi
 cat >&2 <<MSG
+[safetytwin] $twin_msg
 [safetytwin] capturing. Try:
   twin-replay events --data-dir $DATA_DIR --since -1m
   twin-replay state  --data-dir $DATA_DIR --at now

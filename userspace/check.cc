@@ -27,6 +27,10 @@ int RunCheck(const DaemonConfig& cfg) {
   auto add = [&](std::string n, std::string s, std::string d) {
     items.push_back({std::move(n), std::move(s), std::move(d)});
   };
+  // The same validation the daemon runs (ValidateConfig via ParseCommandLine): a config the
+  // daemon would refuse is never READY.
+  add("config", cfg.config_error.empty() ? "ok" : "fail",
+      cfg.config_error.empty() ? cfg.config_path : cfg.config_error);
   utsname u{};
   uname(&u);
   add("kernel", "info", std::string(u.release) + " " + u.machine);

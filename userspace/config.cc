@@ -6,29 +6,123 @@
 
 #include <sys/stat.h>
 
+#include <set>
+
 #include <CLI/CLI.hpp>
-#include <cctype>
 #include <toml++/toml.h>
+
+#include "userspace/metrics.h"
+#include "userspace/daemon.h"  // LogEscape
 
 namespace twin::capture {
 
 Result<uint64_t> ParseSize(const std::string& s) {
   if (s.empty()) return Status::InvalidArgument("empty size");
+  if (!std::isdigit(static_cast<unsigned char>(s[0]))) {
+    return Status::InvalidArgument("'" + s + "' is not a size (e.g. 8M, 64k, 1048576)");
+  }
   size_t pos = 0;
   uint64_t v = 0;
   try {
     v = std::stoull(s, &pos, 10);
   } catch (...) {
-    return Status::InvalidArgument("not a size: " + s);
+    return Status::InvalidArgument("'" + s + "' is not a size (e.g. 8M, 64k, 1048576)");
   }
   std::string suf = s.substr(pos);
   for (auto& c : suf) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (suf == "" || suf == "b") return v;
-  if (suf == "k" || suf == "kib" || suf == "kb") return v << 10;
-  if (suf == "m" || suf == "mib" || suf == "mb") return v << 20;
-  if (suf == "g" || suf == "gib" || suf == "gb") return v << 30;
-  return Status::InvalidArgument("unknown size suffix in " + s);
+  int shift = -1;
+  if (suf == "" || suf == "b") shift = 0;
+  else if (suf == "k" || suf == "kib" || suf == "kb") shift = 10;
+  else if (suf == "m" || suf == "mib" || suf == "mb") shift = 20;
+  else if (suf == "g" || suf == "gib" || suf == "gb") shift = 30;
+  else if (suf == "t" || suf == "tib" || suf == "tb") shift = 40;
+  if (shift < 0) return Status::InvalidArgument("unknown size suffix in '" + s + "'");
+  if (shift > 0 && v > (UINT64_MAX >> shift)) return Status::InvalidArgument("size '" + s + "' is too large");
+  return v << shift;
 }
+
+namespace {
+
+// The keys twind.toml may hold; anything else is a typo that would otherwise be ignored.
+const std::set<std::string> kKnownKeys = {
+    "data_dir",       "compact_interval", "metrics_addr",      "metrics_socket",
+    "ringbuf_size",   "ringbuf_wakeup_bytes", "max_args",      "queue_capacity",
+    "batch_max",      "fsync",            "fsync_interval_ms", "reconcile_grace_ms",
+    "log_level",      "log_file",         "pid_file",          "force_raw_tp",
+    "no_twin",        "min_free_bytes",   "retention_max_age", "retention_max_bytes"};
+
+// Typed access to one TOML table; every error names the file and the key.
+class TomlReader {
+ public:
+  TomlReader(const toml::table& t, std::string path) : t_(t), path_(std::move(path)) {}
+
+  Status Err(const std::string& key, const std::string& what) const {
+    return Status::InvalidArgument("config " + path_ + ": " + key + ": " + what);
+  }
+  Status String(const char* key, std::string* out) const {
+    auto n = t_[key];
+    if (!n) return Status::Ok();
+    auto v = n.value<std::string>();
+    if (!v || !n.is_string()) return Err(key, "must be a string");
+    *out = *v;
+    return Status::Ok();
+  }
+  Status Bool(const char* key, bool* out) const {
+    auto n = t_[key];
+    if (!n) return Status::Ok();
+    if (!n.is_boolean()) return Err(key, "must be true or false");
+    *out = *n.value<bool>();
+    return Status::Ok();
+  }
+  // An integer in [lo, hi]; floats, strings and negatives are refused, never wrapped.
+  Status Int(const char* key, int64_t lo, int64_t hi, int64_t* out, bool* present = nullptr) const {
+    auto n = t_[key];
+    if (present) *present = static_cast<bool>(n);
+    if (!n) return Status::Ok();
+    if (!n.is_integer()) return Err(key, "must be an integer");
+    int64_t v = *n.value<int64_t>();
+    if (v < lo || v > hi) {
+      return Err(key, std::to_string(v) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    *out = v;
+    return Status::Ok();
+  }
+  // A size: "8M"-style string or a non-negative integer of bytes, at most hi.
+  Status Size(const char* key, uint64_t hi, uint64_t* out) const {
+    auto n = t_[key];
+    if (!n) return Status::Ok();
+    uint64_t v = 0;
+    if (n.is_string()) {
+      auto r = ParseSize(*n.value<std::string>());
+      if (!r.ok()) return Err(key, r.status().message());
+      v = *r;
+    } else if (n.is_integer()) {
+      int64_t i = *n.value<int64_t>();
+      if (i < 0) return Err(key, std::to_string(i) + " is negative");
+      v = static_cast<uint64_t>(i);
+    } else {
+      return Err(key, "must be a size such as \"8M\" or a number of bytes");
+    }
+    if (v > hi) return Err(key, std::to_string(v) + " is larger than " + std::to_string(hi));
+    *out = v;
+    return Status::Ok();
+  }
+
+ private:
+  const toml::table& t_;
+  std::string path_;
+};
+
+template <typename T>
+Status IntInto(const TomlReader& r, const char* key, int64_t lo, int64_t hi, T* out) {
+  int64_t v = 0;
+  bool present = false;
+  if (Status s = r.Int(key, lo, hi, &v, &present); !s.ok()) return s;
+  if (present) *out = static_cast<T>(v);
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg) {
   struct stat st {};
@@ -40,40 +134,97 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
   try {
     t = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument("config " + path + ": " + std::string(e.description()));
+    return Status::InvalidArgument("config " + path + ": " + std::string(e.description()) +
+                                   " (line " + std::to_string(e.source().begin.line) + ")");
   }
-  if (auto v = t["data_dir"].value<std::string>()) cfg->data_dir = *v;
-  if (auto v = t["compact_interval"].value<double>()) cfg->compact_interval_ms = static_cast<uint64_t>(*v * 1000);
-  if (auto v = t["metrics_addr"].value<std::string>()) cfg->metrics_addr = *v;
-  if (auto v = t["ringbuf_size"].value<std::string>()) {
-    auto r = ParseSize(*v);
-    if (!r.ok()) return r.status();
-    cfg->ringbuf_bytes = static_cast<uint32_t>(*r);
-  } else if (auto n = t["ringbuf_size"].value<int64_t>()) {
-    cfg->ringbuf_bytes = static_cast<uint32_t>(*n);
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    if (!kKnownKeys.count(key)) {
+      return Status::InvalidArgument("config " + path + ": unknown key '" + LogEscape(key) +
+                                     "' (see docs/OPERATIONS.md for the keys)");
+    }
   }
-  if (auto v = t["ringbuf_wakeup_bytes"].value<int64_t>()) cfg->ringbuf_wakeup_bytes = *v;
-  if (auto v = t["max_args"].value<int64_t>()) cfg->max_args = static_cast<uint32_t>(*v);
-  if (auto v = t["queue_capacity"].value<int64_t>()) cfg->queue_capacity = static_cast<uint32_t>(*v);
-  if (auto v = t["fsync"].value<std::string>()) cfg->fsync = *v;
-  if (auto v = t["fsync_interval_ms"].value<int64_t>()) cfg->fsync_interval_ms = static_cast<uint32_t>(*v);
-  if (auto v = t["log_level"].value<std::string>()) cfg->log_level = *v;
-  if (auto v = t["log_file"].value<std::string>()) cfg->log_file = *v;
-  if (auto v = t["pid_file"].value<std::string>()) cfg->pid_file = *v;
-  if (auto v = t["force_raw_tp"].value<bool>()) cfg->force_raw_tp = *v;
-  if (auto v = t["no_twin"].value<bool>()) cfg->no_twin = *v;
-  if (auto v = t["min_free_bytes"].value<int64_t>()) cfg->min_free_bytes = static_cast<uint64_t>(*v);
-  if (auto v = t["retention_max_age"].value<std::string>()) {
-    auto r = ParseDuration(*v);
-    if (!r.ok()) return Status::InvalidArgument(path + ": retention_max_age: " + r.status().message());
-    cfg->retention_max_age_ns = *r;
+  TomlReader r(t, path);
+  Status s;
+  auto chain = [&](Status x) {
+    if (s.ok() && !x.ok()) s = x;
+  };
+  chain(r.String("data_dir", &cfg->data_dir));
+  if (auto n = t["compact_interval"]; n) {
+    if (!n.is_number()) {
+      chain(r.Err("compact_interval", "must be a number of seconds"));
+    } else {
+      double v = *n.value<double>();
+      if (!(v >= 0.1 && v <= 86400)) chain(r.Err("compact_interval", "must be 0.1..86400 seconds"));
+      else cfg->compact_interval_ms = static_cast<uint64_t>(v * 1000);
+    }
   }
-  if (auto v = t["retention_max_bytes"].value<std::string>()) {
-    auto r = ParseSize(*v);
-    if (!r.ok()) return Status::InvalidArgument(path + ": retention_max_bytes: " + r.status().message());
-    cfg->retention_max_bytes = *r;
-  } else if (auto n = t["retention_max_bytes"].value<int64_t>()) {
-    cfg->retention_max_bytes = static_cast<uint64_t>(*n);
+  chain(r.String("metrics_addr", &cfg->metrics_addr));
+  chain(r.String("metrics_socket", &cfg->metrics_socket));
+  uint64_t ringbuf = cfg->ringbuf_bytes;
+  chain(r.Size("ringbuf_size", 1ull << 30, &ringbuf));
+  cfg->ringbuf_bytes = static_cast<uint32_t>(ringbuf);
+  chain(IntInto(r, "ringbuf_wakeup_bytes", -1, 1ll << 30, &cfg->ringbuf_wakeup_bytes));
+  chain(IntInto(r, "max_args", 1, 16384, &cfg->max_args));
+  chain(IntInto(r, "queue_capacity", 1, 1 << 24, &cfg->queue_capacity));
+  chain(IntInto(r, "batch_max", 1, 1 << 20, &cfg->batch_max));
+  chain(r.String("fsync", &cfg->fsync));
+  chain(IntInto(r, "fsync_interval_ms", 1, 60000, &cfg->fsync_interval_ms));
+  chain(IntInto(r, "reconcile_grace_ms", 0, 3600000, &cfg->reconcile_grace_ms));
+  chain(r.String("log_level", &cfg->log_level));
+  chain(r.String("log_file", &cfg->log_file));
+  chain(r.String("pid_file", &cfg->pid_file));
+  chain(r.Bool("force_raw_tp", &cfg->force_raw_tp));
+  chain(r.Bool("no_twin", &cfg->no_twin));
+  chain(r.Size("min_free_bytes", 1ull << 50, &cfg->min_free_bytes));
+  if (auto n = t["retention_max_age"]; n) {
+    if (!n.is_string()) {
+      chain(r.Err("retention_max_age", "must be a duration string such as \"30d\" or \"0\""));
+    } else if (auto d = ParseDuration(*n.value<std::string>()); !d.ok()) {
+      chain(r.Err("retention_max_age", d.status().message()));
+    } else {
+      cfg->retention_max_age_ns = *d;
+    }
+  }
+  chain(r.Size("retention_max_bytes", 1ull << 50, &cfg->retention_max_bytes));
+  return s;
+}
+
+Status ValidateConfig(const DaemonConfig& cfg) {
+  auto bad = [](const std::string& key, const std::string& what) {
+    return Status::InvalidArgument(key + ": " + what);
+  };
+  if (cfg.data_dir.empty() || cfg.data_dir[0] != '/') {
+    return bad("data_dir", "'" + LogEscape(cfg.data_dir) + "' is not an absolute path");
+  }
+  struct stat st {};
+  if (stat(cfg.data_dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+    return bad("data_dir", LogEscape(cfg.data_dir) + " exists and is not a directory");
+  }
+  if (cfg.fsync != "always" && cfg.fsync != "interval" && cfg.fsync != "never") {
+    return bad("fsync", "'" + LogEscape(cfg.fsync) + "' is not one of always, interval, never");
+  }
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (!kLevels.count(cfg.log_level)) {
+    return bad("log_level", "'" + LogEscape(cfg.log_level) + "' is not one of trace, debug, info, warn, error, critical, off");
+  }
+  if (!cfg.metrics_addr.empty() && cfg.metrics_addr != "off") {
+    if (auto a = ParseLoopbackAddr(cfg.metrics_addr); !a.ok()) return bad("metrics_addr", a.status().message());
+  }
+  if (!cfg.metrics_socket.empty() && cfg.metrics_socket != "off") {
+    if (cfg.metrics_socket[0] != '/' || cfg.metrics_socket.size() >= 100) {
+      return bad("metrics_socket", "'" + LogEscape(cfg.metrics_socket) + "' must be an absolute path under 100 bytes");
+    }
+  }
+  if (cfg.ringbuf_bytes < 4096 || (cfg.ringbuf_bytes & (cfg.ringbuf_bytes - 1)) != 0) {
+    return bad("ringbuf_size", std::to_string(cfg.ringbuf_bytes) + " is not a power of two >= 4096 (e.g. 8M)");
+  }
+  if (cfg.max_args < 1 || cfg.max_args > 16384) return bad("max_args", "must be 1..16384");
+  if (cfg.compact_interval_ms < 100) return bad("compact_interval", "must be at least 0.1 s");
+  for (const std::string* p : {&cfg.log_file, &cfg.pid_file}) {
+    if (!p->empty() && (*p)[0] != '/') {
+      return bad(p == &cfg.log_file ? "log_file" : "pid_file", "'" + LogEscape(*p) + "' is not an absolute path");
+    }
   }
   return Status::Ok();
 }
@@ -93,7 +244,7 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   CLI::App app{"twind — safetytwin live capture daemon (eBPF → event log)"};
   // A later flag overrides an earlier one (wrappers append their own).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  std::string data_dir, config, metrics, ringbuf, fsync, log_level, log_file, pid_file;
+  std::string data_dir, config, metrics, metrics_socket, ringbuf, fsync, log_level, log_file, pid_file;
   std::string retention_age, retention_bytes;
   double compact = 0;
   uint32_t max_args = 0;
@@ -105,6 +256,7 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   app.add_flag("--json", json, "machine-readable --check output");
   app.add_option("--compact-interval", compact, "seconds between compactions (default 10)");
   app.add_option("--metrics-addr", metrics, "Prometheus metrics on 127.0.0.1:PORT, or 'off'");
+  app.add_option("--metrics-socket", metrics_socket, "metrics also on this unix socket, or 'off'");
   app.add_option("--ringbuf-size", ringbuf, "BPF ring buffer size, e.g. 8M (power of two)");
   app.add_option("--max-args", max_args, "argv capture bound in bytes (default 4096, max 16384)");
   app.add_option("--fsync", fsync, "always | interval | never");
@@ -122,45 +274,43 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   }
   bool explicit_config = !config.empty();
   if (explicit_config) cfg->config_path = config;
-  Status s = LoadTomlConfig(cfg->config_path, explicit_config, cfg);
-  if (!s.ok()) {
-    fprintf(stderr, "twind: %s\n", s.ToString().c_str());
+  // A config the daemon refuses is NOT READY for --check (exit 1, the key named), exit 2 otherwise.
+  auto refuse = [&](const std::string& what) {
+    if (check) {
+      cfg->check = true;
+      cfg->json = json;
+      if (cfg->config_error.empty()) cfg->config_error = what;
+      return -1;
+    }
+    fprintf(stderr, "twind: %s\n", what.c_str());
     return 2;
-  }
+  };
+  Status s = LoadTomlConfig(cfg->config_path, explicit_config, cfg);
+  if (!s.ok()) return refuse(s.message());
   if (!data_dir.empty()) cfg->data_dir = data_dir;
   if (app.count("--compact-interval")) {
-    if (compact <= 0) {
-      fprintf(stderr, "twind: --compact-interval must be > 0 seconds\n");
-      return 2;
-    }
+    if (!(compact >= 0.1 && compact <= 86400)) return refuse("--compact-interval must be 0.1..86400 seconds");
     cfg->compact_interval_ms = static_cast<uint64_t>(compact * 1000);
   }
   if (!metrics.empty()) cfg->metrics_addr = metrics;
+  if (!metrics_socket.empty()) cfg->metrics_socket = metrics_socket;
   if (!ringbuf.empty()) {
     auto r = ParseSize(ringbuf);
-    if (!r.ok()) {
-      fprintf(stderr, "twind: --ringbuf-size: %s\n", r.status().message().c_str());
-      return 2;
-    }
+    if (r.ok() && *r > (1ull << 30)) r = Status::InvalidArgument(ringbuf + " is larger than 1G");
+    if (!r.ok()) return refuse("--ringbuf-size: " + r.status().message());
     cfg->ringbuf_bytes = static_cast<uint32_t>(*r);
   }
   if (!retention_age.empty()) {
     auto r = ParseDuration(retention_age);
-    if (!r.ok()) {
-      fprintf(stderr, "twind: --retention-max-age: %s\n", r.status().message().c_str());
-      return 2;
-    }
+    if (!r.ok()) return refuse("--retention-max-age: " + r.status().message());
     cfg->retention_max_age_ns = *r;
   }
   if (!retention_bytes.empty()) {
     auto r = retention_bytes == "0" ? Result<uint64_t>(uint64_t{0}) : ParseSize(retention_bytes);
-    if (!r.ok()) {
-      fprintf(stderr, "twind: --retention-max-bytes: %s\n", r.status().message().c_str());
-      return 2;
-    }
+    if (!r.ok()) return refuse("--retention-max-bytes: " + r.status().message());
     cfg->retention_max_bytes = *r;
   }
-  if (max_args) cfg->max_args = max_args;
+  if (app.count("--max-args")) cfg->max_args = max_args;
   if (!fsync.empty()) cfg->fsync = fsync;
   if (!log_level.empty()) cfg->log_level = log_level;
   if (!log_file.empty()) cfg->log_file = log_file;
@@ -170,6 +320,7 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   cfg->json = json;
   cfg->no_twin = cfg->no_twin || no_twin;
   cfg->force_raw_tp = cfg->force_raw_tp || raw_tp;
+  if (Status v = ValidateConfig(*cfg); !v.ok()) return refuse(v.message());
   return -1;
 }
 

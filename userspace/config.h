@@ -16,6 +16,7 @@ struct DaemonConfig {
   bool json = false;                      // --check output
   uint64_t compact_interval_ms = 10000;
   std::string metrics_addr = "127.0.0.1:9464";  // "off" or "" disables
+  std::string metrics_socket;                    // unix socket for metrics too; "" / "off" = none
   uint32_t ringbuf_bytes = 8u << 20;
   int64_t ringbuf_wakeup_bytes = -1;  // -1 = ringbuf / 16; 0 = wake the reader on every record
   uint32_t max_args = 4096;
@@ -33,14 +34,21 @@ struct DaemonConfig {
   // Retention, applied on snapshot boundaries; 0 = unlimited.
   uint64_t retention_max_age_ns = 30ull * 86400 * 1000000000;  // 30 days
   uint64_t retention_max_bytes = 8ull << 30;                    // 8 GiB
+  // Set by ParseCommandLine when --check is given and the config is invalid: --check reports it
+  // as NOT READY (the daemon itself refuses such a config with exit code 2).
+  std::string config_error;
 };
 
 // Parses "30d", "12h", "90m", "3600s" (and plain seconds) into ns.
 Result<uint64_t> ParseDuration(const std::string& s);
 // Parses "8M", "64k", "1048576".
 Result<uint64_t> ParseSize(const std::string& s);
-// Loads the TOML file into cfg (missing file is fine unless required).
+// Loads the TOML file into cfg (missing file is fine unless required). Unknown keys, wrong types,
+// negative or out-of-range numbers are errors naming the key.
 Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg);
+// Everything the daemon would refuse at start-up, checked once after file and flags are merged:
+// the daemon and `twind --check` call this same function.
+Status ValidateConfig(const DaemonConfig& cfg);
 // Parses argv. Returns exit code >= 0 when the process should exit now (--help, bad flags).
 int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg);
 

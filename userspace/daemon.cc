@@ -317,10 +317,20 @@ Status Daemon::Start() {
     else log_->warn("systemd is PID 1 but sd-bus is unavailable ({}); units from cgroups only", bs.ToString());
   }
 
-  if (cfg_.metrics_addr != "off" && !cfg_.metrics_addr.empty()) {
-    Status ms = metrics_.Start(cfg_.metrics_addr, [this] { return RenderMetrics(); });
-    if (!ms.ok()) return ms;
-    log_->info("metrics on http://{}/metrics", cfg_.metrics_addr);
+  // Metrics never keep capture from starting: a port another process holds is retried.
+  const std::string tcp = cfg_.metrics_addr == "off" ? std::string() : cfg_.metrics_addr;
+  const std::string sock = cfg_.metrics_socket == "off" ? std::string() : cfg_.metrics_socket;
+  if (!tcp.empty() || !sock.empty()) {
+    if (!sock.empty()) {
+      std::error_code dec;
+      std::filesystem::create_directories(std::filesystem::path(sock).parent_path(), dec);
+    }
+    Status ms = metrics_.Start(tcp, sock, [this] { return RenderMetrics(); },
+                               [this](bool warning, const std::string& m) {
+                                 if (warning) log_->warn("{}", m);
+                                 else log_->info("{}", m);
+                               });
+    if (!ms.ok()) return ms;  // a bad address; ValidateConfig refuses those before we get here
   }
   return Status::Ok();
 }
@@ -393,6 +403,11 @@ void Daemon::HandleCgroup(const CgroupChange& c, std::vector<Event>* out) {
     if (!refs.empty()) return;
     unit_refs_.erase(name);
     if (!live_.units.count(name)) return;  // already stopped (sd-bus JobRemoved)
+    if (bus_watch_.running()) {
+      // No processes left is not "stopped" for systemd (RemainAfterExit=yes): let it say.
+      bus_watch_.Recheck(name);
+      return;
+    }
     e.kind = EventKind::kUnitStop;
     log_->info("unit stop {}", LogEscape(name));
   }
@@ -533,6 +548,11 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
   }
   for (const auto& [name, u] : live_.units) {
     if (cgroup_of.count(name)) continue;
+    if (bus_watch_.running()) {
+      // No cgroup is not "inactive" for systemd (Type=oneshot + RemainAfterExit=yes): it says.
+      bus_watch_.Recheck(name);
+      continue;
+    }
     out.push_back(Stamp(UnitEvent(EventKind::kResync, u)));
     out.back().resync_op = ResyncOp::kRemove;
     out.back().resync_entity = ResyncEntity::kUnit;

@@ -70,8 +70,23 @@ Status SystemdWatcher::Start(Fn fn) {
   r = sd_bus_call_method(bus_, kDest, kPath, kManager, "Subscribe", &err, nullptr, "");
   sd_bus_error_free(&err);
   if (r < 0) return Status::Unavailable(std::string("systemd Subscribe: ") + strerror(-r));
+  running_ = true;
   thread_ = std::thread([this] { Loop(); });
   return Status::Ok();
+}
+
+void SystemdWatcher::Recheck(const std::string& unit) {
+  std::lock_guard<std::mutex> l(recheck_mu_);
+  rechecks_.push_back(unit);
+}
+
+void SystemdWatcher::DrainRechecks() {
+  std::vector<std::string> units;
+  {
+    std::lock_guard<std::mutex> l(recheck_mu_);
+    units.swap(rechecks_);
+  }
+  for (const auto& u : units) fn_(UnitSignal{u, ActiveState(bus_, u.c_str()), "cgroup-removed"});
 }
 
 void SystemdWatcher::Loop() {
@@ -81,11 +96,13 @@ void SystemdWatcher::Loop() {
       return;
   }
   while (!stop_) {
+    DrainRechecks();
     int r = sd_bus_process(bus_, nullptr);
     if (r < 0) break;
     if (r > 0) continue;
-    sd_bus_wait(bus_, 500000);  // µs; bounds stop latency
+    sd_bus_wait(bus_, 200000);  // µs; bounds stop and recheck latency
   }
+  running_ = false;
 }
 
 void SystemdWatcher::Stop() {

@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "eventlog/status.h"
 
@@ -32,10 +34,20 @@ class SystemdWatcher {
   ~SystemdWatcher() { Stop(); }
   Status Start(Fn fn);
   void Stop();
+  bool running() const { return running_; }
+  // Asks systemd for the unit's ActiveState on the watcher's thread and reports it through fn.
+  // The cgroup probe calls this when a unit's cgroup goes away: a unit may stay active without
+  // processes (Type=oneshot + RemainAfterExit), and a unit may stop without any job (its main
+  // process exited), so only systemd can say which it is. Thread safe.
+  void Recheck(const std::string& unit);
 
  private:
   void Loop();
+  void DrainRechecks();
   Fn fn_;
+  std::atomic<bool> running_{false};
+  std::mutex recheck_mu_;
+  std::vector<std::string> rechecks_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   ::sd_bus* bus_ = nullptr;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -36,6 +37,17 @@ std::shared_ptr<spdlog::logger> MakeLogger(const DaemonConfig& cfg, const std::s
   return log;
 }
 
+// The twin's options, read once here at the border. Under systemd the unit's CacheDirectory=
+// (exported as $CACHE_DIRECTORY) holds the Ansible run bundles: the only writable place the
+// sandbox gives us besides the data dir and the overlay root.
+vm::TwinOptions TwinOptionsFor(const DaemonConfig& cfg) {
+  vm::TwinOptions o;
+  if (const char* c = getenv("CACHE_DIRECTORY"); c && *c == '/' && !strchr(c, ':')) {
+    o.work_dir = std::string(c) + "/ansible";
+  }
+  return o;
+}
+
 }  // namespace
 
 // The modules that ride on the daemon: the twin VM driver, forward-secure sealing, retention.
@@ -57,7 +69,7 @@ DaemonHooks MakeHooks(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> l
       log->info("twin VM disabled (--no-twin)");
       return;
     }
-    sh->twin_sync = std::make_unique<vm::TwinSync>(vm::TwinOptions{}, &elog);
+    sh->twin_sync = std::make_unique<vm::TwinSync>(TwinOptionsFor(cfg), &elog);
     sh->twin_sync->Start();
     log->info("twin VM sync started (failures are logged as twin events and retried)");
   };
@@ -95,7 +107,7 @@ int TwindMain(int argc, char** argv) {
   if (rc >= 0) return rc;
   if (cfg.check) return RunCheck(cfg);
   if (geteuid() != 0) {
-    fprintf(stderr, "twind: must run as root (loads BPF programs); try: sudo twind --check\n");
+    fprintf(stderr, "twind: must run as root (loads BPF programs); from a root shell, try: twind --check\n");
     return 1;
   }
   // Under systemd (Type=notify) or with --foreground we stay put; otherwise daemonize and let the

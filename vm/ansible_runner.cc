@@ -1,5 +1,7 @@
 #include "vm/ansible_runner.h"
 
+#include "vm/dirs.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,7 +60,7 @@ Result<std::string> ReadFile(const std::string& path) {
 Result<RunResult> RunPlaybook(const DeltaPlan& plan, const PlanOptions& plan_options,
                               const AnsibleTarget& target, const RunnerOptions& options) {
   std::error_code ec;
-  fs::create_directories(options.work_dir, ec);
+  if (Status s = MakePrivateDir(options.work_dir); !s.ok()) return s;
   std::string tmpl = options.work_dir + "/twin-run-XXXXXX";
   if (!mkdtemp(tmpl.data())) return Status::IOError("mkdtemp in " + options.work_dir);
   const std::string dir = tmpl;

@@ -38,9 +38,13 @@ struct RunResult {
   bool success() const { return exit_code == 0 && failed == 0; }
 };
 
+// Not under /tmp or /var/tmp: a local user could create the directory first and plant files in
+// root's Ansible runs. Under systemd the unit's CacheDirectory= is /var/cache/safetytwin.
+inline constexpr const char* kDefaultWorkDir = "/var/cache/safetytwin/ansible";
+
 struct RunnerOptions {
   std::string ansible_dir;  // vm/ansible (delta.yml, plugins, files)
-  std::string work_dir = "/tmp";
+  std::string work_dir = kDefaultWorkDir;  // must be ours alone (MakePrivateDir)
   bool syntax_check_only = false;
   bool keep_bundle = true;
   int timeout_ms = 15 * 60 * 1000;

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "vm/dirs.h"
 #include "vm/domain_xml.h"
 #include "vm/process.h"
 
@@ -140,8 +141,7 @@ Result<DomainRecord> TwinVm::LoadDomainRecord(const std::string& domain) const {
 }
 
 Status TwinVm::SaveDomainRecord(const DomainRecord& d) const {
-  std::error_code ec;
-  fs::create_directories(DomainDir(d.domain), ec);
+  if (Status s = MakeDomainDir(d.domain); !s.ok()) return s;
   return WriteAtomic(DomainDir(d.domain) + "/domain.json", DomainToJson(d));
 }
 
@@ -156,10 +156,15 @@ void TwinVm::Record(const std::vector<std::pair<std::string, std::string>>& attr
   sink_(e);
 }
 
+Status TwinVm::MakeDomainDir(const std::string& domain) const {
+  // qemu runs as its own user and must traverse both the overlay root and the domain's dir.
+  if (Status s = MakeHypervisorDir(options_.overlay_root); !s.ok()) return s;
+  return MakeHypervisorDir(DomainDir(domain));
+}
+
 Status TwinVm::CreateOverlay(const std::string& backing, const std::string& path) {
   std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  chmod(fs::path(path).parent_path().c_str(), 0755);
+  if (Status s = MakeHypervisorDir(fs::path(path).parent_path().string()); !s.ok()) return s;
   if (virt_->IsTestDriver()) return Status::Ok();  // the test driver never opens disks
   if (!fs::exists(backing, ec)) return Status::NotFound("backing image missing: " + backing);
   ProcessOptions po;
@@ -169,6 +174,11 @@ Status TwinVm::CreateOverlay(const std::string& backing, const std::string& path
                       po);
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) return Status::IOError("qemu-img create " + path + ": " + r->err);
+  // qemu-img's mode follows our umask; libvirt's DAC driver chowns the file to qemu's user when
+  // the domain starts, so owner-only is what it needs, whoever started us.
+  if (chmod(path.c_str(), 0600) != 0) {
+    return Status::IOError("cannot set mode 0600 on " + path + ": " + strerror(errno));
+  }
   return Status::Ok();
 }
 
@@ -318,7 +328,13 @@ Result<TwinFacts> TwinVm::ProbeFacts(const std::string& domain, const StateDiff&
   if (any_missing && options_.user_net) {
     auto r = virt_->GuestExec(
         domain, "/usr/bin/python3",
-        {"-c", "import socket; socket.create_connection(('deb.debian.org', 80), timeout=5)"}, "",
+        // The archive the twin's apt would use: the host's own sources, copied into the image.
+        {"-c",
+         "import socket, urllib.parse\n"
+         "u = [l.split()[1] for l in open('/etc/apt/sources.list.d/host.list') if l.startswith('deb ')][0]\n"
+         "p = urllib.parse.urlsplit(u)\n"
+         "socket.create_connection((p.hostname, p.port or (443 if p.scheme == 'https' else 80)), timeout=5)\n"},
+        "",
         30000);
     facts.mirror_reachable = r.ok() && r->exit_code == 0;
   }

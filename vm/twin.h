@@ -34,7 +34,7 @@ struct TwinOptions {
   std::string domain = "safetytwin";
   std::string image_dir;  // base.qcow2 + vmlinuz + initrd.img; "" = <image root>/current
   std::string overlay_root = kDefaultOverlayRoot;  // <root>/<domain>/ holds overlays + domain.json
-  std::string work_dir = "/var/tmp/safetytwin";    // Ansible run bundles
+  std::string work_dir = kDefaultWorkDir;           // Ansible run bundles (root-only)
   std::string ansible_dir;                          // "" = DefaultAnsibleDir()
   std::string accel = "auto";                       // auto | kvm | tcg
   int memory_mib = 1024;
@@ -114,6 +114,7 @@ class TwinVm {
  private:
   TwinVm(TwinOptions options, Catalogue* catalogue, EventSink sink);
   Result<double> StartDomain(const std::string& name, const std::string& disk);
+  Status MakeDomainDir(const std::string& domain) const;
   Status CreateOverlay(const std::string& backing, const std::string& path);
   Result<TwinFacts> ProbeFacts(const std::string& domain, const StateDiff& diff);
   Result<ApplyOutcome> ApplyTo(const std::string& domain, const StateDiff& diff,

@@ -1,5 +1,7 @@
 #include "vm/virt.h"
 
+#include <signal.h>
+
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -24,10 +26,25 @@ std::string LastError(const std::string& what) {
 
 void SilentErrors(void*, virErrorPtr) {}
 
+// libvirt's remote driver writes to a socket that libvirtd may have closed (a restart, a crash):
+// the write raises SIGPIPE, whose default action kills the whole process -- twind included.
+// libvirt asks its users to ignore SIGPIPE (virsh does); done here, once, unless the program
+// installed a handler of its own. Children get the default back (vm/process.cc).
+void IgnoreSigpipe() {
+  struct sigaction old{};
+  if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
+    struct sigaction ign{};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, nullptr);
+  }
+}
+
 // One process-wide libvirt event loop (needed for domain events such as agent lifecycle).
 void EnsureEventLoop() {
   static std::once_flag once;
   std::call_once(once, [] {
+    IgnoreSigpipe();
     virSetErrorFunc(nullptr, SilentErrors);
     if (virEventRegisterDefaultImpl() < 0) return;
     std::thread([] {

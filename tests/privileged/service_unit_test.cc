@@ -19,7 +19,11 @@ TEST(ServiceUnit, SystemdAnalyzeVerifyAccepts) {
   while ((pos = unit.find("/usr/local/sbin/twind")) != std::string::npos)
     unit.replace(pos, strlen("/usr/local/sbin/twind"), TWIND_BIN);
   EXPECT_NE(unit.find("ProtectSystem=strict"), std::string::npos);
-  EXPECT_NE(unit.find("ReadWritePaths=/var/lib/safetytwin"), std::string::npos);
+  // The sandbox opens what the twin needs (the overlays, the run bundles) and nothing broader.
+  EXPECT_NE(unit.find("StateDirectory=safetytwin"), std::string::npos);
+  EXPECT_NE(unit.find("CacheDirectory=safetytwin"), std::string::npos);
+  EXPECT_NE(unit.find("ReadWritePaths=-/var/lib/libvirt/images/safetytwin\n"), std::string::npos);
+  EXPECT_EQ(unit.find("ReadWritePaths=-/var/lib/libvirt/images\n"), std::string::npos);
   EXPECT_NE(unit.find("CapabilityBoundingSet="), std::string::npos);
   std::string dir = MakeTempDir("unit-verify");
   std::string path = dir + "/safetytwin.service";

@@ -4,6 +4,7 @@
 // these prove bookkeeping only; overlays, deltas, block commit and merged points are proven on
 // qemu:///system by tests/vm/twin_vm_test.cc. TwinSync's hand-off and backoff are tested
 // against libvirt sockets that refuse or never answer.
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -12,6 +13,8 @@
 #include <cstring>
 #include <map>
 #include <fstream>
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <thread>
 
@@ -36,6 +39,9 @@ namespace fs = std::filesystem;
 std::string TempDir(const char* what) {
   std::string t = std::string("/tmp/twin-") + what + "-XXXXXX";
   EXPECT_NE(mkdtemp(t.data()), nullptr);
+  // The overlay root lives below: its ancestors must be traversable by the hypervisor's user,
+  // which the twin checks (MakeHypervisorDir) whatever the driver.
+  chmod(t.c_str(), 0711);
   return t;
 }
 
@@ -167,6 +173,23 @@ TEST(DomainXml, TcgWhenNoHardwareKvmAndEscapesPaths) {
   EXPECT_EQ(DiskSourceFromXml(x), "/a/b'<c>.qcow2");
   s.accel = Accel::kKvm;
   EXPECT_NE(DomainXml(s).find("<domain type='kvm'>"), std::string::npos);
+}
+
+// libvirtd going away while we write to it (restart, crash) must not kill the process: after
+// a connection, SIGPIPE is ignored and such a write is an EPIPE error instead.
+TEST(Virt, AConnectionLeavesTheProcessImmuneToSigpipe) {
+  auto v = Virt::Open("test:///default");
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  struct sigaction now {};
+  ASSERT_EQ(sigaction(SIGPIPE, nullptr, &now), 0);
+  EXPECT_EQ(now.sa_handler, SIG_IGN);
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  close(sv[1]);  // the peer is gone
+  errno = 0;
+  EXPECT_EQ(write(sv[0], "x", 1), -1);
+  EXPECT_EQ(errno, EPIPE);
+  close(sv[0]);
 }
 
 TEST(Accel, PvmHostFallsBackToTcg) {
