@@ -187,8 +187,238 @@ TEST(Config, MissingExplicitConfigIsAnError) {
 }  // namespace
 }  // namespace twin::capture
 
-#include "userspace/disk_guard.h"
-#include "userspace/metrics.h"
+// --- One config validation (the daemon and --check share it) ---------------------------------
+namespace twin::capture {
+namespace {
+
+std::string WriteToml(const std::string& body) {
+  char path[] = "/tmp/twind-cfg-XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  close(fd);
+  return path;
+}
+
+// Runs ParseCommandLine on a config file; returns its exit code (-1 = go on) and the error text.
+int ParseWith(const std::string& toml, std::vector<std::string> extra, DaemonConfig* cfg,
+              std::string* err) {
+  std::string path = WriteToml(toml);
+  std::vector<std::string> args = {"twind", "--config", path};
+  for (auto& a : extra) args.push_back(a);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  testing::internal::CaptureStderr();
+  int rc = ParseCommandLine(static_cast<int>(argv.size()), argv.data(), cfg);
+  *err = testing::internal::GetCapturedStderr();
+  unlink(path.c_str());
+  return rc;
+}
+
+TEST(Config, EveryBadValueIsRefusedNamingItsKey) {
+  struct Case {
+    std::string toml, key;
+  };
+  const std::vector<Case> cases = {
+      {"metrix_addr = \"127.0.0.1:1\"\n", "metrix_addr"},       // unknown key (typo)
+      {"min_free_bytes = -1\n", "min_free_bytes"},               // would wrap to 16 EiB
+      {"metrics_addr = \"127.0.0.1:99999\"\n", "metrics_addr"},  // was taken as port 34463
+      {"metrics_addr = \"127.0.0.1:0x50\"\n", "metrics_addr"},
+      {"metrics_addr = \"10.0.0.1:9464\"\n", "metrics_addr"},    // not loopback
+      {"max_args = 70000\n", "max_args"},
+      {"max_args = -5\n", "max_args"},
+      {"max_args = \"many\"\n", "max_args"},
+      {"ringbuf_size = \"3M\"\n", "ringbuf_size"},               // not a power of two
+      {"ringbuf_size = -4096\n", "ringbuf_size"},
+      {"queue_capacity = 0\n", "queue_capacity"},
+      {"fsync = \"sometimes\"\n", "fsync"},
+      {"log_level = \"verbose\"\n", "log_level"},                // spdlog would turn logging off
+      {"compact_interval = 0\n", "compact_interval"},
+      {"compact_interval = \"10\"\n", "compact_interval"},
+      {"no_twin = 1\n", "no_twin"},
+      {"retention_max_age = \"forever\"\n", "retention_max_age"},
+      {"retention_max_bytes = \"8Q\"\n", "retention_max_bytes"},
+      {"data_dir = \"relative/dir\"\n", "data_dir"},
+      {"min_free_bytes = \"99999999999T\"\n", "min_free_bytes"},
+  };
+  for (const auto& c : cases) {
+    DaemonConfig cfg;
+    std::string err;
+    EXPECT_EQ(ParseWith(c.toml, {}, &cfg, &err), 2) << c.toml;
+    EXPECT_NE(err.find(c.key), std::string::npos) << c.toml << " -> " << err;
+    // --check reports the same refusal as NOT READY instead of exiting at once.
+    DaemonConfig ccfg;
+    EXPECT_EQ(ParseWith(c.toml, {"--check"}, &ccfg, &err), -1) << c.toml;
+    EXPECT_TRUE(ccfg.check);
+    EXPECT_NE(ccfg.config_error.find(c.key), std::string::npos) << c.toml << " -> " << ccfg.config_error;
+  }
+}
+
+TEST(Config, BadFlagsAreRefusedLikeBadKeys) {
+  struct Case {
+    std::string flag, value, named;
+  };
+  for (const Case& c : std::vector<Case>{{"--metrics-addr", "127.0.0.1:65536", "metrics_addr"},
+                                         {"--log-level", "loud", "log_level"},
+                                         {"--fsync", "maybe", "fsync"},
+                                         {"--max-args", "0", "max_args"},
+                                         {"--compact-interval", "0", "--compact-interval"},
+                                         {"--ringbuf-size", "5000", "ringbuf_size"}}) {
+    DaemonConfig cfg;
+    std::string err;
+    EXPECT_EQ(ParseWith("", {c.flag, c.value}, &cfg, &err), 2) << c.flag << " " << c.value;
+    EXPECT_NE(err.find(c.named), std::string::npos) << err;
+  }
+}
+
+TEST(Config, EveryDocumentedKeyIsAccepted) {
+  const std::string toml =
+      "data_dir = \"/var/lib/x\"\ncompact_interval = 2\nmetrics_addr = \"[::1]:9464\"\n"
+      "metrics_socket = \"/run/safetytwin/metrics.sock\"\nringbuf_size = 16777216\n"
+      "ringbuf_wakeup_bytes = -1\nmax_args = 16384\nqueue_capacity = 1024\nbatch_max = 512\n"
+      "fsync = \"never\"\nfsync_interval_ms = 50\nreconcile_grace_ms = 0\nlog_level = \"debug\"\n"
+      "log_file = \"/var/log/t.log\"\npid_file = \"/run/t.pid\"\nforce_raw_tp = true\n"
+      "no_twin = true\nmin_free_bytes = \"1G\"\nretention_max_age = \"0\"\n"
+      "retention_max_bytes = 0\n";
+  DaemonConfig cfg;
+  std::string err;
+  ASSERT_EQ(ParseWith(toml, {}, &cfg, &err), -1) << err;
+  EXPECT_EQ(cfg.metrics_addr, "[::1]:9464");
+  EXPECT_EQ(cfg.ringbuf_bytes, 16u << 20);
+  EXPECT_EQ(cfg.min_free_bytes, 1ull << 30);
+  EXPECT_EQ(cfg.batch_max, 512u);
+  EXPECT_EQ(cfg.retention_max_bytes, 0u);
+  EXPECT_TRUE(cfg.no_twin);
+}
+
+TEST(Metrics, LoopbackAddressesOnlyWithARealPort) {
+  EXPECT_TRUE(ParseLoopbackAddr("127.0.0.1:9464").ok());
+  EXPECT_TRUE(ParseLoopbackAddr("127.3.2.1:1").ok());
+  EXPECT_TRUE(ParseLoopbackAddr("localhost:65535").ok());
+  EXPECT_TRUE(ParseLoopbackAddr("[::1]:9464").ok());
+  for (const char* bad : {"127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:99999", "127.0.0.1:",
+                          "127.0.0.1", "127.0.0.1:-1", "127.0.0.1: 80", "0.0.0.0:9464",
+                          "192.168.1.1:9464", "[::]:9464", "example.org:80", "127.0.0.1:000009464"}) {
+    EXPECT_FALSE(ParseLoopbackAddr(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace twin::capture
+
+// --- Metrics never keep twind from starting -------------------------------------------------
+
+namespace twin::capture {
+namespace {
+
+int ListenOn(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd, 1) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string Get(int fd) {
+  const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+  if (send(fd, req, sizeof(req) - 1, 0) < 0) return "";
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+TEST(Metrics, ATakenPortIsAWarningAndARetryNotAFailure) {
+  // A port another (unprivileged) process holds before twind starts.
+  int port = 25464;
+  int squatter = -1;
+  for (; port < 25564 && squatter < 0; ++port) squatter = ListenOn(port);
+  --port;
+  ASSERT_GE(squatter, 0);
+  std::mutex mu;
+  std::vector<std::pair<bool, std::string>> logged;
+  char dir[] = "/tmp/twind-metrics-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string sock = std::string(dir) + "/metrics.sock";
+  MetricsServer m;
+  ASSERT_TRUE(m.Start("127.0.0.1:" + std::to_string(port), sock, [] { return "twind_up 1\n"; },
+                      [&](bool warn, const std::string& s) {
+                        std::lock_guard<std::mutex> l(mu);
+                        logged.emplace_back(warn, s);
+                      },
+                      /*retry_ms=*/100)
+                  .ok());
+  EXPECT_EQ(m.port(), 0);  // not bound: the squatter has it
+  {
+    std::lock_guard<std::mutex> l(mu);
+    ASSERT_FALSE(logged.empty());
+    EXPECT_TRUE(logged[0].first);
+    EXPECT_NE(logged[0].second.find("Address already in use"), std::string::npos) << logged[0].second;
+  }
+  // The unix socket serves meanwhile.
+  int u = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  strncpy(sun.sun_path, sock.c_str(), sizeof(sun.sun_path) - 1);
+  ASSERT_EQ(connect(u, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)), 0);
+  EXPECT_NE(Get(u).find("twind_up 1"), std::string::npos);
+  // The squatter leaves: the retry takes the port (deadline for a hang, not a timing claim).
+  close(squatter);
+  for (int i = 0; i < 600 && m.port() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(m.port(), port);
+  int c = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  EXPECT_NE(Get(c).find("twind_up 1"), std::string::npos);
+  m.Stop();
+  EXPECT_NE(access(sock.c_str(), F_OK), 0);  // the socket file is removed on stop
+  rmdir(dir);
+}
+
+}  // namespace
+}  // namespace twin::capture
+
+namespace twin::capture {
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+
+TEST(DiskThresholds, ASmallFilesystemStopsNearFullNotAtTheAbsoluteDefault) {
+  // The review's 48 MB tmpfs: with a fixed 256 MiB threshold it never wrote at all.
+  const DiskThresholds t = ComputeDiskThresholds(48 * kMiB, 256 * kMiB);
+  EXPECT_EQ(t.stop_below, 4 * kMiB);
+  EXPECT_EQ(t.resume_above, 5 * kMiB);
+  EXPECT_EQ(t.warn_below, 8 * kMiB);
+  EXPECT_LT(t.resume_above, 48 * kMiB / 2) << "writing could never resume";
+}
+
+TEST(DiskThresholds, ALargeFilesystemKeepsTheConfiguredReserve) {
+  const DiskThresholds t = ComputeDiskThresholds(1ull << 40, 256 * kMiB);
+  EXPECT_EQ(t.stop_below, 256 * kMiB);
+  EXPECT_GT(t.resume_above, t.stop_below);
+  EXPECT_LE(t.resume_above - t.stop_below, 26 * kMiB) << "hysteresis is not small";
+}
+
+TEST(DiskThresholds, AMidSizedFilesystemStopsAtTwoPercent) {
+  const DiskThresholds t = ComputeDiskThresholds(10000 * kMiB, 256 * kMiB);
+  EXPECT_EQ(t.stop_below, 200 * kMiB);
+  EXPECT_EQ(t.resume_above, 220 * kMiB);
+}
+
+TEST(DiskThresholds, AOneByteCapMeansWriteUntilTheDiskRefuses) {
+  const DiskThresholds t = ComputeDiskThresholds(48 * kMiB, 1);
+  EXPECT_EQ(t.stop_below, 1u);
+  EXPECT_GT(t.resume_above, t.stop_below);
 }
 
 }  // namespace
