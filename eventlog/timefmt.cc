@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <cstdint>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -28,6 +29,77 @@ bool ParseUint(std::string_view s, uint64_t* out) {
   if (!AllDigits(s)) return false;
   auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+bool IsLeapYear(uint64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+uint64_t DaysInMonth(uint64_t y, uint64_t m) {
+  static constexpr uint8_t kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeapYear(y) ? 29 : kDays[m - 1];
+}
+
+// Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar, negative before it
+// (H. Hinnant's days_from_civil; y >= 0). No timegm: it would quietly turn Feb 31 into Mar 3.
+int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// The fixed-width digits text[at, at + n).
+bool FixedDigits(std::string_view text, size_t at, size_t n, uint64_t* out) {
+  return at + n <= text.size() && ParseUint(text.substr(at, n), out);
+}
+
+// "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)", every field checked against the calendar.
+Result<uint64_t> ParseRfc3339(std::string_view text, std::string_view t) {
+  uint64_t Y, M, D, h, m, s;
+  const bool shape = t.size() >= 20 && t[4] == '-' && t[7] == '-' &&
+                     (t[10] == 'T' || t[10] == 't' || t[10] == ' ') && t[13] == ':' && t[16] == ':';
+  if (!shape || !FixedDigits(t, 0, 4, &Y) || !FixedDigits(t, 5, 2, &M) || !FixedDigits(t, 8, 2, &D) ||
+      !FixedDigits(t, 11, 2, &h) || !FixedDigits(t, 14, 2, &m) || !FixedDigits(t, 17, 2, &s)) {
+    return Bad(text, "not a recognised time format");
+  }
+  if (M < 1 || M > 12) return Bad(text, "month " + std::to_string(M) + " does not exist");
+  if (D < 1 || D > DaysInMonth(Y, M)) {
+    return Bad(text, "day " + std::to_string(D) + " does not exist in " + std::string(t.substr(0, 7)));
+  }
+  if (h > 23 || m > 59) return Bad(text, "hour or minute out of range");
+  if (s == 60) return Bad(text, "leap second :60 cannot be represented in Unix time; use :59");
+  if (s > 59) return Bad(text, "second out of range");
+  std::string_view rest = t.substr(19);
+  uint64_t frac = 0;
+  if (!rest.empty() && rest[0] == '.') {
+    size_t i = 1;
+    while (i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i]))) ++i;
+    std::string f(rest.substr(1, i - 1));
+    if (f.empty() || f.size() > 9) return Bad(text, "fraction must have 1 to 9 digits");
+    f.append(9 - f.size(), '0');
+    ParseUint(f, &frac);
+    rest = rest.substr(i);
+  }
+  int64_t offset_s = 0;
+  if (rest == "Z" || rest == "z") {
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
+    uint64_t oh = 0, om = 0;
+    if (!ParseUint(rest.substr(1, 2), &oh) || !ParseUint(rest.substr(4, 2), &om) || oh > 23 ||
+        om > 59) {
+      return Bad(text, "bad UTC offset");
+    }
+    offset_s = static_cast<int64_t>(oh * 3600 + om * 60) * (rest[0] == '-' ? -1 : 1);
+  } else {
+    return Bad(text, "needs a UTC offset: Z or +hh:mm");
+  }
+  const int64_t secs = DaysFromCivil(static_cast<int64_t>(Y), static_cast<int64_t>(M),
+                                     static_cast<int64_t>(D)) * 86400 +
+                       static_cast<int64_t>(h * 3600 + m * 60 + s) - offset_s;
+  if (secs < 0) return Bad(text, "before the Unix epoch");
+  // uint64 ns since 1970 end in 2554.
+  if (static_cast<uint64_t>(secs) > (UINT64_MAX - frac) / 1000000000ull) return Bad(text, "out of range");
+  return static_cast<uint64_t>(secs) * 1000000000ull + frac;
 }
 
 }  // namespace
@@ -89,53 +161,11 @@ Result<uint64_t> ParseTime(std::string_view text, uint64_t now_ns) {
         f.append(9 - f.size(), '0');
         ParseUint(f, &frac);
       }
+      if (v > (UINT64_MAX - frac) / 1000000000ull) return Bad(text, "out of range");
       return v * 1000000000ull + frac;
     }
   }
-  // RFC 3339.
-  int Y, M, D, h, m, s;
-  int consumed = 0;
-  std::string str(t);
-  if (sscanf(str.c_str(), "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &s, &consumed) != 6 ||
-      consumed != 19) {
-    return Bad(text, "not a recognised time format");
-  }
-  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || s > 60) {
-    return Bad(text, "field out of range");
-  }
-  std::string_view rest = t.substr(19);
-  uint64_t frac = 0;
-  if (!rest.empty() && rest[0] == '.') {
-    size_t i = 1;
-    while (i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i]))) ++i;
-    std::string f(rest.substr(1, i - 1));
-    if (f.empty() || f.size() > 9) return Bad(text, "fraction must have 1 to 9 digits");
-    f.append(9 - f.size(), '0');
-    ParseUint(f, &frac);
-    rest = rest.substr(i);
-  }
-  int64_t offset_s = 0;
-  if (rest == "Z" || rest == "z") {
-  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
-    uint64_t oh = 0, om = 0;
-    if (!ParseUint(rest.substr(1, 2), &oh) || !ParseUint(rest.substr(4, 2), &om) || oh > 23 ||
-        om > 59) {
-      return Bad(text, "bad UTC offset");
-    }
-    offset_s = static_cast<int64_t>(oh * 3600 + om * 60) * (rest[0] == '-' ? -1 : 1);
-  } else {
-    return Bad(text, "needs a UTC offset: Z or +hh:mm");
-  }
-  tm tmv{};
-  tmv.tm_year = Y - 1900;
-  tmv.tm_mon = M - 1;
-  tmv.tm_mday = D;
-  tmv.tm_hour = h;
-  tmv.tm_min = m;
-  tmv.tm_sec = s;
-  int64_t secs = static_cast<int64_t>(timegm(&tmv)) - offset_s;
-  if (secs < 0) return Bad(text, "before the Unix epoch");
-  return static_cast<uint64_t>(secs) * 1000000000ull + frac;
+  return ParseRfc3339(text, t);
 }
 
 namespace {

@@ -40,6 +40,40 @@ uint64_t ParseOctal(const char* field, size_t width, bool* ok) {
   return v;
 }
 
+// A numeric header field: octal digits (NUL- or space-terminated), or GNU base-256 when the
+// first byte has its high bit set (0x80: positive; 0xff would be negative, never valid here).
+uint64_t ParseNumeric(const char* field, size_t width, bool* ok) {
+  const auto first = static_cast<uint8_t>(field[0]);
+  if (!(first & 0x80)) return ParseOctal(field, width, ok);
+  if (first != 0x80) {
+    *ok = false;
+    return 0;
+  }
+  uint64_t v = 0;
+  for (size_t i = 1; i < width; ++i) {
+    if (v >> 56) {  // more than 64 bits
+      *ok = false;
+      return 0;
+    }
+    v = (v << 8) | static_cast<uint8_t>(field[i]);
+  }
+  return v;
+}
+
+// The size field (12 bytes): octal while it fits 11 digits, GNU base-256 beyond.
+void SizeField(char* field, uint64_t size) {
+  constexpr uint64_t kOctalMax = (1ull << 33) - 1;  // 8^11 - 1
+  if (size <= kOctalMax) {
+    Octal(field, 12, size);
+    return;
+  }
+  field[0] = static_cast<char>(0x80);
+  for (int i = 11; i >= 1; --i) {
+    field[i] = static_cast<char>(size & 0xff);
+    size >>= 8;
+  }
+}
+
 uint32_t Checksum(const char* block) {
   uint32_t sum = 0;
   for (size_t i = 0; i < kBlock; ++i) {
@@ -68,16 +102,16 @@ TarWriter::~TarWriter() {
   if (f_) fclose(f_);
 }
 
-Status TarWriter::Header(const std::string& name, uint64_t size, long at) {
+Result<std::string> TarHeaderBlock(const std::string& name, uint64_t size, uint64_t mtime_s) {
   if (name.empty() || name.size() >= 100) return Status::InvalidArgument("tar member name too long: " + name);
-  char b[kBlock];
-  std::memset(b, 0, sizeof b);
+  std::string block(kBlock, '\0');
+  char* b = block.data();
   std::memcpy(b, name.data(), name.size());
   Octal(b + 100, 8, 0644);
   Octal(b + 108, 8, 0);
   Octal(b + 116, 8, 0);
-  Octal(b + 124, 12, size);
-  Octal(b + 136, 12, mtime_);
+  SizeField(b + 124, size);
+  Octal(b + 136, 12, mtime_s);
   b[156] = '0';
   std::memcpy(b + 257, "ustar", 6);
   std::memcpy(b + 263, "00", 2);
@@ -85,7 +119,13 @@ Status TarWriter::Header(const std::string& name, uint64_t size, long at) {
   std::memcpy(b + 297, "root", 4);
   Octal(b + 148, 7, Checksum(b));
   b[155] = ' ';
-  if (fseek(f_, at, SEEK_SET) != 0 || fwrite(b, 1, kBlock, f_) != kBlock) {
+  return block;
+}
+
+Status TarWriter::Header(const std::string& name, uint64_t size, long at) {
+  auto b = TarHeaderBlock(name, size, mtime_);
+  if (!b.ok()) return b.status();
+  if (fseek(f_, at, SEEK_SET) != 0 || fwrite(b->data(), 1, kBlock, f_) != kBlock) {
     return Status::IOError(Errno("cannot write " + path_));
   }
   return Status::Ok();
@@ -168,14 +208,14 @@ Result<std::vector<TarMember>> ListTar(const std::string& path) {
                               ": the archive was modified");
     }
     ok = true;
-    const uint64_t size = ParseOctal(b + 124, 12, &ok);
+    const uint64_t size = ParseNumeric(b + 124, 12, &ok);
     if (!ok) return Status::Tampered("tar " + who + " has an unreadable size");
     if (b[156] != '0' && b[156] != '\0') {
       return Status::Tampered("tar " + who + " is not a regular file");
     }
     if (!printable) return Status::Tampered("tar " + who + " has an unreadable name");
     const uint64_t data = pos + kBlock;
-    if (data + size > file_size) {
+    if (data > file_size || size > file_size - data) {  // written so a huge size cannot wrap
       return Status::Corruption("tar " + who + " is truncated (" + std::to_string(size) +
                                 " bytes declared)");
     }

@@ -38,6 +38,12 @@ class TarWriter {
   uint64_t size_ = 0;
 };
 
+// The 512-byte ustar header of a regular member. Sizes of 8 GiB and more do not fit the
+// 11 octal digits of the size field: they are written in GNU base-256 (first byte 0x80, then the
+// size big-endian), which GNU tar, bsdtar and Python's tarfile read. Exposed so tests can check
+// headers of members too large to write.
+Result<std::string> TarHeaderBlock(const std::string& name, uint64_t size, uint64_t mtime_s);
+
 struct TarMember {
   std::string name;
   uint64_t offset = 0;  // of the data

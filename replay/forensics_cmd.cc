@@ -19,8 +19,10 @@
 #include "forensics/export.h"
 #include "forensics/redact.h"
 #include "forensics/seal.h"
+#include "replay/args.h"
 #include "replay/json_writer.h"
 #include "replay/replay.h"
+#include "replay/terminal.h"
 
 namespace twin {
 namespace {
@@ -35,11 +37,13 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-bool ParseTimeArg(const char* what, const std::string& text, uint64_t now, uint64_t* out) {
+// An optional time argument: empty keeps *out.
+bool ParseOptionalTime(const char* cmd, const char* what, const std::string& text, uint64_t now,
+                       uint64_t* out) {
   if (text.empty()) return true;
-  auto r = ParseTime(text, now);
+  auto r = ParseTimeArg(what, text, now);
   if (!r.ok()) {
-    fmt::print(stderr, "twin-replay: {}: {}\n", what, r.status().message());
+    PrintError(cmd, r.status().message());
     return false;
   }
   *out = r.value();
@@ -63,6 +67,8 @@ Result<uint64_t> ParseDuration(const std::string& s) {
   else if (unit == "h") mul = 3'600'000'000'000ull;
   else if (unit == "d") mul = 86'400'000'000'000ull;
   else return Status::InvalidArgument("duration unit must be s, m, h or d: " + s);
+  if (v == 0) return Status::InvalidArgument("duration must be more than 0: " + s);
+  if (v > UINT64_MAX / mul) return Status::InvalidArgument("duration too large: " + s);
   return v * mul;
 }
 
@@ -121,8 +127,9 @@ std::string JoinRules(const Redactor& r) {
 void ReportAudit(const std::string& data_dir, const Event& audit) {
   auto r = RecordAudit(data_dir, audit);
   if (!r.ok()) {
-    fmt::print(stderr, "twin-replay: warning: this {} could not be recorded in the log's audit trail: {}\n",
-               audit.attrs.empty() ? "action" : audit.attrs[0].second, r.status().message());
+    PrintError("twin-replay: warning: ",
+               "this " + (audit.attrs.empty() ? std::string("action") : audit.attrs[0].second) +
+                   " could not be recorded in the log's audit trail: " + r.status().message());
   }
 }
 
@@ -133,7 +140,8 @@ std::optional<int> ParseArgsOrExplain(CLI::App& app, int argc, char** argv, std:
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    fmt::print(stderr, "twin-replay {}: {} (see twin-replay {} --help)\n", cmd, e.what(), cmd);
+    PrintError(fmt::format("twin-replay {}: ", cmd),
+               fmt::format("{} (see twin-replay {} --help)", e.what(), cmd));
     return kExitUsage;
   }
   return std::nullopt;
@@ -145,18 +153,17 @@ int CmdExport(int argc, char** argv) {
   RangeArgs a;
   std::string format, out = "-";
   std::vector<std::string> kinds;
-  std::optional<int32_t> pid;
+  std::optional<std::string> pid_text, port_text;  // checked by replay/args.h
   std::optional<std::string> unit;
-  std::optional<int> port;
   sub->add_option("--data-dir", a.data_dir, "safetytwin data dir")->capture_default_str();
   sub->add_option("--format", format, "timesketch | ecs | ocsf | csv")->required();
   sub->add_option("--out", out, "output file, - for stdout")->capture_default_str();
   sub->add_option("--since", a.since, "start time (inclusive)");
   sub->add_option("--until", a.until, "end time (inclusive)");
   sub->add_option("--kind", kinds, "event kinds (repeatable or comma-separated)")->allow_extra_args(false);
-  sub->add_option("--pid", pid, "only this pid");
+  sub->add_option("--pid", pid_text, "only this pid");
   sub->add_option("--unit", unit, "only this unit");
-  sub->add_option("--port", port, "only sockets on this port");
+  sub->add_option("--port", port_text, "only sockets on this port");
   sub->add_option("--redact", a.redact, "redact argv values: NAME= (value after it) or NAME (next argument); repeatable")->allow_extra_args(false);
   sub->add_flag("--no-default-redact", a.no_default_redact, "do not apply the default secret patterns");
   sub->add_flag("--no-progress", a.no_progress, "no progress line on a terminal");
@@ -165,32 +172,42 @@ int CmdExport(int argc, char** argv) {
   if (auto rc = ParseArgsOrExplain(app, argc, argv, "export")) return *rc;
   auto fmt_r = ParseExportFormat(format);
   if (!fmt_r.ok()) {
-    fmt::print(stderr, "twin-replay export: --format: {}\n", fmt_r.status().message());
+    PrintError("twin-replay export: --format: ", fmt_r.status().message());
     return kExitUsage;
   }
   ExportOptions o;
   o.format = fmt_r.value();
   const uint64_t now = WallNowNs();
-  if (!ParseTimeArg("--since", a.since, now, &o.filter.since_ns) ||
-      !ParseTimeArg("--until", a.until, now, &o.filter.until_ns)) {
+  if (!ParseOptionalTime("twin-replay export: ", "--since", a.since, now, &o.filter.since_ns) ||
+      !ParseOptionalTime("twin-replay export: ", "--until", a.until, now, &o.filter.until_ns)) {
     return kExitUsage;
   }
-  if (o.filter.until_ns < o.filter.since_ns) {
-    fmt::print(stderr, "twin-replay export: --until is before --since; swap them\n");
+  if (Status s = CheckTimeOrder("--since", o.filter.since_ns, "--until", o.filter.until_ns); !s.ok()) {
+    PrintError("twin-replay export: ", s.message());
     return kExitUsage;
   }
   Status ks = ParseKinds(kinds, &o.filter.kinds);
   if (!ks.ok()) {
-    fmt::print(stderr, "twin-replay export: --kind: {}\n", ks.message());
+    PrintError("twin-replay export: --kind: ", ks.message());
     return kExitUsage;
   }
-  if (port && (*port < 0 || *port > 65535)) {
-    fmt::print(stderr, "twin-replay export: --port must be 0..65535, not {}\n", *port);
-    return kExitUsage;
+  if (pid_text) {
+    auto p = ParsePidArg("--pid", *pid_text);
+    if (!p.ok()) {
+      PrintError("twin-replay export: ", p.status().message());
+      return kExitUsage;
+    }
+    o.filter.pid = p.value();
   }
-  o.filter.pid = pid;
+  if (port_text) {
+    auto p = ParsePortArg("--port", *port_text);
+    if (!p.ok()) {
+      PrintError("twin-replay export: ", p.status().message());
+      return kExitUsage;
+    }
+    o.filter.port = p.value();
+  }
   o.filter.unit = unit;
-  if (port) o.filter.port = static_cast<uint16_t>(*port);
   o.redactor = MakeRedactor(a);
 
   int open_rc = kExitUsage;
@@ -204,7 +221,7 @@ int CmdExport(int argc, char** argv) {
   if (out != "-") {
     int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || !(f = fdopen(fd, "wb"))) {
-      fmt::print(stderr, "twin-replay export: cannot create {}: {}\n", out, std::strerror(errno));
+      PrintError("twin-replay export: ", "--out: cannot create " + out + ": " + std::strerror(errno));
       return kExitUsage;
     }
   }
@@ -221,11 +238,11 @@ int CmdExport(int argc, char** argv) {
   bool write_ok = fflush(f) == 0;
   if (f != stdout) write_ok = (fsync(fileno(f)) == 0 || errno == EINVAL) && fclose(f) == 0 && write_ok;
   if (!r.ok()) {
-    fmt::print(stderr, "twin-replay export: {}\n", r.status().message());
+    PrintError("twin-replay export: ", r.status().message());
     return r.status().code() == Status::Code::kIOError ? kExitUsage : kExitProblem;
   }
   if (!write_ok) {
-    fmt::print(stderr, "twin-replay export: cannot finish writing {}: {}\n", out, std::strerror(errno));
+    PrintError("twin-replay export: ", "cannot finish writing " + out + ": " + std::strerror(errno));
     return kExitUsage;
   }
   const ExportStats& st = r.value();
@@ -239,9 +256,9 @@ int CmdExport(int argc, char** argv) {
                               {"since", FormatRfc3339Ns(o.filter.since_ns)},
                               {"until", FormatRfc3339Ns(o.filter.until_ns)},
                               {"kinds", kinds_text.empty() ? "all" : kinds_text},
-                              {"pid", pid ? std::to_string(*pid) : ""},
+                              {"pid", o.filter.pid ? std::to_string(*o.filter.pid) : ""},
                               {"unit", unit.value_or("")},
-                              {"port", port ? std::to_string(*port) : ""},
+                              {"port", o.filter.port ? std::to_string(*o.filter.port) : ""},
                               {"events", std::to_string(st.events)},
                               {"output", out == "-" ? "stdout" : out},
                               {"output_bytes", std::to_string(st.bytes)},
@@ -250,7 +267,7 @@ int CmdExport(int argc, char** argv) {
                               {"redacted_events", std::to_string(st.redacted_events)}},
                              WallNowNs()));
   fmt::print(stderr, "exported {} events as {} to {} in {:.2f}s ({:.0f} events/s); sha256 {}{}\n",
-             st.events, ExportFormatName(o.format), out == "-" ? "stdout" : out, secs,
+             st.events, ExportFormatName(o.format), out == "-" ? "stdout" : EscapeForTerminal(out), secs,
              secs > 0 ? st.events / secs : 0.0, HashHex(st.sha256),
              st.redacted_events ? fmt::format("; {} events redacted", st.redacted_events) : "");
   return 0;
@@ -275,12 +292,13 @@ int CmdBundle(int argc, char** argv) {
   if (auto rc = ParseArgsOrExplain(app, argc, argv, "bundle")) return *rc;
   BundleOptions o;
   const uint64_t now = WallNowNs();
-  if (!ParseTimeArg("--since", a.since, now, &o.since_ns) || !ParseTimeArg("--until", a.until, now, &o.until_ns)) {
+  if (!ParseOptionalTime("twin-replay bundle: ", "--since", a.since, now, &o.since_ns) ||
+      !ParseOptionalTime("twin-replay bundle: ", "--until", a.until, now, &o.until_ns)) {
     return kExitUsage;
   }
   if (a.until.empty()) o.until_ns = now;
-  if (o.until_ns < o.since_ns) {
-    fmt::print(stderr, "twin-replay bundle: --until is before --since; swap them\n");
+  if (Status s = CheckTimeOrder("--since", o.since_ns, "--until", o.until_ns); !s.ok()) {
+    PrintError("twin-replay bundle: ", s.message());
     return kExitUsage;
   }
   o.redactor = MakeRedactor(a);
@@ -294,7 +312,7 @@ int CmdBundle(int argc, char** argv) {
   auto r = WriteBundle(*log, o, out);
   progress.Done();
   if (!r.ok()) {
-    fmt::print(stderr, "twin-replay bundle: {}\n", r.status().message());
+    PrintError("twin-replay bundle: ", r.status().message());
     unlink(out.c_str());
     return r.status().code() == Status::Code::kIOError ? kExitUsage : kExitProblem;
   }
@@ -319,7 +337,8 @@ int CmdBundle(int argc, char** argv) {
         .Field("sha256sums_sha256", st.sums_sha256).EndObject();
     fmt::print("{}\n", s);
   } else {
-    fmt::print("wrote {}: {} records, {} seals, {} redacted, {} bytes in {:.2f}s; SHA256SUMS sha256 {}\n", out,
+    fmt::print("wrote {}: {} records, {} seals, {} redacted, {} bytes in {:.2f}s; SHA256SUMS sha256 {}\n",
+               EscapeForTerminal(out),
                st.records, st.seals, st.redacted_records, st.bytes, secs, st.sums_sha256);
   }
   return 0;
@@ -339,7 +358,7 @@ int CmdVerifyBundle(int argc, char** argv) {
   if (!key.empty()) {
     auto k = LoadKeyArg(key);
     if (!k.ok()) {
-      fmt::print(stderr, "twin-replay verify-bundle: --key: {}\n", k.status().message());
+      PrintError("twin-replay verify-bundle: --key: ", k.status().message());
       return kExitUsage;
     }
     vk = k.value();
@@ -371,17 +390,22 @@ int CmdVerifyBundle(int argc, char** argv) {
   } else {
     if (rep.ok()) {
       fmt::print("OK: {} records ({} to {}), chain verified across {}, {} seals matched{}\n", rep.records,
-                 rep.first_key, rep.last_key, rep.chain_verified, rep.seals_matched,
+                 EscapeForTerminal(rep.first_key), EscapeForTerminal(rep.last_key), rep.chain_verified,
+                 rep.seals_matched,
                  rep.macs ? fmt::format(", {} keyed seals authentic", rep.macs->valid) : "");
     } else {
-      fmt::print("FAILED: {}\n", path);
-      for (const auto& p : rep.problems) fmt::print("  {}: {}\n", p.file, p.what);
+      fmt::print("FAILED: {}\n", EscapeForTerminal(path));
+      for (const auto& p : rep.problems) {
+        fmt::print("  {}: {}\n", EscapeForTerminal(p.file), EscapeForTerminal(p.what));
+      }
       if (rep.macs) {
-        for (const auto& p : rep.macs->problems) fmt::print("  manifest.json: seal {}: {}\n", p.key, p.what);
+        for (const auto& p : rep.macs->problems) {
+          fmt::print("  manifest.json: seal {}: {}\n", EscapeForTerminal(p.key), EscapeForTerminal(p.what));
+        }
       }
     }
-    for (const auto& n : rep.notes) fmt::print("  note: {}\n", n);
-    if (rep.macs) for (const auto& n : rep.macs->notes) fmt::print("  note: {}\n", n);
+    for (const auto& n : rep.notes) fmt::print("  note: {}\n", EscapeForTerminal(n));
+    if (rep.macs) for (const auto& n : rep.macs->notes) fmt::print("  note: {}\n", EscapeForTerminal(n));
     fmt::print("{} records checked in {:.2f}s\n", rep.records, secs);
   }
   return rep.ok() ? 0 : kExitProblem;
@@ -400,12 +424,12 @@ int CmdSetupKeys(int argc, char** argv) {
   if (auto rc = ParseArgsOrExplain(app, argc, argv, "setup-keys")) return *rc;
   auto iv = ParseDuration(interval);
   if (!iv.ok()) {
-    fmt::print(stderr, "twin-replay setup-keys: --interval: {}\n", iv.status().message());
+    PrintError("twin-replay setup-keys: --interval: ", iv.status().message());
     return kExitUsage;
   }
   auto vk = SetupSealKeys(data_dir, iv.value(), WallNowNs(), force);
   if (!vk.ok()) {
-    fmt::print(stderr, "twin-replay setup-keys: {}\n", vk.status().message());
+    PrintError("twin-replay setup-keys: ", vk.status().message());
     return kExitUsage;
   }
   fmt::print("{}\n", FormatVerificationKey(vk.value()));
@@ -414,7 +438,7 @@ int CmdSetupKeys(int argc, char** argv) {
              "The line above is the VERIFICATION KEY. It is shown only now and is not stored on this host:\n"
              "keep it off the host (password manager, paper). Check later with\n"
              "  twin-replay verify --key KEY      and     twin-replay verify-bundle case.tar --key KEY\n",
-             SealKeyPath(data_dir), interval);
+             EscapeForTerminal(SealKeyPath(data_dir)), EscapeForTerminal(interval));
   return 0;
 }
 
@@ -431,7 +455,7 @@ int CmdVerifyKeyed(int argc, char** argv) {
   if (auto rc = ParseArgsOrExplain(app, argc, argv, "verify")) return *rc;
   auto vk = LoadKeyArg(key);
   if (!vk.ok()) {
-    fmt::print(stderr, "twin-replay verify: --key: {}\n", vk.status().message());
+    PrintError("twin-replay verify: --key: ", vk.status().message());
     return kExitUsage;
   }
   int open_rc = kExitUsage;
@@ -474,15 +498,15 @@ int CmdVerifyKeyed(int argc, char** argv) {
       fmt::print("FAILED\n");
       size_t shown = 0;
       for (const auto& p : rep.problems) {
-        if (shown++ < 20) fmt::print("  {}: {}\n", p.key, p.what);
+        if (shown++ < 20) fmt::print("  {}: {}\n", EscapeForTerminal(p.key), EscapeForTerminal(p.what));
       }
       for (const auto& p : sc.problems) {
-        if (shown++ < 40) fmt::print("  seal {}: {}\n", p.key, p.what);
+        if (shown++ < 40) fmt::print("  seal {}: {}\n", EscapeForTerminal(p.key), EscapeForTerminal(p.what));
       }
       fmt::print("{} records read, {} seals checked, {} keyed seals authentic of {}\n", rep.records,
                  rep.seals_checked, sc.valid, sc.keyed);
     }
-    for (const auto& n : notes) fmt::print("  note: {}\n", n);
+    for (const auto& n : notes) fmt::print("  note: {}\n", EscapeForTerminal(n));
   }
   return ok ? 0 : kExitProblem;
 }
@@ -524,7 +548,7 @@ int RunForensicsCommand(int argc, char** argv) {
     g_plain_verify = false;
     return rc;
   }
-  fmt::print(stderr, "twin-replay: unknown command {}\n", cmd);
+  PrintError("twin-replay: ", "unknown command " + cmd);
   return kExitUsage;
 }
 

@@ -10,45 +10,6 @@
 
 namespace twin {
 
-std::string EscapeForTerminal(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    switch (c) {
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\\': out += "\\\\"; continue;
-      default: break;
-    }
-    if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else if (c >= 0x80) {
-      // Keep valid UTF-8 readable; escape stray bytes.
-      std::string tmp;
-      AppendJsonString(tmp, s.substr(i, 4));
-      size_t n = 1;
-      if ((c & 0xE0) == 0xC0) n = 2;
-      else if ((c & 0xF0) == 0xE0) n = 3;
-      else if ((c & 0xF8) == 0xF0) n = 4;
-      bool valid = i + n <= s.size() && n > 1;
-      for (size_t k = 1; valid && k < n; ++k) {
-        valid = (static_cast<uint8_t>(s[i + k]) & 0xC0) == 0x80;
-      }
-      if (valid) {
-        out.append(s.data() + i, n);
-        i += n - 1;
-      } else {
-        out += fmt::format("\\x{:02x}", c);
-      }
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 std::string JoinArgv(const std::vector<std::string>& argv) {
   std::string out;
   for (size_t i = 0; i < argv.size(); ++i) {

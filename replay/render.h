@@ -8,11 +8,10 @@
 #include "eventlog/event.h"
 #include "eventlog/state.h"
 #include "replay/json_writer.h"
+#include "replay/terminal.h"
 
 namespace twin {
 
-// "ls -l /tmp" style, with C-style escapes for anything a terminal could interpret.
-std::string EscapeForTerminal(std::string_view s);
 std::string JoinArgv(const std::vector<std::string>& argv);  // escaped, space-joined
 std::string ProtoName(uint8_t proto);   // "tcp", "udp"
 std::string FamilyName(uint8_t family); // "ipv4", "ipv6"

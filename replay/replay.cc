@@ -14,7 +14,9 @@
 #include "eventlog/open_guard.h"
 #include "eventlog/timefmt.h"
 #include "replay/recover_cmd.h"
+#include "replay/args.h"
 #include "replay/render.h"
+#include "replay/terminal.h"
 
 #ifdef TWIN_HAVE_FORENSICS
 #include "replay/forensics_cmd.h"
@@ -59,16 +61,22 @@ Status ParseKinds(const std::vector<std::string>& names, std::vector<EventKind>*
 
 int ReportReadError(const Status& s, const std::string& data_dir) {
   std::string msg = s.message();
-  const bool corrupt = s.code() == Status::Code::kCorruption;
+  const bool corrupt =
+      s.code() == Status::Code::kCorruption || s.code() == Status::Code::kTampered;
   if (corrupt && msg.find("twin-replay verify") == std::string::npos) {
     msg += "; " + CorruptionAdvice(data_dir);
   }
-  fmt::print(stderr, "twin-replay: {}\n", EscapeForTerminal(msg));
+  PrintError("twin-replay: ", msg);
   return corrupt ? 1 : 2;
 }
 
 std::unique_ptr<EventLog> OpenForReplayOrExplain(const std::string& data_dir, bool for_verify,
                                                  int* exit_code) {
+  if (Status s = CheckDataDirArg("--data-dir", data_dir); !s.ok()) {
+    PrintError("twin-replay: ", s.message());
+    if (exit_code) *exit_code = 2;
+    return nullptr;
+  }
   auto log = EventLog::OpenReader(data_dir);
   Status problem = log.ok() ? log.value()->OpenProblem() : log.status();
   if (log.ok() && for_verify) problem = Status::Ok();  // verify reports it among the rest
@@ -114,15 +122,35 @@ class Output {
 
 bool ParseTimeOrExplain(const std::string& what, const std::string& text, uint64_t now,
                         uint64_t* out) {
-  auto r = ParseTime(text, now);
+  auto r = ParseTimeArg(what, text, now);
   if (!r.ok()) {
-    fmt::print(stderr, "twin-replay: {}: {}\n", what, r.status().message());
+    PrintError("twin-replay: ", r.status().message());
     return false;
   }
   *out = r.value();
   return true;
 }
 
+// Usage errors (a bad argument) exit 2, a damaged log exits 1.
+int ReportScanError(const Status& s) {
+  PrintError("twin-replay: ", s.message());
+  return s.code() == Status::Code::kCorruption || s.code() == Status::Code::kTampered ? kExitProblem
+                                                                                     : kExitUsage;
+}
+
+// Parses an optional numeric option given as text; false (explained) on a bad value.
+template <typename T>
+bool ParseOptionalArg(const std::optional<std::string>& text, Result<T> (*parse)(std::string_view, std::string_view),
+                      std::string_view what, std::optional<T>* out) {
+  if (!text) return true;
+  auto r = parse(what, *text);
+  if (!r.ok()) {
+    PrintError("twin-replay: ", r.status().message());
+    return false;
+  }
+  *out = r.value();
+  return true;
+}
 
 int CmdState(const Common& c, const std::string& at_text) {
   uint64_t at = 0;
@@ -130,6 +158,7 @@ int CmdState(const Common& c, const std::string& at_text) {
   int open_rc = kExitUsage;
   auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
   if (!log) return open_rc;
+  if (Status s = CheckWithinLog(*log, "--at", at); !s.ok()) return ReportScanError(s);
   auto st = StateAt(*log, at);
   if (!st.ok()) return ReportReadError(st.status(), c.data_dir);
   Output out;
@@ -149,9 +178,11 @@ int CmdDiff(const Common& c, const std::string& t1_text, const std::string& t2_t
   if (!ParseTimeOrExplain("T1", t1_text, now, &t1) || !ParseTimeOrExplain("T2", t2_text, now, &t2)) {
     return kExitUsage;
   }
+  if (Status s = CheckTimeOrder("T1", t1, "T2", t2); !s.ok()) return ReportScanError(s);
   int open_rc = kExitUsage;
   auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
   if (!log) return open_rc;
+  if (Status s = CheckWithinLog(*log, "T1", t1); !s.ok()) return ReportScanError(s);
   auto a = StateAt(*log, t1);
   if (!a.ok()) return ReportReadError(a.status(), c.data_dir);
   auto b = StateAt(*log, t2);
@@ -169,28 +200,29 @@ int CmdDiff(const Common& c, const std::string& t1_text, const std::string& t2_t
 }
 
 int CmdEvents(const Common& c, const std::string& since, const std::string& until,
-              const std::vector<std::string>& kinds, std::optional<int32_t> pid,
-              std::optional<std::string> unit, std::optional<int> port, uint64_t limit) {
+              const std::vector<std::string>& kinds, const std::optional<std::string>& pid_text,
+              std::optional<std::string> unit, const std::optional<std::string>& port_text,
+              const std::optional<std::string>& limit_text) {
   EventFilter f;
   const uint64_t now = WallNowNs();
   if (!since.empty() && !ParseTimeOrExplain("--since", since, now, &f.since_ns)) return kExitUsage;
   if (!until.empty() && !ParseTimeOrExplain("--until", until, now, &f.until_ns)) return kExitUsage;
-  if (f.until_ns < f.since_ns) {
-    fmt::print(stderr, "twin-replay: --until is before --since; swap them\n");
-    return kExitUsage;
+  if (Status s = CheckTimeOrder("--since", f.since_ns, "--until", f.until_ns); !s.ok()) {
+    return ReportScanError(s);
   }
   Status ks = ParseKinds(kinds, &f.kinds);
   if (!ks.ok()) {
-    fmt::print(stderr, "twin-replay: --kind: {}\n", ks.message());
+    PrintError("twin-replay: --kind: ", ks.message());
     return kExitUsage;
   }
-  if (port && (*port < 0 || *port > 65535)) {
-    fmt::print(stderr, "twin-replay: --port must be 0..65535, not {}\n", *port);
+  std::optional<uint64_t> limit_opt;
+  if (!ParseOptionalArg(pid_text, ParsePidArg, "--pid", &f.pid) ||
+      !ParseOptionalArg(port_text, ParsePortArg, "--port", &f.port) ||
+      !ParseOptionalArg(limit_text, ParseCountArg, "--limit", &limit_opt)) {
     return kExitUsage;
   }
-  f.pid = pid;
+  const uint64_t limit = limit_opt.value_or(0);  // 0: no limit (a given --limit is >= 1)
   f.unit = unit;
-  if (port) f.port = static_cast<uint16_t>(*port);
   int open_rc = kExitUsage;
   auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
   if (!log) return open_rc;
@@ -233,9 +265,11 @@ int CmdVerify(const Common& c) {
     fmt::print("OK: {} records, {} seals checked, chain head {} at {}\n", rep.records,
                rep.seals_checked, HashHex(head.head), KeyToString(head.key));
   } else {
-    fmt::print("FAILED: first bad key {}: {}\n", rep.problems[0].key, rep.problems[0].what);
+    fmt::print("FAILED: first bad key {}: {}\n", EscapeForTerminal(rep.problems[0].key),
+               EscapeForTerminal(rep.problems[0].what));
     for (size_t i = 1; i < rep.problems.size() && i < 20; ++i) {
-      fmt::print("  also {}: {}\n", rep.problems[i].key, rep.problems[i].what);
+      fmt::print("  also {}: {}\n", EscapeForTerminal(rep.problems[i].key),
+                 EscapeForTerminal(rep.problems[i].what));
     }
     if (rep.problems.size() > 20) fmt::print("  ... {} problems in all\n", rep.problems.size());
     fmt::print("{} records read, {} seals checked\n", rep.records, rep.seals_checked);
@@ -271,7 +305,8 @@ int CmdInfo(const Common& c) {
   } else {
     fmt::print("data dir      {}\nschema        {}\nevents        {}\nfirst         {}\nlast          {}\n"
                "snapshots     {}\nchain head    {}\nsize (approx) {} bytes\n",
-               c.data_dir, schema.value().value_or("-"), head.count, t(first.value()), t(last.value()),
+               EscapeForTerminal(c.data_dir), EscapeForTerminal(schema.value().value_or("-")),
+               head.count, t(first.value()), t(last.value()),
                snaps.value().size(), HashHex(head.head), log->ApproximateSizeBytes());
   }
   return 0;
@@ -344,10 +379,12 @@ int ReplayMain(int argc, char** argv) {
 
   std::string since, until;
   std::vector<std::string> kinds;
-  std::optional<int32_t> pid;
+  // Numbers are taken as text and checked by replay/args.h, so that "-1", "0" and 23 digits get
+  // the same one-line errors in every command.
+  std::optional<std::string> pid;
   std::optional<std::string> unit;
-  std::optional<int> port;
-  uint64_t limit = 0;
+  std::optional<std::string> port;
+  std::optional<std::string> limit;
   auto* events = app.add_subcommand("events", "the event timeline");
   events->add_option("--since", since, "start time (inclusive)");
   events->add_option("--until", until, "end time (inclusive)");
@@ -375,7 +412,7 @@ int ReplayMain(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    fmt::print(stderr, "twin-replay: {} (see twin-replay --help)\n", e.what());
+    PrintError("twin-replay: ", std::string(e.what()) + " (see twin-replay --help)");
     return kExitUsage;
   }
   if (*state) return CmdState(c, at);

@@ -9,6 +9,8 @@
 
 #include "eventlog/log.h"
 #include "eventlog/timefmt.h"
+#include "replay/args.h"
+#include "replay/terminal.h"
 #include "vm/catalogue.h"
 #include "vm/twin.h"
 
@@ -45,6 +47,16 @@ struct VmArgs {
   std::string overlay_root = vm::kDefaultOverlayRoot;
 };
 
+// Host- and libvirt-derived text (ids, domains, paths, messages) for the terminal, as a C string
+// for printf: a ring of 8 buffers, enough for the arguments of one printf.
+const char* E(const std::string& s) {
+  thread_local std::string buf[8];
+  thread_local size_t next = 0;
+  std::string& b = buf[next++ % 8];
+  b = EscapeForTerminal(s);
+  return b.c_str();
+}
+
 std::string Fmt(uint64_t ns) { return ns ? FormatRfc3339Ns(ns).substr(0, 23) + "Z" : "-"; }
 
 int List(const VmArgs& a, const EventLog& log) {
@@ -53,7 +65,7 @@ int List(const VmArgs& a, const EventLog& log) {
   auto list = cat.List(a.domain);
   if (!list.ok()) {
     std::fprintf(stderr, "twin-replay vm: cannot read the twin catalogue: %s\n",
-                 list.status().ToString().c_str());
+                 E(list.status().ToString()));
     return 1;
   }
   if (a.json) {
@@ -63,16 +75,16 @@ int List(const VmArgs& a, const EventLog& log) {
     return 0;
   }
   if (list->empty()) {
-    std::printf("no twin snapshots for domain %s in %s\n", a.domain.c_str(), a.data_dir.c_str());
+    std::printf("no twin snapshots for domain %s in %s\n", E(a.domain), E(a.data_dir));
     return 0;
   }
   std::printf("%-40s %-24s %-24s %8s %8s %5s %-10s %s\n", "SNAPSHOT", "HOST STATE AT", "TAKEN",
               "LIBVIRT", "TOTAL", "DEPTH", "FLAGS", "IMAGE");
   for (const auto& r : *list) {
     std::string flags = r.pruned ? "pruned" : (r.consistent ? "ok" : "partial");
-    std::printf("%-40s %-24s %-24s %6.1fms %6.1fms %5u %-10s %s\n", r.id.c_str(),
+    std::printf("%-40s %-24s %-24s %6.1fms %6.1fms %5u %-10s %s\n", E(r.id),
                 Fmt(r.state_ts_ns).c_str(), Fmt(r.created_ns).c_str(), r.snapshot_ms, r.total_ms,
-                r.chain_depth, flags.c_str(), r.image.c_str());
+                r.chain_depth, flags.c_str(), E(r.image));
   }
   return 0;
 }
@@ -85,32 +97,36 @@ Result<std::unique_ptr<vm::TwinVm>> OpenTwin(const VmArgs& a, vm::Catalogue* cat
   o.uri = a.uri;
   o.image_dir = a.image_dir;
   o.overlay_root = a.overlay_root;
-  auto sink = [](const Event& e) { std::fprintf(stderr, "[twin] %s\n", e.reason.c_str()); };
+  auto sink = [](const Event& e) { std::fprintf(stderr, "[twin] %s\n", E(e.reason)); };
   return vm::TwinVm::Open(o, cat, sink);
 }
 
 int At(const VmArgs& a, EventLog& log) {
-  auto t = ParseTime(a.at, WallNowNs());
+  auto t = ParseTimeArg("--at", a.at, WallNowNs());
   if (!t.ok()) {
-    std::fprintf(stderr, "twin-replay vm: bad --at '%s': %s\n", a.at.c_str(),
-                 t.status().message().c_str());
+    PrintError("twin-replay vm: ", t.status().message());
     return 2;
+  }
+  // Before the first record nothing is known: a twin "as the host was" then would be a lie.
+  if (Status s = CheckWithinLog(log, "--at", *t); !s.ok()) {
+    PrintError("twin-replay vm: ", s.message());
+    return s.code() == Status::Code::kCorruption ? 1 : 2;
   }
   vm::EventLogTwinStore store(&log);
   vm::Catalogue cat(&store);
   auto twin = OpenTwin(a, &cat);
   if (!twin.ok()) {
-    std::fprintf(stderr, "twin-replay vm: %s\n", twin.status().ToString().c_str());
+    std::fprintf(stderr, "twin-replay vm: %s\n", E(twin.status().ToString()));
     return 1;
   }
   auto snap = cat.AtOrBefore(a.domain, *t);
   std::fprintf(stderr, "[twin] host at %s: starting from %s\n", Fmt(*t).c_str(),
-               snap.ok() && snap->has_value() ? (*snap)->id.c_str()
+               snap.ok() && snap->has_value() ? E((*snap)->id)
                                               : "the base image (no snapshot at or before T)");
   auto state_at = [&log](uint64_t ts) { return StateAt(log, ts); };
   auto name = (*twin)->BringUpAt(*t, a.replace, state_at);
   if (!name.ok()) {
-    std::fprintf(stderr, "twin-replay vm: %s\n", name.status().ToString().c_str());
+    std::fprintf(stderr, "twin-replay vm: %s\n", E(name.status().ToString()));
     return 1;
   }
   if (a.json) {
@@ -121,8 +137,8 @@ int At(const VmArgs& a, EventLog& log) {
                         {"uri", a.uri}};
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("twin domain %s is up and reflects the host at %s (libvirt %s)\n", name->c_str(),
-                Fmt(*t).c_str(), a.uri.c_str());
+    std::printf("twin domain %s is up and reflects the host at %s (libvirt %s)\n", E(*name),
+                Fmt(*t).c_str(), E(a.uri));
   }
   return 0;
 }
@@ -130,10 +146,10 @@ int At(const VmArgs& a, EventLog& log) {
 // --remove: one `vm --at` copy, found by its record beside the overlays.
 int RemoveCopy(const VmArgs& a, vm::TwinVm& twin) {
   if (Status s = twin.RemoveAtDomain(a.remove); !s.ok()) {
-    std::fprintf(stderr, "twin-replay vm: %s\n", s.ToString().c_str());
+    std::fprintf(stderr, "twin-replay vm: %s\n", E(s.ToString()));
     return s.code() == Status::Code::kInvalidArgument ? 2 : 1;
   }
-  std::printf("removed twin copy %s\n", a.remove.c_str());
+  std::printf("removed twin copy %s\n", E(a.remove));
   return 0;
 }
 
@@ -141,11 +157,11 @@ int RemoveCopy(const VmArgs& a, vm::TwinVm& twin) {
 int ListCopies(const VmArgs& a, vm::TwinVm& twin) {
   auto copies = twin.AtDomains();
   if (!copies.ok()) {
-    std::fprintf(stderr, "twin-replay vm: %s\n", copies.status().ToString().c_str());
+    std::fprintf(stderr, "twin-replay vm: %s\n", E(copies.status().ToString()));
     return 1;
   }
   if (!a.json && copies->empty()) {
-    std::printf("no `vm --at` copies of twin %s\n", a.domain.c_str());
+    std::printf("no `vm --at` copies of twin %s\n", E(a.domain));
     return 0;
   }
   constexpr const char* kRow = "%-44s %-24s %-8s %-8s %s\n";
@@ -163,9 +179,9 @@ int ListCopies(const VmArgs& a, vm::TwinVm& twin) {
                      {"from", from},
                      {"overlay", d.active_overlay}});
     } else {
-      std::printf(kRow, d.domain.c_str(), Fmt(d.applied_state_ts_ns).c_str(),
+      std::printf(kRow, E(d.domain), Fmt(d.applied_state_ts_ns).c_str(),
                   !active.ok() ? "?" : (*active ? "yes" : "no"), d.applied_ok ? "ok" : "failed",
-                  from.c_str());
+                  E(from));
     }
   }
   if (a.json) std::printf("%s\n", arr.dump(2).c_str());
@@ -202,7 +218,7 @@ int RunVmCommand(int argc, char** argv) {
       std::printf("%s", kUsage);
       return 0;
     } else {
-      std::fprintf(stderr, "twin-replay vm: unknown argument '%s'\n%s", s.c_str(), kUsage);
+      std::fprintf(stderr, "twin-replay vm: unknown argument '%s'\n%s", E(s), kUsage);
       return 2;
     }
   }
@@ -215,15 +231,18 @@ int RunVmCommand(int argc, char** argv) {
   if (a.domains || !a.remove.empty()) {  // libvirt and the overlays, no log
     auto twin = OpenTwin(a, nullptr);
     if (!twin.ok()) {
-      std::fprintf(stderr, "twin-replay vm: %s\n", twin.status().ToString().c_str());
+      std::fprintf(stderr, "twin-replay vm: %s\n", E(twin.status().ToString()));
       return 1;
     }
     return a.domains ? ListCopies(a, **twin) : RemoveCopy(a, **twin);
   }
+  if (Status s = CheckDataDirArg("--data-dir", a.data_dir); !s.ok()) {
+    PrintError("twin-replay vm: ", s.message());
+    return 2;
+  }
   auto log = EventLog::OpenReader(a.data_dir);
   if (!log.ok()) {
-    std::fprintf(stderr, "twin-replay vm: cannot open %s: %s\n", a.data_dir.c_str(),
-                 log.status().ToString().c_str());
+    PrintError("twin-replay vm: ", "cannot open " + a.data_dir + ": " + log.status().ToString());
     return 1;
   }
   return a.list ? List(a, **log) : At(a, **log);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds safetytwin and runs every test: unit, privileged (real BPF, cgroups) and vm (real
-# qemu through libvirt). Sets up what the tests need first: packages, tracefs/bpffs, libvirtd,
+# qemu through libvirt) and the libFuzzer harnesses for a bounded time (CTest fuzz_smoke, which
+# runs scripts/fuzz.sh). Sets up what the tests need first: packages, tracefs/bpffs, libvirtd,
 # the twin image. With SAFETYTWIN_NO_SKIP=1 (CI) a test that would skip for lack of a
 # capability fails instead.
 # Usage: scripts/test.sh [ctest args, e.g. -L unit]

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "eventlog/timefmt.h"
+#include "userspace/log_level.h"
 
 #include <sys/stat.h>
 
@@ -204,8 +205,7 @@ Status ValidateConfig(const DaemonConfig& cfg) {
   if (cfg.fsync != "always" && cfg.fsync != "interval" && cfg.fsync != "never") {
     return bad("fsync", "'" + LogEscape(cfg.fsync) + "' is not one of always, interval, never");
   }
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
-  if (!kLevels.count(cfg.log_level)) {
+  if (!ParseLogLevel(cfg.log_level).ok()) {  // the one list of names (userspace/log_level.h)
     return bad("log_level", "'" + LogEscape(cfg.log_level) + "' is not one of trace, debug, info, warn, error, critical, off");
   }
   if (!cfg.metrics_addr.empty() && cfg.metrics_addr != "off") {

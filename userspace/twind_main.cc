@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "userspace/daemon.h"
+#include "userspace/log_level.h"
 #include "forensics/audit.h"
 #include "forensics/seal.h"
 #include "vm/twin_sync.h"
@@ -32,7 +33,9 @@ std::shared_ptr<spdlog::logger> MakeLogger(const DaemonConfig& cfg, const std::s
     if (getenv("JOURNAL_STREAM")) log->set_pattern("<%l> %v");
     else log->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
   }
-  log->set_level(spdlog::level::from_str(cfg.log_level));
+  // ParseCommandLine refused unknown names; info is only the fallback for a config built in code.
+  auto level = ParseLogLevel(cfg.log_level);
+  log->set_level(level.ok() ? level.value() : spdlog::level::info);
   log->flush_on(spdlog::level::info);
   return log;
 }

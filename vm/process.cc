@@ -65,11 +65,20 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   envp.push_back(nullptr);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
+  // twind blocks SIGTERM/SIGINT/SIGHUP in every thread (it takes them with sigwait) and a
+  // caller may ignore SIGPIPE; a child inherits both, so ansible-playbook or qemu-img would
+  // ignore a stop request. Start every child with an empty mask and default dispositions.
   sigset_t def;
   sigemptyset(&def);
-  sigaddset(&def, SIGPIPE);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGALRM, SIGUSR1, SIGUSR2}) {
+    sigaddset(&def, sig);
+  }
   posix_spawnattr_setsigdefault(&attr, &def);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
   pid_t pid = -1;
   int rc = posix_spawnp(&pid, args[0], &fa, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);

@@ -40,8 +40,18 @@ st_own_cgroup() {
   local cg=/sys/fs/cgroup/unified
   [[ -d "$cg" ]] || cg=/sys/fs/cgroup
   ST_CGROUP="$cg/safetytwin-test-$ST_NAME"
+  # An earlier run's cgroups (the container's own, the unit cgroups a test made in it) would be
+  # seen by the next twind as running units: start from none.
+  st_rm_cgroups
   mkdir -p "$ST_CGROUP"
   echo $$ > "$ST_CGROUP/cgroup.procs"
+}
+
+st_rm_cgroups() {
+  [[ -n "${ST_CGROUP:-}" && -d "$ST_CGROUP" ]] || return 0
+  local parent; parent=$(dirname "$ST_CGROUP")
+  echo $$ > "$parent/cgroup.procs" 2>/dev/null || true
+  find "$ST_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null || true
 }
 
 st_make_root() {
@@ -131,6 +141,7 @@ st_teardown() {
     kill -KILL "$ST_NSPAWN_PID" 2>/dev/null || true
   fi
   st_cleanup_root
+  st_rm_cgroups
   return $rc
 }
 
@@ -157,4 +168,42 @@ st_wait() {
 st_guest() {
   local domain="$1"; shift
   st_in python3 "$ST_SRC/tests/system/guest_exec.py" "$domain" "$@"
+}
+
+# st_expect_unit_in_twin UNIT PORT DIAG_CMD: the host unit comes up in the twin (guest agent),
+# running, with its unit file byte-exact, listening on 127.0.0.1:PORT. DIAG_CMD prints the
+# product's log when it does not.
+st_expect_unit_in_twin() {
+  local unit="$1" port="$2" diag="$3"
+  in_twin_active() { [[ "$(st_guest safetytwin /bin/systemctl is-active "$unit")" == active* ]]; }
+  st_wait 900 "$unit active in the twin" in_twin_active || {
+    "$diag" | tail -40 >&2
+    st_in /usr/local/bin/twin-replay events --since -20m --kind unit_start,twin | tail -20 >&2
+    fail "the host unit $unit never came up in the twin"; }
+  local host_sum
+  host_sum=$(st_in sha256sum "/etc/systemd/system/$unit" | cut -d' ' -f1)
+  same_file() {
+    [[ "$(st_guest safetytwin /usr/bin/sha256sum "/etc/systemd/system/$unit" | cut -d' ' -f1)" == "$host_sum" ]]
+  }
+  st_wait 300 "$unit's file in the twin is byte-exact ($host_sum)" same_file || {
+    st_guest safetytwin /bin/cat "/etc/systemd/system/$unit" >&2 || true
+    fail "$unit's file differs in the twin"; }
+  listening() {
+    st_guest safetytwin /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), timeout=5)"
+  }
+  st_wait 120 "the twin's $unit listens on 127.0.0.1:$port" listening || fail "no listener on $port in the twin"
+}
+
+replay() { st_in /usr/local/bin/twin-replay "$@"; }
+
+# st_wait_twin_in_sync DIAG_CMD: the twin booted and its first delta run succeeded (a TCG boot
+# takes minutes here).
+st_wait_twin_in_sync() {
+  local diag="$1"
+  in_sync() { replay events --kind twin --since -1h --json | python3 -c '
+import json, sys
+sys.exit(0 if any(e["attrs"].get("action") == "delta_run" and e["attrs"].get("status") == "ok"
+                  for e in map(json.loads, sys.stdin)) else 1)'; }
+  st_wait 900 "twin booted and its first delta run succeeded" in_sync || {
+    "$diag" | tail -40 >&2; fail "the twin never came in line with the host"; }
 }

@@ -36,12 +36,7 @@ st_in curl -sf --unix-socket /run/safetytwin/metrics.sock http://twind/metrics |
   || fail "metrics not served on the unix socket"
 say "twind runs (pid $pid) although the metrics port was taken; metrics on the unix socket"
 
-replay() { st_in /usr/local/bin/twin-replay "$@"; }
-in_sync() { replay events --kind twin --since -1h --json | python3 -c '
-import json, sys
-sys.exit(0 if any(e["attrs"].get("action") == "delta_run" and e["attrs"].get("status") == "ok"
-                  for e in map(json.loads, sys.stdin)) else 1)'; }
-st_wait 900 "twin booted and its first delta run succeeded" in_sync || { twlog | tail -40 >&2; fail "the twin never came in line with the host"; }
+st_wait_twin_in_sync twlog
 # The overlays qemu opens are reachable whatever twind's umask (the bug this test was born of).
 st_sh 'stat -c "%a %n" /var/lib/libvirt/images/safetytwin /var/lib/libvirt/images/safetytwin/safetytwin' >&2
 
@@ -51,15 +46,7 @@ st_sh "printf '[Unit]\nDescription=daemon-mode probe\n[Service]\nExecStart=/usr/
 st_sh 'cg=/sys/fs/cgroup; [[ -d $cg/unified ]] && cg=$cg/unified; mkdir -p $cg/st-dprobe.service
   (echo $BASHPID > $cg/st-dprobe.service/cgroup.procs; exec setsid python3 -m http.server --bind 127.0.0.1 18081 >/dev/null 2>&1) &
   sleep 1'
-in_twin_active() { [[ "$(st_guest safetytwin /bin/systemctl is-active st-dprobe.service)" == active* ]]; }
-st_wait 900 "st-dprobe.service active in the twin" in_twin_active || {
-  twlog | tail -40 >&2; replay events --since -20m --kind unit_start,twin | tail -20 >&2
-  fail "the host unit never came up in the twin"; }
-host_sum=$(st_in sha256sum /etc/systemd/system/st-dprobe.service | cut -d' ' -f1)
-twin_sum=$(st_guest safetytwin /usr/bin/sha256sum /etc/systemd/system/st-dprobe.service | cut -d' ' -f1)
-[[ "$host_sum" == "$twin_sum" ]] || fail "unit file differs in the twin"
-listening() { st_guest safetytwin /usr/bin/python3 -c 'import socket; socket.create_connection(("127.0.0.1", 18081), timeout=5)'; }
-st_wait 120 "the twin's st-dprobe listens on 127.0.0.1:18081" listening || fail "no listener in the twin"
+st_expect_unit_in_twin st-dprobe.service 18081 twlog
 
 st_sh "cd '$ST_SRC' && scripts/run.sh --stop" >&2
 st_in kill -0 "$pid" 2>/dev/null && fail "twind still running after run.sh --stop"

@@ -31,13 +31,8 @@ journal | grep -q 'probes attached' || { journal | tail -30 >&2; fail "no start-
 journal | grep -q 'systemd is PID 1: unit states confirmed over sd-bus' || { journal | tail -30 >&2; fail "sd-bus watcher not started"; }
 say "unit active (MainPID $pid0), start-up lines in the journal"
 
-# The twin follows the host: wait for its first successful delta run (a TCG boot takes minutes).
-replay() { st_in /usr/local/bin/twin-replay "$@"; }
-in_sync() { replay events --kind twin --since -1h --json | python3 -c '
-import json, sys
-sys.exit(0 if any(e["attrs"].get("action") == "delta_run" and e["attrs"].get("status") == "ok"
-                  for e in map(json.loads, sys.stdin)) else 1)'; }
-st_wait 900 "twin booted and its first delta run succeeded" in_sync || { journal | tail -40 >&2; fail "the twin never came in line with the host"; }
+# The twin follows the host.
+st_wait_twin_in_sync journal
 sleep 1
 before=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 sleep 1
@@ -58,15 +53,7 @@ systemctl daemon-reload && systemctl start st-probe.service"
 st_sh "printf '[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n' > /etc/systemd/system/st-oneshot.service && systemctl daemon-reload && systemctl start st-oneshot.service"
 [[ "$(st_in systemctl is-active st-probe.service)" == active ]] || fail "st-probe did not start in the container"
 
-in_twin_active() { [[ "$(st_guest safetytwin /bin/systemctl is-active st-probe.service)" == active* ]]; }
-st_wait 900 "st-probe.service active in the twin" in_twin_active || {
-  journal | tail -40 >&2; replay events --since -20m --kind unit_start,twin | tail -20 >&2
-  fail "the host unit never came up in the twin"; }
-host_sum=$(st_in sha256sum /etc/systemd/system/st-probe.service | cut -d' ' -f1)
-twin_sum=$(st_guest safetytwin /usr/bin/sha256sum /etc/systemd/system/st-probe.service | cut -d' ' -f1)
-[[ "$host_sum" == "$twin_sum" ]] || fail "unit file differs in the twin ($twin_sum vs host $host_sum)"
-listening() { st_guest safetytwin /usr/bin/python3 -c 'import socket; socket.create_connection(("127.0.0.1", 18080), timeout=5)'; }
-st_wait 120 "the twin's st-probe listens on 127.0.0.1:18080" listening || fail "no listener in the twin"
+st_expect_unit_in_twin st-probe.service 18080 journal
 
 # sd-bus: the oneshot is active in the captured state although no process of it is alive.
 oneshot_active() { replay state --at now --json | python3 -c '
