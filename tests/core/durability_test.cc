@@ -1,5 +1,6 @@
 // The log's promise under real damage to its files: nothing disappears without a refusal that
 // says what to do, a gap that tells the truth, or a verify failure naming what is gone.
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,21 +36,35 @@ void MakeLog(const std::string& dir, size_t n) {
   ASSERT_TRUE((*w)->Sync().ok());
 }
 
+// The writer of MakeLogInWal, run as a process of its own: this binary again (exec'd, not only
+// forked: a fork of a process whose RocksDB thread pools are running can deadlock in the child).
+// Without the environment it is a no-op.
+TEST(DurabilityHelper, WriteLogInWalAndDie) {
+  const char* dir = getenv("TWIN_HELPER_DIR");
+  const char* n_text = getenv("TWIN_HELPER_N");
+  if (!dir || !n_text) return;
+  const size_t n = std::stoul(n_text);
+  auto w = EventLog::OpenWriter(dir);
+  if (!w.ok()) _exit(3);
+  auto events = Synth(n);
+  for (size_t i = 0; i < n; i += 100) {
+    if (!(*w)->Append(std::span(events).subspan(i, std::min<size_t>(100, n - i))).ok()) _exit(4);
+  }
+  if (!(*w)->Sync().ok()) _exit(5);
+  _exit(0);  // no close: the events stay in the WAL, as after kill -9
+}
+
 // n events written and synced by a writer process that then dies without closing (as after
 // kill -9): the events are in the WAL only, whatever a clean close would flush.
 void MakeLogInWal(const std::string& dir, size_t n) {
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    auto w = EventLog::OpenWriter(dir);
-    if (!w.ok()) _exit(3);
-    auto events = Synth(n);
-    for (size_t i = 0; i < n; i += 100) {
-      if (!(*w)->Append(std::span(events).subspan(i, std::min<size_t>(100, n - i))).ok()) _exit(4);
-    }
-    if (!(*w)->Sync().ok()) _exit(5);
-    _exit(0);
-  }
+  std::string env_dir = "TWIN_HELPER_DIR=" + dir;
+  std::string env_n = "TWIN_HELPER_N=" + std::to_string(n);
+  std::string filter = "--gtest_filter=DurabilityHelper.WriteLogInWalAndDie";
+  std::string self = "/proc/self/exe";
+  char* argv[] = {self.data(), filter.data(), nullptr};
+  char* envp[] = {env_dir.data(), env_n.data(), nullptr};
+  pid_t child = -1;
+  ASSERT_EQ(posix_spawn(&child, self.c_str(), nullptr, nullptr, argv, envp), 0);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
