@@ -20,11 +20,15 @@
 #include <rocksdb/write_batch.h>
 
 #include "eventlog/background_delete.h"
+#include "eventlog/chain_anchor.h"
 #include "eventlog/codec.h"
 #include "eventlog/folder.h"
+#include "eventlog/open_guard.h"
 #include "eventlog/record_encoder.h"
 #include "eventlog/rocks_options.h"
 #include "eventlog/table_merge.h"
+#include "eventlog/timefmt.h"
+#include "eventlog/wal_recovery.h"
 
 namespace twin {
 
@@ -39,6 +43,13 @@ constexpr const char* kSealPrefix = "seal/";
 // point lookup. kMetaSnapIndex marks a log whose index is complete.
 constexpr const char* kSnapIndexPrefix = "snapidx/";
 constexpr const char* kMetaSnapIndex = "snapshot_index";
+// Set once a writer has kept a chain anchor for this log: from then on a missing anchor file is
+// itself a finding.
+constexpr const char* kMetaAnchored = "chain_anchored";
+// The gap index: "gapidx/" + BE64(gap_start_ns) + the gap record's 16-byte key -> BE64(gap end,
+// UINT64_MAX while open). A gap is recorded after the loss it describes; StateAt looks ahead
+// through the index for a gap covering T recorded after T.
+constexpr const char* kGapIndexPrefix = "gapidx/";
 
 void PutBE64(char* p, uint64_t v) {
   for (int i = 7; i >= 0; --i) {
@@ -75,6 +86,21 @@ class Hasher {
     return out;
   }
 };
+
+// Bytes read from the log in a message: printable ASCII, the rest as \xNN.
+std::string EscapeForMessage(std::string_view v) {
+  std::string out;
+  for (unsigned char c : v) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[5];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
 
 bool HashFromHex(const std::string& hex, Hash* out) {
   if (hex.size() != 64) return false;
@@ -188,6 +214,11 @@ struct EventLog::Impl {
   std::unique_ptr<RecordEncoder> encoder;  // writer only
   Hasher hasher;
 
+  // The chain anchor (writer only) and what the open found missing.
+  std::unique_ptr<ChainAnchor> anchor;
+  std::optional<LossReport> open_loss;   // writer: a loss it found and recorded at open
+  Status open_problem;                   // reader: a loss nobody has recorded yet
+
   // Commit pipeline (writer only). Append encodes, chains and stages a batch, then queues it
   // for the committer thread, which writes batches in order while the next ones are prepared.
   // Batch b uses slots[b % kSlots]; a slot is reused once its batch is done. Queueing (rather
@@ -249,6 +280,8 @@ struct EventLog::Impl {
                               "log to go on)");
     }
     if (options.fsync == FsyncPolicy::kInterval) dirty.store(true, std::memory_order_relaxed);
+    // After the write, never before: the anchor must not vouch for a batch the WAL lacks.
+    if (anchor) anchor->Update(slot.head).IgnoreError();  // a stale anchor only lags
     if (slot.observer) (*slot.observer)(slot.records);
     return Status::Ok();
   }
@@ -354,6 +387,7 @@ struct EventLog::Impl {
     }
     if (db) {
       if (writer && dirty.load() && !write_failed.load()) db->SyncWAL().PermitUncheckedError();
+      if (anchor) anchor->Sync().IgnoreError();  // best effort at close
       FlushOnClose();
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
       db->Close().PermitUncheckedError();
@@ -370,15 +404,17 @@ struct EventLog::Impl {
     db->Flush(fo, handles).PermitUncheckedError();
   }
 
+  // Group commit: the WAL (FsyncPolicy::kInterval) and then the anchor, every interval.
   void SyncLoop() {
     std::unique_lock<std::mutex> l(sync_mu);
     while (!stop) {
-      sync_cv.wait_for(l, std::chrono::milliseconds(options.fsync_interval_ms));
+      sync_cv.wait_for(l, std::chrono::milliseconds(std::max<uint32_t>(options.fsync_interval_ms, 1)));
+      l.unlock();
       if (dirty.exchange(false) && !write_failed.load()) {
-        l.unlock();
         db->SyncWAL().PermitUncheckedError();  // a failed sync is retried next tick
-        l.lock();
       }
+      if (anchor) anchor->Sync().IgnoreError();  // retried next tick
+      l.lock();
     }
   }
 
@@ -390,6 +426,84 @@ struct EventLog::Impl {
   }
 };
 
+// Every table block's checksum (RocksDB's VerifyChecksum), said with the file's name.
+static Status CheckTablesOf(const EventLog::Impl& m) {
+  auto s = m.db->VerifyChecksum();
+  if (s.ok()) return Status::Ok();
+  return ExplainRocksFailure(m.dir, "a table of the event log in " + m.dir + " is damaged",
+                             true, s.ToString());
+}
+
+// Compares the opened log with its chain anchor (and what RocksDB dropped from the WAL). A
+// writer records a loss in meta (synced, before the anchor moves on) and keeps copies of the
+// WALs; a reader keeps an unrecorded loss as its open problem. Then the writer's anchor follows
+// the log from here.
+static Status CheckChainAnchor(EventLog::Impl& m, const Result<std::optional<AnchorRecord>>& anchor,
+                               std::vector<WalDrop> drops, WalKeeper* kept_wals) {
+  std::string v;
+  const bool anchored = m.db->Get(rocksdb::ReadOptions(), m.meta, kMetaAnchored, &v).ok();
+  std::optional<AnchorRecord> a = anchor.ok() ? anchor.value() : std::nullopt;
+  LossReport loss = AssessLoss(m.head, m.Origin(), a, std::move(drops), [&](const EventKey& k) {
+    std::string value;
+    std::optional<Hash> h;
+    if (m.db->Get(rocksdb::ReadOptions(), m.events, EncodeKey(k), &value).ok() && value.size() >= 32) {
+      h.emplace();
+      std::memcpy(h->data(), value.data(), 32);
+    }
+    return h;
+  });
+  // A loss already recorded (a writer found it, then stopped before its anchor moved on).
+  bool recorded = false;
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(rocksdb::ReadOptions(), m.meta));
+  for (it->Seek(kLossPrefix); it->Valid() && it->key().starts_with(kLossPrefix); it->Next()) {
+    auto r = LossReport::FromJson(it->value().ToString());
+    if (r && r->anchor && a && r->anchor->head.count == a->head.count &&
+        r->log_head.count == loss.log_head.count) {
+      recorded = true;
+    }
+  }
+  if (!m.writer) {
+    if (!anchor.ok()) {
+      m.open_problem = Status::Corruption(anchor.status().message() +
+                                          "; the end of the log cannot be checked; run "
+                                          "'twin-replay verify'");
+    } else if (!a && anchored) {
+      m.open_problem = Status::Corruption(
+          "the chain anchor " + m.dir + "/" + kAnchorFileName +
+          " is missing, so whether records were cut from the end of the log cannot be checked; "
+          "run 'twin-replay verify'");
+    } else if (loss.vouched_lost() && !recorded) {
+      m.open_problem = Status::Corruption(
+          "the log in " + m.dir + " has lost records: " + loss.Describe() +
+          "; run 'twin-replay verify' for the full report, and start twind on it (which records "
+          "the loss as a gap) or salvage it with 'twin-replay recover'");
+    }
+    return Status::Ok();
+  }
+  if (!anchor.ok()) loss.anchor_problem = anchor.status().message();
+  else if (!a && anchored) loss.anchor_problem = "the chain anchor file was missing";
+  if (loss.any() && !recorded) {
+    loss.kept_dir = kept_wals->Keep();
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    auto ps = m.db->Put(wo, m.meta, LossMetaKey(loss), loss.ToJson());
+    if (!ps.ok()) return FromRocks(ps, "cannot record the loss found at open");
+    m.open_loss = std::move(loss);
+  } else {
+    kept_wals->Discard();
+  }
+  auto opened = ChainAnchor::Open(m.dir);
+  if (!opened.ok()) return opened.status();
+  m.anchor = std::move(opened).value();
+  if (Status us = m.anchor->Update(m.head); !us.ok()) return us;
+  if (Status ss = m.anchor->Sync(); !ss.ok()) return ss;
+  if (!anchored) {
+    auto ps = m.db->Put(rocksdb::WriteOptions(), m.meta, kMetaAnchored, "1");
+    if (!ps.ok()) return FromRocks(ps, "cannot write meta " + std::string(kMetaAnchored));
+  }
+  return Status::Ok();
+}
+
 static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, bool writer,
                                                        const LogOptions& options) {
   namespace fs = std::filesystem;
@@ -397,22 +511,13 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
   impl->dir = dir;
   impl->writer = writer;
   impl->options = options;
+  // Never let RocksDB decide whether to create a log: a dir that holds any trace of one that
+  // cannot be opened is refused before RocksDB writes or deletes a file in it.
+  DirInspection inspection;
+  Status guard = CheckLogDir(dir, writer && options.create_if_missing, &inspection);
+  if (!guard.ok()) return guard;
   std::error_code ec;
-  const bool exists = fs::exists(fs::path(dir) / "CURRENT", ec);
-  if (!writer || !options.create_if_missing) {
-    if (!fs::exists(dir, ec)) {
-      return Status::NotFound("data dir " + dir +
-                              " does not exist; pass --data-dir DIR pointing at a safetytwin log");
-    }
-    if (!exists) {
-      if (access(dir.c_str(), R_OK | X_OK) != 0) {
-        return Status::IOError("cannot read data dir " + dir + ": " + std::strerror(errno) +
-                               " (run as root or fix its permissions)");
-      }
-      return Status::NotFound("no safetytwin event log in " + dir +
-                              " (is twind writing there? pass --data-dir DIR)");
-    }
-  } else if (!fs::exists(dir, ec)) {
+  if (!inspection.exists) {
     fs::create_directories(dir, ec);
     if (ec) return Status::IOError("cannot create data dir " + dir + ": " + ec.message());
     if (chmod(dir.c_str(), 0700) != 0) {
@@ -421,14 +526,26 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
   }
 
   rocksdb::Options opts = writer ? LogDbOptions() : LogReaderDbOptions();
+  opts.create_if_missing = writer && inspection.fresh();
   const auto cfs = LogColumnFamilies(opts);
+  // Read before the log is opened: a writer appends only after it, so the anchor never names
+  // more than this open will see unless records were lost.
+  auto anchor = ChainAnchor::Read(dir);
+  // RocksDB's WAL drops are reported at WARN: taken for the loss report, passed on to the
+  // options' own logger at its level.
+  auto recovery_log = std::make_shared<RecoveryLogger>(opts.info_log);
+  opts.info_log = recovery_log;
+  opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
+  WalKeeper kept_wals;
   if (writer) {
+    if (!inspection.fresh()) kept_wals = WalKeeper::Link(dir);
     impl->fs = std::make_shared<BackgroundDeleteFs>(rocksdb::FileSystem::Default());
     impl->env = rocksdb::NewCompositeEnv(impl->fs);
     opts.env = impl->env.get();
     s = rocksdb::DB::Open(opts, dir, cfs, &impl->handles, &raw);
+    if (!s.ok()) kept_wals.Discard();
     if (!s.ok() && s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
       return Status::Busy("data dir " + dir +
                           " is locked by another writer (is twind already running?)");
@@ -445,8 +562,10 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
         std::vector<rocksdb::ColumnFamilyDescriptor> present;
         for (auto& d : cfs) {
           if (std::find(names.begin(), names.end(), d.name) == names.end()) {
-            return Status::Corruption("event log in " + dir + " lacks column family '" + d.name +
-                                      "'; it was not written by safetytwin");
+            return Status::Corruption(
+                "the MANIFEST of " + dir + " lists no column family '" + d.name +
+                "': it is not this log's MANIFEST (replaced or damaged), or the dir was not "
+                "written by safetytwin; nothing was written; " + CorruptionAdvice(dir));
           }
           present.push_back(d);
         }
@@ -458,7 +577,12 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
       std::this_thread::sleep_for(std::chrono::milliseconds(10 << attempt));
     }
   }
-  if (!s.ok()) return FromRocks(s, "cannot open event log in " + dir);
+  if (!s.ok()) {
+    return ExplainRocksFailure(dir, "cannot open event log in " + dir,
+                               s.IsCorruption() || s.IsNotFound() ||
+                                   s.ToString().find("No such file") != std::string::npos,
+                               s.ToString());
+  }
   impl->db.reset(raw);
   // Opening retired the previous run's WAL (and a crash's leftovers): have them gone before the
   // writer is handed out, so that a reader opening next does not list files about to vanish.
@@ -471,7 +595,15 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
   std::string v;
   rocksdb::Status gs = impl->db->Get(rocksdb::ReadOptions(), impl->meta, kMetaSchema, &v);
   if (gs.ok()) {
-    uint32_t ver = static_cast<uint32_t>(std::strtoul(v.c_str(), nullptr, 10));
+    // Digits only, 1..kSchemaVersion: a value this build does not know is refused, not read as 0.
+    const bool digits = !v.empty() && v.size() <= 9 &&
+                        v.find_first_not_of("0123456789") == std::string::npos;
+    const uint32_t ver = digits ? static_cast<uint32_t>(std::stoul(v)) : 0;
+    if (ver == 0) {
+      return Status::Corruption("meta:schema_version of the event log in " + dir + " is '" +
+                                EscapeForMessage(v) + "', not a schema version; " +
+                                CorruptionAdvice(dir));
+    }
     if (ver > kSchemaVersion) {
       return Status::InvalidArgument("event log in " + dir + " has schema version " + v +
                                      ", newer than this build's " +
@@ -488,6 +620,17 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
     }
   } else {
     impl->head = impl->Origin();
+  }
+  if (writer) {
+    // twind must not go on writing a log with a damaged table: every block's checksum is read
+    // once at start-up (docs/OPERATIONS.md has the cost).
+    if (Status ts = CheckTablesOf(*impl); !ts.ok()) {
+      kept_wals.Discard();
+      return ts;
+    }
+  }
+  if (Status ls = CheckChainAnchor(*impl, anchor, recovery_log->drops(), &kept_wals); !ls.ok()) {
+    return ls;
   }
   impl->snap_index = impl->db->Get(rocksdb::ReadOptions(), impl->meta, kMetaSnapIndex, &v).ok();
   if (writer && !impl->snap_index) {
@@ -510,7 +653,7 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
     impl->committed = impl->head;
     impl->committer = std::thread([p = impl.get()] { p->CommitLoop(); });
   }
-  if (writer && options.fsync == FsyncPolicy::kInterval) {
+  if (writer) {
     impl->syncer = std::thread([p = impl.get()] { p->SyncLoop(); });
   }
   if (writer) impl->merger = std::thread([p = impl.get()] { p->MergeLoop(); });
@@ -576,6 +719,15 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
     // Views into the encoder's arenas: they outlive the commit (the encoder keeps as many
     // batches' records as there are slots).
     if (slot.observer) slot.records.push_back({k, payload});
+    if (e.kind == EventKind::kGap) {
+      char idx[24];
+      PutBE64(idx, e.gap_start_ns != 0 ? e.gap_start_ns : e.ts_ns);
+      std::memcpy(idx + 8, keybuf, 16);
+      char end[8];
+      PutBE64(end, e.gap_end_ns != 0 ? e.gap_end_ns : UINT64_MAX);
+      s = batch.Put(m.meta, kGapIndexPrefix + std::string(idx, 24), std::string(end, 8));
+      if (!s.ok()) return FromRocks(s, "cannot build batch");
+    }
     if (m.options.seal_every_events != 0 && head.count % m.options.seal_every_events == 0) {
       Seal seal{head.key, head.count, head.head, e.ts_ns, "", 0};
       s = batch.Put(m.meta, kSealPrefix + EncodeKey(head.key), SealToJson(seal));
@@ -640,15 +792,51 @@ Status EventLog::ScanRaw(const EventKey& from, const EventKey& to, const RawFn& 
 
 Status RecordCorruption(const EventKey& key, const Status& cause) {
   return Status::Corruption("record at key " + KeyToString(key) + ": " + cause.message() +
-                            "; run 'twin-replay verify' for a full report");
+                            "; it is not shown; run 'twin-replay verify' for a full report and "
+                            "'twin-replay recover' to salvage what is readable");
+}
+
+// The chain hash stored with the last record before `from` (the chain's origin if none): what
+// the first record a scan reads from `from` must chain onto.
+static Hash ChainBefore(const EventLog::Impl& m, const EventKey& from) {
+  Hash prev = m.Origin().head;
+  if (from == EventKey{0, 0}) return prev;
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(rocksdb::ReadOptions(), m.events));
+  it->SeekForPrev(EncodeKey(from));
+  if (it->Valid() && it->key().compare(EncodeKey(from)) == 0) it->Prev();
+  if (it->Valid() && it->value().size() >= 32) std::memcpy(prev.data(), it->value().data(), 32);
+  return prev;
 }
 
 Status EventLog::ScanRecords(const EventKey& from, const EventKey& to, const RecordFn& fn,
-                             const CorruptFn& on_corrupt) const {
+                             const CorruptFn& on_corrupt, bool check_chain) const {
   Status failure;
+  Hash prev{};
+  if (check_chain) {
+    (void)impl_->Drain();  // reads what was written
+    prev = ChainBefore(*impl_, from);
+  }
+  Hasher hasher;
   Status s = ScanRaw(from, to, [&](std::string_view key, std::string_view value) {
     EventKey k;
     Status bad;
+    if (check_chain && DecodeKey(key, &k) && value.size() >= 32) {
+      Hash stored;
+      std::memcpy(stored.data(), value.data(), 32);
+      const bool chained = hasher.Chain(prev, key, value.substr(32)) == stored;
+      prev = stored;
+      if (!chained) {
+        bad = RecordCorruption(k, Status::Corruption(
+                                      "chain hash mismatch (this record was edited, or one "
+                                      "before it was inserted or removed)"));
+        if (on_corrupt) {
+          on_corrupt(k, bad);
+          return true;
+        }
+        failure = bad;
+        return false;
+      }
+    }
     if (!DecodeKey(key, &k)) {
       bad = Status::Corruption("event key of " + std::to_string(key.size()) +
                                " bytes is malformed");
@@ -686,7 +874,7 @@ Status EventLog::Scan(const EventKey& from, const EventKey& to, const EventFn& f
         failure = RecordCorruption(k, ds);
         return false;
       },
-      on_corrupt);
+      on_corrupt, /*check_chain=*/true);
   if (!s.ok()) return s;
   return failure;
 }
@@ -722,8 +910,9 @@ Result<std::optional<KeyedEvent>> EventLog::Last() const {
 }
 
 Status EventLog::PutSnapshot(const Snapshot& snap) {
-  (void)impl_->Drain();
   if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
+  // A failed write is sticky (log.h): nothing more is written until the log is reopened.
+  if (Status d = impl_->Drain(); !d.ok()) return d;
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.fsync == FsyncPolicy::kAlways;
   const std::string key = EncodeKey(snap.state.last_key);
@@ -796,8 +985,9 @@ Result<std::vector<EventKey>> EventLog::SnapshotKeys() const {
 }
 
 Status EventLog::PutMeta(const std::string& key, const std::string& value) {
-  (void)impl_->Drain();
   if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
+  // A failed write is sticky (log.h): nothing more is written until the log is reopened.
+  if (Status d = impl_->Drain(); !d.ok()) return d;
   return FromRocks(impl_->db->Put(rocksdb::WriteOptions(), impl_->meta, key, value),
                    "cannot write meta " + key);
 }
@@ -813,6 +1003,7 @@ Result<std::optional<std::string>> EventLog::GetMeta(const std::string& key) con
 
 Status EventLog::PutTwin(const std::string& key, const std::string& value) {
   if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
+  if (Status d = impl_->Drain(); !d.ok()) return d;
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.fsync != FsyncPolicy::kNever;
   return FromRocks(impl_->db->Put(wo, impl_->twin, key, value), "cannot write twin catalogue");
@@ -828,6 +1019,42 @@ Status EventLog::ScanTwin(
     }
   }
   return FromRocks(it->status(), "cannot read twin catalogue");
+}
+
+ChainHead EventLog::Origin() const { return impl_->Origin(); }
+
+Status EventLog::CheckTables() const { return CheckTablesOf(*impl_); }
+
+const LossReport* EventLog::LossFoundAtOpen() const {
+  return impl_->open_loss ? &*impl_->open_loss : nullptr;
+}
+
+Status EventLog::OpenProblem() const { return impl_->open_problem; }
+
+std::vector<LossReport> EventLog::RecordedLosses() const {
+  std::vector<LossReport> out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
+  for (it->Seek(kLossPrefix); it->Valid() && it->key().starts_with(kLossPrefix); it->Next()) {
+    if (auto r = LossReport::FromJson(it->value().ToString())) out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+std::optional<ChainHead> EventLog::Vouched() const {
+  (void)impl_->Drain();
+  std::optional<ChainHead> best;
+  std::string hv;
+  ChainHead h;
+  if (impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, kMetaHead, &hv).ok() &&
+      HeadFromJson(hv, &h)) {
+    best = h;
+  }
+  if (auto seals = Seals(); seals.ok()) {
+    for (const Seal& s : seals.value()) {
+      if (!best || s.count > best->count) best = ChainHead{s.key, s.count, s.head};
+    }
+  }
+  return best;
 }
 
 Result<std::vector<Seal>> EventLog::Seals() const {
@@ -847,8 +1074,9 @@ Result<std::vector<Seal>> EventLog::Seals() const {
 }
 
 Status EventLog::PutSeal(const Seal& seal) {
-  (void)impl_->Drain();
   if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
+  // A failed write is sticky (log.h): nothing more is written until the log is reopened.
+  if (Status d = impl_->Drain(); !d.ok()) return d;
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.fsync != FsyncPolicy::kNever;
   return FromRocks(
@@ -940,6 +1168,15 @@ VerifyReport EventLog::Verify() const {
   } else if (count != origin.count) {
     problem("meta:chain_head", "missing although the log has records");
   }
+  // What the chain anchor vouched for and the log lacks: found now (a reader's open), or found
+  // and recorded by twind at an earlier open. Either way the records are gone.
+  if (!m.open_problem.ok()) problem("anchor", m.open_problem.message());
+  for (const LossReport& loss : RecordedLosses()) {
+    if (!loss.vouched_lost() && loss.anchor_problem.empty()) continue;
+    problem(KeyToString(loss.log_head.key),
+            loss.Describe() + " (found when twind opened the log at " +
+                FormatRfc3339Ns(loss.detected_ns) + " and recorded as a gap)");
+  }
   std::stable_sort(rep.problems.begin(), rep.problems.end(), [](const auto& a, const auto& b) {
     EventKey ka, kb;
     auto parse = [](const std::string& s, EventKey* k) {
@@ -965,9 +1202,9 @@ uint64_t EventLog::ApproximateSizeBytes() const {
 
 Result<uint64_t> EventLog::ApplyRetention(uint64_t max_age_ns, uint64_t max_bytes,
                                           uint64_t now_ns) {
-  (void)impl_->Drain();
   Impl& m = *impl_;
   if (!m.writer) return Status::InvalidArgument("event log opened read-only");
+  if (Status d = m.Drain(); !d.ok()) return d;
   auto keys_r = SnapshotKeys();
   if (!keys_r.ok()) return keys_r.status();
   const auto& keys = keys_r.value();
@@ -1056,11 +1293,62 @@ Result<uint64_t> EventLog::ApplyRetention(uint64_t max_age_ns, uint64_t max_byte
   return deleted;
 }
 
+Result<std::optional<uint64_t>> EventLog::GapRecordedAfter(uint64_t t_ns) const {
+  (void)impl_->Drain();  // reads what was written
+  // Per gap start, the entry recorded last wins (the gap that closes an open one).
+  std::map<uint64_t, std::pair<std::string, uint64_t>> by_start;  // start -> (record key, end)
+  const std::string prefix = kGapIndexPrefix;
+  std::string upper = prefix;
+  upper.resize(prefix.size() + 8);
+  PutBE64(upper.data() + prefix.size(), t_ns == UINT64_MAX ? t_ns : t_ns + 1);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->meta));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().size() != prefix.size() + 24 || it->value().size() != 8) continue;
+    const uint64_t start = GetBE64(it->key().data() + prefix.size());
+    std::string rec(it->key().data() + prefix.size() + 8, 16);
+    auto& slot = by_start[start];
+    if (slot.first.empty() || slot.first < rec) slot = {std::move(rec), GetBE64(it->value().data())};
+  }
+  if (Status st = FromRocks(it->status(), "cannot read the gap index"); !st.ok()) return st;
+  const std::string t_key = EncodeKey({t_ns, UINT64_MAX});
+  for (const auto& [start, rec_end] : by_start) {
+    // Covers T, and recorded after T: the fold up to T has not seen it.
+    if (start <= t_ns && t_ns <= rec_end.second && rec_end.first > t_key) {
+      return std::optional<uint64_t>(start);
+    }
+  }
+  return std::optional<uint64_t>();
+}
+
+static Result<State> StateAtFolded(const EventLog& log, uint64_t t_ns);
+static Result<State> FullFold(const EventLog& log, uint64_t t_ns);
+
+// A state folded up to T is uncertain when a gap recorded later covers T.
+static Result<State> WithGapsAhead(const EventLog& log, uint64_t t_ns, Result<State> st) {
+  if (!st.ok()) return st;
+  auto gap = log.GapRecordedAfter(t_ns);
+  if (!gap.ok()) return gap.status();
+  if (gap.value()) {
+    State& s = st.value();
+    if (!s.uncertain || *gap.value() < s.uncertain_since_ns) s.uncertain_since_ns = *gap.value();
+    s.uncertain = true;
+  }
+  return st;
+}
+
 Result<State> StateAt(const EventLog& log, uint64_t t_ns) {
+  return WithGapsAhead(log, t_ns, StateAtFolded(log, t_ns));
+}
+
+// The fold alone, without the look ahead.
+static Result<State> StateAtFolded(const EventLog& log, uint64_t t_ns) {
   const EventKey target{t_ns, UINT64_MAX};
   auto snap_key = log.SnapshotKeyAtOrBefore(target);
   if (!snap_key.ok()) return snap_key.status();
-  if (!snap_key.value()) return StateAtByFullFold(log, t_ns);
+  if (!snap_key.value()) return FullFold(log, t_ns);
   // The snapshot is read and decoded on the folding thread while this one scans the tail.
   const EventKey at = *snap_key.value();
   return FoldRangeOnto(log, NextKey(at), target, [&]() -> Result<State> {
@@ -1074,6 +1362,10 @@ Result<State> StateAt(const EventLog& log, uint64_t t_ns) {
 }
 
 Result<State> StateAtByFullFold(const EventLog& log, uint64_t t_ns) {
+  return WithGapsAhead(log, t_ns, FullFold(log, t_ns));
+}
+
+static Result<State> FullFold(const EventLog& log, uint64_t t_ns) {
   StateFolder folder;
   Status s = FoldRange(log, {0, 0}, {t_ns, UINT64_MAX}, folder);
   if (!s.ok()) return s;

@@ -79,6 +79,8 @@ struct VerifyReport {
   bool ok() const { return problems.empty(); }
 };
 
+struct LossReport;  // eventlog/wal_recovery.h
+
 class EventLog {
  public:
   // Writer: creates the dir 0700 if missing. Fails with kBusy if another writer holds it.
@@ -118,6 +120,7 @@ class EventLog {
   ChainHead SetCommitObserver(CommitFn fn);
 
   // Calls fn for each event with from <= key <= to, in key order. fn returns false to stop.
+  // Each record is verified (FlatBuffers verifier) and must chain onto the one before it.
   // A record that fails verification ends the scan with kCorruption naming its key, unless
   // on_corrupt is given: then it is called and the scan continues.
   using EventFn = std::function<bool(const EventKey&, const Event&)>;
@@ -128,8 +131,10 @@ class EventLog {
   // not yet verified (the callee verifies). Malformed keys and short values are handled as in
   // Scan.
   using RecordFn = std::function<bool(const EventKey&, std::string_view record)>;
+  // check_chain: each record must chain onto the one before it (as verify checks), so that an
+  // edited record is reported rather than shown (Scan does; the fold does not, for speed).
   Status ScanRecords(const EventKey& from, const EventKey& to, const RecordFn& fn,
-                     const CorruptFn& on_corrupt = nullptr) const;
+                     const CorruptFn& on_corrupt = nullptr, bool check_chain = false) const;
   // Raw variant for exporters/bundles: key bytes, stored chain hash and FlatBuffers bytes.
   using RawFn = std::function<bool(std::string_view key, std::string_view value)>;
   Status ScanRaw(const EventKey& from, const EventKey& to, const RawFn& fn) const;
@@ -146,6 +151,9 @@ class EventLog {
   Result<std::optional<EventKey>> SnapshotKeyAtOrBefore(const EventKey& key) const;
   Result<State> SnapshotStateAt(const EventKey& key) const;
   Result<std::vector<EventKey>> SnapshotKeys() const;
+  // The start of a gap that covers t_ns (start <= t_ns <= end, or still open) and was recorded
+  // after t_ns; empty when there is none.
+  Result<std::optional<uint64_t>> GapRecordedAfter(uint64_t t_ns) const;
 
   // Meta and the twin catalogue: small opaque values under string keys.
   Status PutMeta(const std::string& key, const std::string& value);
@@ -154,11 +162,30 @@ class EventLog {
   Status ScanTwin(const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   ChainHead Head() const;
+  // Where the chain starts after retention (count = events deleted before it).
+  ChainHead Origin() const;
+  // The furthest the log had vouched for, whatever this copy holds: the recorded chain head or
+  // the newest seal, whichever counts more. Empty for an empty log.
+  std::optional<ChainHead> Vouched() const;
   Result<std::vector<Seal>> Seals() const;
   Status PutSeal(const Seal& seal);  // used by the forensic sealer to add MACs
 
-  // Checks every record (FlatBuffers verifier), the chain, the seals and the head.
+  // Reads every block of every table once and checks its checksum (RocksDB's VerifyChecksum);
+  // kCorruption names the damaged file. twind does this at open.
+  Status CheckTables() const;
+
+  // Checks every record (FlatBuffers verifier), the chain, the seals and the head, and what the
+  // chain anchor vouched for against what the log holds (recorded losses included).
   VerifyReport Verify() const;
+
+  // Writer: what this open found missing against the chain anchor (or dropped from the WAL),
+  // already recorded in meta; nullptr when nothing. The caller records it as a gap.
+  const LossReport* LossFoundAtOpen() const;
+  // Reader: kCorruption when the log lacks records its anchor vouched for and no writer has
+  // recorded that yet (readers other than verify refuse to answer from such a log).
+  Status OpenProblem() const;
+  // Every loss a writer found and recorded, oldest first.
+  std::vector<LossReport> RecordedLosses() const;
 
   // Deletes events and snapshots strictly older than the newest snapshot that is at least
   // max_age_ns old (and, for max_bytes, as many of the oldest snapshot intervals as needed).
@@ -179,7 +206,9 @@ class EventLog {
 // "record at key K: <cause>; run 'twin-replay verify' ..." — how readers report a bad record.
 Status RecordCorruption(const EventKey& key, const Status& cause);
 
-// Folds the snapshot at or before T plus the tail (events with ts <= t_ns).
+// Folds the snapshot at or before T plus the tail (events with ts <= t_ns). The state is
+// uncertain when T lies in a gap, including one recorded after T (a loss is recorded when it is
+// found: the ring-buffer check, the restart after a crash, the end of a write outage).
 Result<State> StateAt(const EventLog& log, uint64_t t_ns);
 // Folds every event from the beginning up to t_ns (the slow reference path).
 Result<State> StateAtByFullFold(const EventLog& log, uint64_t t_ns);

@@ -210,8 +210,9 @@ int CmdExport(int argc, char** argv) {
   o.filter.unit = unit;
   o.redactor = MakeRedactor(a);
 
-  auto log = OpenForReplayOrExplain(a.data_dir);
-  if (!log) return kExitUsage;
+  int open_rc = kExitUsage;
+  auto log = OpenForReplayOrExplain(a.data_dir, false, &open_rc);
+  if (!log) return open_rc;
   if (o.filter.since_ns > 0) {
     auto st = StateAt(*log, o.filter.since_ns - 1);
     if (st.ok()) o.host = st.value().host;
@@ -302,8 +303,9 @@ int CmdBundle(int argc, char** argv) {
   }
   o.redactor = MakeRedactor(a);
   o.created_by = AuditWho();
-  auto log = OpenForReplayOrExplain(a.data_dir);
-  if (!log) return kExitUsage;
+  int open_rc = kExitUsage;
+  auto log = OpenForReplayOrExplain(a.data_dir, false, &open_rc);
+  if (!log) return open_rc;
   Progress progress(!a.no_progress);
   o.progress = [&](uint64_t n) { progress.Tick(n, "records bundled"); };
   const auto t0 = std::chrono::steady_clock::now();
@@ -456,8 +458,9 @@ int CmdVerifyKeyed(int argc, char** argv) {
     PrintError("twin-replay verify: --key: ", vk.status().message());
     return kExitUsage;
   }
-  auto log = OpenForReplayOrExplain(data_dir);
-  if (!log) return kExitUsage;
+  int open_rc = kExitUsage;
+  auto log = OpenForReplayOrExplain(data_dir, /*for_verify=*/true, &open_rc);
+  if (!log) return open_rc;
   VerifyReport rep = log->Verify();
   auto seals = log->Seals();
   SealCheck sc;

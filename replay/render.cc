@@ -1,5 +1,7 @@
 #include "replay/render.h"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 
 #include <fmt/format.h>
@@ -211,9 +213,16 @@ std::string EventSummary(const Event& e) {
     case EventKind::kHostFacts:
       return fmt::format("{} kernel {} cpus={} mem={}MiB", EscapeForTerminal(e.host.hostname),
                          EscapeForTerminal(e.host.kernel), e.host.cpus, e.host.mem_bytes >> 20);
-    case EventKind::kGap:
+    case EventKind::kGap: {
+      // An open gap (writing stopped; its end is recorded by the gap that closes it) and a count
+      // nobody knows (the daemon was down) are said as such, not as 1970 and 0.
+      const bool unknown = std::any_of(e.attrs.begin(), e.attrs.end(),
+                                       [](const auto& a) { return a.first == "lost_count"; });
       return fmt::format("{} .. {} lost={} {}", FormatRfc3339Ns(e.gap_start_ns),
-                         FormatRfc3339Ns(e.gap_end_ns), e.lost, EscapeForTerminal(e.reason));
+                         e.gap_end_ns ? FormatRfc3339Ns(e.gap_end_ns) : std::string("(open)"),
+                         unknown && e.lost == 0 ? std::string("unknown") : std::to_string(e.lost),
+                         EscapeForTerminal(e.reason));
+    }
     case EventKind::kResync: {
       std::string what;
       if (e.resync_entity == ResyncEntity::kProcess) what = who();

@@ -11,7 +11,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "eventlog/open_guard.h"
 #include "eventlog/timefmt.h"
+#include "replay/recover_cmd.h"
 #include "replay/args.h"
 #include "replay/render.h"
 #include "replay/terminal.h"
@@ -57,14 +59,30 @@ Status ParseKinds(const std::vector<std::string>& names, std::vector<EventKind>*
   return Status::Ok();
 }
 
-std::unique_ptr<EventLog> OpenForReplayOrExplain(const std::string& data_dir) {
+int ReportReadError(const Status& s, const std::string& data_dir) {
+  std::string msg = s.message();
+  const bool corrupt =
+      s.code() == Status::Code::kCorruption || s.code() == Status::Code::kTampered;
+  if (corrupt && msg.find("twin-replay verify") == std::string::npos) {
+    msg += "; " + CorruptionAdvice(data_dir);
+  }
+  PrintError("twin-replay: ", msg);
+  return corrupt ? 1 : 2;
+}
+
+std::unique_ptr<EventLog> OpenForReplayOrExplain(const std::string& data_dir, bool for_verify,
+                                                 int* exit_code) {
   if (Status s = CheckDataDirArg("--data-dir", data_dir); !s.ok()) {
     PrintError("twin-replay: ", s.message());
+    if (exit_code) *exit_code = 2;
     return nullptr;
   }
   auto log = EventLog::OpenReader(data_dir);
-  if (!log.ok()) {
-    PrintError("twin-replay: ", log.status().message());
+  Status problem = log.ok() ? log.value()->OpenProblem() : log.status();
+  if (log.ok() && for_verify) problem = Status::Ok();  // verify reports it among the rest
+  if (!problem.ok()) {
+    const int rc = ReportReadError(problem, data_dir);
+    if (exit_code) *exit_code = rc;
     return nullptr;
   }
   return std::move(log).value();
@@ -137,11 +155,12 @@ bool ParseOptionalArg(const std::optional<std::string>& text, Result<T> (*parse)
 int CmdState(const Common& c, const std::string& at_text) {
   uint64_t at = 0;
   if (!ParseTimeOrExplain("--at", at_text, WallNowNs(), &at)) return kExitUsage;
-  auto log = OpenForReplayOrExplain(c.data_dir);
-  if (!log) return kExitUsage;
+  int open_rc = kExitUsage;
+  auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
+  if (!log) return open_rc;
   if (Status s = CheckWithinLog(*log, "--at", at); !s.ok()) return ReportScanError(s);
   auto st = StateAt(*log, at);
-  if (!st.ok()) return ReportScanError(st.status());
+  if (!st.ok()) return ReportReadError(st.status(), c.data_dir);
   Output out;
   if (c.json) {
     JsonWriter w(out.buf());
@@ -160,13 +179,14 @@ int CmdDiff(const Common& c, const std::string& t1_text, const std::string& t2_t
     return kExitUsage;
   }
   if (Status s = CheckTimeOrder("T1", t1, "T2", t2); !s.ok()) return ReportScanError(s);
-  auto log = OpenForReplayOrExplain(c.data_dir);
-  if (!log) return kExitUsage;
+  int open_rc = kExitUsage;
+  auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
+  if (!log) return open_rc;
   if (Status s = CheckWithinLog(*log, "T1", t1); !s.ok()) return ReportScanError(s);
   auto a = StateAt(*log, t1);
-  if (!a.ok()) return ReportScanError(a.status());
+  if (!a.ok()) return ReportReadError(a.status(), c.data_dir);
   auto b = StateAt(*log, t2);
-  if (!b.ok()) return ReportScanError(b.status());
+  if (!b.ok()) return ReportReadError(b.status(), c.data_dir);
   StateDiff d = Diff(a.value(), b.value());
   Output out;
   if (c.json) {
@@ -203,8 +223,9 @@ int CmdEvents(const Common& c, const std::string& since, const std::string& unti
   }
   const uint64_t limit = limit_opt.value_or(0);  // 0: no limit (a given --limit is >= 1)
   f.unit = unit;
-  auto log = OpenForReplayOrExplain(c.data_dir);
-  if (!log) return kExitUsage;
+  int open_rc = kExitUsage;
+  auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
+  if (!log) return open_rc;
   Output out;
   if (!c.json) out.buf() += fmt::format("{:<30} {:<12} {}\n", "TIME", "KIND", "DETAIL");
   uint64_t n = 0;
@@ -221,13 +242,14 @@ int CmdEvents(const Common& c, const std::string& since, const std::string& unti
     return limit == 0 || ++n < limit;
   });
   out.Flush();
-  if (!s.ok()) return ReportScanError(s);
+  if (!s.ok()) return ReportReadError(s, c.data_dir);
   return 0;
 }
 
 int CmdVerify(const Common& c) {
-  auto log = OpenForReplayOrExplain(c.data_dir);
-  if (!log) return kExitUsage;
+  int open_rc = kExitUsage;
+  auto log = OpenForReplayOrExplain(c.data_dir, /*for_verify=*/true, &open_rc);
+  if (!log) return open_rc;
   VerifyReport rep = log->Verify();
   ChainHead head = log->Head();
   if (c.json) {
@@ -256,15 +278,17 @@ int CmdVerify(const Common& c) {
 }
 
 int CmdInfo(const Common& c) {
-  auto log = OpenForReplayOrExplain(c.data_dir);
-  if (!log) return kExitUsage;
+  int open_rc = kExitUsage;
+  auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
+  if (!log) return open_rc;
+  // A summary of the whole log vouches for all of it: every table block is read once.
+  if (Status ts = log->CheckTables(); !ts.ok()) return ReportReadError(ts, c.data_dir);
   auto first = log->First();
   auto last = log->Last();
   auto snaps = log->SnapshotKeys();
   auto schema = log->GetMeta("schema_version");
-  if (!first.ok() || !last.ok() || !snaps.ok() || !schema.ok()) {
-    fmt::print(stderr, "twin-replay: cannot read the log summary; run twin-replay verify\n");
-    return kExitProblem;
+  for (const Status* st : {&first.status(), &last.status(), &snaps.status(), &schema.status()}) {
+    if (!st->ok()) return ReportReadError(*st, c.data_dir);
   }
   ChainHead head = log->Head();
   auto t = [](const std::optional<KeyedEvent>& ke) {
@@ -372,7 +396,12 @@ int ReplayMain(int argc, char** argv) {
 
   auto* verify = app.add_subcommand("verify", "check every record, the hash chain and the seals");
   auto* info = app.add_subcommand("info", "summary of the log");
-  for (auto* sub : {state, diff, events, verify, info}) {
+  std::string recover_out;
+  auto* recover = app.add_subcommand(
+      "recover", "salvage a log that cannot be opened into a new dir (the original is only read)");
+  recover->add_option("--out", recover_out, "new dir for the salvaged log (must not exist)")
+      ->required();
+  for (auto* sub : {state, diff, events, verify, info, recover}) {
     sub->add_option("--data-dir", c.data_dir, "safetytwin data dir");
     sub->add_flag("--json", c.json, "machine-readable output");
   }
@@ -391,6 +420,7 @@ int ReplayMain(int argc, char** argv) {
   if (*events) return CmdEvents(c, since, until, kinds, pid, unit, port, limit);
   if (*verify) return CmdVerify(c);
   if (*info) return CmdInfo(c);
+  if (*recover) return CmdRecover(c.data_dir, recover_out, c.json);
   return kExitUsage;
 }
 

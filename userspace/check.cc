@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "userspace/daemon.h"
+#include "userspace/disk_guard.h"
 #include "userspace/probes.h"
 #include "userspace/procfs.h"
 
@@ -77,11 +78,13 @@ int RunCheck(const DaemonConfig& cfg) {
     char mode[8];
     snprintf(mode, sizeof(mode), "%04o", st.st_mode & 07777);
     add("data dir", w ? "ok" : "fail", cfg.data_dir + " mode " + mode);
-    struct statvfs sv {};
-    if (statvfs(cfg.data_dir.c_str(), &sv) == 0) {
-      uint64_t free_bytes = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
-      add("free disk", free_bytes > cfg.min_free_bytes ? "ok" : "fail",
-          std::to_string(free_bytes >> 20) + " MiB free (minimum " + std::to_string(cfg.min_free_bytes >> 20) + " MiB)");
+    if (auto d = StatDisk(cfg.data_dir); d.ok()) {
+      // The thresholds twind writes by (userspace/disk_guard.h), not the configured cap alone.
+      const DiskThresholds th = ComputeDiskThresholds(d->size, cfg.min_free_bytes);
+      const char* verdict = d->free < th.stop_below ? "fail" : d->free < th.warn_below ? "warn" : "ok";
+      add("free disk", verdict,
+          std::to_string(d->free >> 20) + " MiB free of " + std::to_string(d->size >> 20) +
+              " MiB (writing stops below " + std::to_string(th.stop_below >> 10) + " KiB)");
     }
   }
   auto roots = FindCgroupRoots();

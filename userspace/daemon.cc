@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -28,9 +27,11 @@
 #include "bpf/events.h"
 #include "eventlog/compactor.h"
 #include "eventlog/rocksdb_crc32c.h"
+#include "eventlog/wal_recovery.h"
 #include "userspace/cgroup_names.h"
 #include "userspace/clock.h"
 #include "userspace/decode.h"
+#include "userspace/disk_guard.h"
 #include "userspace/metrics.h"
 #include "userspace/probes.h"
 #include "userspace/procfs.h"
@@ -137,6 +138,32 @@ void Notify(const std::string& msg) {
 
 std::atomic<bool> g_stop{false};
 
+// The gap for records the log lost while twind was down (a cut or damaged WAL): from the last
+// record that survived to the last one the chain anchor vouched for.
+Event LossGap(const LossReport& loss, uint64_t now_ns) {
+  Event g;
+  g.kind = EventKind::kGap;
+  g.ts_ns = now_ns;
+  g.gap_start_ns = loss.log_head.key.ts_ns;
+  g.gap_end_ns = loss.anchor && loss.anchor->head.key.ts_ns > g.gap_start_ns
+                     ? std::min(loss.anchor->head.key.ts_ns, now_ns)
+                     : g.gap_start_ns;
+  g.lost = loss.lost_records;
+  g.reason = "log damaged: " + loss.Describe();
+  uint64_t dropped = 0;
+  std::string files;
+  for (const auto& d : loss.drops) {
+    dropped += d.bytes;
+    files += (files.empty() ? "" : ",") + d.file;
+  }
+  g.attrs = {{"lost_records", std::to_string(loss.lost_records)},
+             {"wal_bytes_dropped", std::to_string(dropped)},
+             {"wal_files", files},
+             {"kept_dir", loss.kept_dir}};
+  if (!loss.anchor_problem.empty()) g.attrs.push_back({"lost_count", "unknown"});
+  return g;
+}
+
 class Daemon {
  public:
   Daemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, DaemonHooks hooks,
@@ -198,7 +225,28 @@ class Daemon {
   SystemdWatcher bus_watch_;  // only when systemd is PID 1
   std::mutex hints_mu_;
   std::vector<UnitSignal> hints_;  // from bus_watch_, consumed by the writer
-  bool writing_suspended_ = false;  // low disk
+  // A write outage: from the first write that failed (or the low-disk stop) until the log takes
+  // writes again. Events keep coming off the ring buffer and are counted, not written; the gap
+  // written when the outage ends carries the window and the count.
+  struct Outage {
+    bool active = false;
+    bool low_disk = false;   // stopped on purpose, before ENOSPC (an open gap was written)
+    bool log_failed = false; // the log refused a write: it must be reopened
+    uint64_t since_ns = 0;   // the last record known to be written (the window's start)
+    uint64_t unwritten = 0;  // events that reached the writer and were not written
+    std::string cause;
+    Clock::time_point next_complaint{};
+  };
+  void BeginOutage(const std::string& cause, uint64_t since_ns, uint64_t unwritten, bool low_disk);
+  // Ends the outage if the disk has room and the log takes writes (reopened if it had failed):
+  // writes the gap, resyncs from /proc. Returns whether writing works.
+  bool TryEndOutage(const char* why);
+  Status ReopenLog();
+  void CheckDisk();
+  Outage outage_;
+  LogOptions log_options_;
+  uint64_t handed_count_ = 0;  // the chain count after the last batch handed to the log
+  bool disk_warned_ = false;
 };
 
 Status Daemon::Start() {
@@ -211,14 +259,14 @@ Status Daemon::Start() {
   std::filesystem::create_directories(cfg_.data_dir, ec);
   if (chmod(cfg_.data_dir.c_str(), 0700) != 0)
     return Status::IOError("cannot set mode 0700 on " + cfg_.data_dir + ": " + strerror(errno));
-  LogOptions lo;
   auto fp = ParseFsyncPolicy(cfg_.fsync);
   if (!fp.ok()) return fp.status();
-  lo.fsync = *fp;
-  lo.fsync_interval_ms = cfg_.fsync_interval_ms;
-  auto opened = EventLog::OpenWriter(cfg_.data_dir, lo);
+  log_options_.fsync = *fp;
+  log_options_.fsync_interval_ms = cfg_.fsync_interval_ms;
+  auto opened = EventLog::OpenWriter(cfg_.data_dir, log_options_);
   if (!opened.ok()) return opened.status();
   elog_ = std::move(opened).value();
+  handed_count_ = elog_->Head().count;
   compactor_ = std::make_unique<Compactor>(*elog_);
 
   clock_ = ClockOffset::Measure();
@@ -289,7 +337,8 @@ Status Daemon::Start() {
 
 bool Daemon::Write(std::vector<Event>& batch) {
   if (batch.empty()) return true;
-  if (writing_suspended_) {
+  if (outage_.active) {
+    outage_.unwritten += batch.size();
     batch.clear();
     return false;
   }
@@ -298,10 +347,17 @@ bool Daemon::Write(std::vector<Event>& batch) {
   uint64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
   if (!r.ok()) {
     ++ctr_.append_errors;
-    log_->error("event log append failed ({} events lost): {}", batch.size(), r.status().ToString());
+    // The failure may be an earlier batch's (written behind Append): that one and every batch
+    // handed over after it are lost with this one. Head() is back at the last written batch.
+    const ChainHead written = elog_->Head();
+    const uint64_t lost =
+        batch.size() + (handed_count_ > written.count ? handed_count_ - written.count : 0);
     batch.clear();
+    outage_.log_failed = true;
+    BeginOutage(r.status().ToString(), written.key.ts_ns, lost, false);
     return false;
   }
+  handed_count_ += batch.size();
   ctr_.batch_ns_last = ns;
   ctr_.batch_ns_sum += ns;
   ++ctr_.batches;
@@ -369,6 +425,14 @@ void Daemon::CheckDrops(std::vector<Event>* out) {
     std::lock_guard<std::mutex> l(drops_mu_);
     drops_snapshot_ = now;
   }
+  if (outage_.active) {
+    // Nothing can be written: the drops join the outage's count and its gap.
+    outage_.unwritten += kernel_new + queue_new;
+    last_drops_ = std::move(now);
+    last_queue_drops_ = qd;
+    last_drop_check_wall_ = wall;
+    return;
+  }
   if (kernel_new + queue_new > 0) {
     std::string by_kind;
     for (int k = 1; k < TWIN_EV_KIND_MAX; ++k) {
@@ -402,6 +466,7 @@ void Daemon::CheckDrops(std::vector<Event>* out) {
 }
 
 void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why) {
+  if (outage_.active) return;  // the resync runs when the outage ends
   const auto t0 = Clock::now();
   std::vector<Event> out;
   const uint64_t now_boot = BoottimeNs();
@@ -514,6 +579,7 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
 }
 
 void Daemon::Compact() {
+  if (outage_.active) return;  // snapshots wait for the log to take writes again
   // Host facts are part of every snapshot: record a change before folding.
   HostFacts h = CollectHostFacts();
   if (!(h == live_.host)) {
@@ -534,6 +600,108 @@ void Daemon::Compact() {
   }
   if (r->has_value() && hooks_.on_snapshot) hooks_.on_snapshot(**r);
   if (hooks_.after_compaction) hooks_.after_compaction(*elog_, WallNs());
+}
+
+void Daemon::BeginOutage(const std::string& cause, uint64_t since_ns, uint64_t unwritten,
+                         bool low_disk) {
+  outage_.active = true;
+  outage_.low_disk = low_disk;
+  outage_.since_ns = since_ns;
+  outage_.unwritten = unwritten;
+  outage_.cause = cause;
+  outage_.next_complaint = Clock::now() + std::chrono::seconds(30);
+  ++ctr_.gaps;
+  log_->error("event log writing stopped ({}); {} events not written so far; capture goes on "
+              "counting and twind resumes writing by itself when it can",
+              cause, unwritten);
+}
+
+void Daemon::CheckDisk() {
+  auto d = StatDisk(cfg_.data_dir);
+  if (!d.ok()) return;
+  const DiskThresholds th = ComputeDiskThresholds(d->size, cfg_.min_free_bytes);
+  if (d->free < th.warn_below && !disk_warned_) {
+    disk_warned_ = true;
+    log_->warn("free space on the data dir's filesystem is low: {} bytes free of {}; writing "
+               "stops below {} bytes", d->free, d->size, th.stop_below);
+  } else if (d->free >= th.warn_below) {
+    disk_warned_ = false;
+  }
+  if (!outage_.active && d->free < th.stop_below) {
+    std::vector<Event> g{Stamp(Event{})};
+    g[0].kind = EventKind::kGap;
+    g[0].gap_start_ns = g[0].ts_ns;
+    g[0].gap_end_ns = 0;  // open: the gap that ends it follows with the window and the count
+    g[0].reason = fmt::format("low disk: writing stopped ({} bytes free of {}, threshold {})",
+                              d->free, d->size, th.stop_below);
+    g[0].attrs = {{"lost_count", "unknown until the gap closes"}};
+    const uint64_t since = g[0].ts_ns;
+    Write(g);  // if even this fails, the outage is a failed log instead
+    if (!outage_.active) {
+      BeginOutage(fmt::format("low disk: {} bytes free, below {}", d->free, th.stop_below), since,
+                  0, true);
+    }
+  }
+}
+
+Status Daemon::ReopenLog() {
+  if (hooks_.on_close) hooks_.on_close();  // workers holding the old log stop first
+  compactor_.reset();
+  elog_.reset();
+  auto opened = EventLog::OpenWriter(cfg_.data_dir, log_options_);
+  if (!opened.ok()) return opened.status();
+  elog_ = std::move(opened).value();
+  handed_count_ = elog_->Head().count;
+  compactor_ = std::make_unique<Compactor>(*elog_);
+  if (auto r = compactor_->RunOnce(WallNs()); !r.ok()) {
+    log_->warn("compaction after reopening: {}", r.status().ToString());
+  }
+  // live_ had folded batches that were then lost: start again from what the log holds.
+  live_ = compactor_->current();
+  if (Status fs = compactor_->Follow(); !fs.ok()) {
+    log_->warn("compactor reads the log back at each tick: {}", fs.ToString());
+  }
+  if (hooks_.on_open) hooks_.on_open(*elog_);
+  return Status::Ok();
+}
+
+bool Daemon::TryEndOutage(const char* why) {
+  if (!outage_.active) return true;
+  auto d = StatDisk(cfg_.data_dir);
+  const bool complain = Clock::now() >= outage_.next_complaint;
+  if (complain) outage_.next_complaint = Clock::now() + std::chrono::seconds(30);
+  if (d.ok() && d->free <= ComputeDiskThresholds(d->size, cfg_.min_free_bytes).resume_above) {
+    if (complain) {
+      log_->warn("event log writing still stopped ({}): {} bytes free; {} events not written "
+                 "so far", outage_.cause, d->free, outage_.unwritten);
+    }
+    return false;
+  }
+  if (outage_.log_failed) {
+    Status s = ReopenLog();
+    if (!s.ok()) {
+      if (complain) log_->warn("cannot reopen the event log yet: {}", s.ToString());
+      return false;
+    }
+    log_->info("event log reopened after the write failure");
+  }
+  Event g = Stamp(Event{});
+  g.kind = EventKind::kGap;
+  g.gap_start_ns = outage_.since_ns;
+  g.gap_end_ns = g.ts_ns;
+  g.lost = outage_.unwritten;
+  g.reason = fmt::format("{}: {} events not written; writing resumed{}",
+                         outage_.low_disk ? "low disk" : "event log write failed (" + outage_.cause + ")",
+                         outage_.unwritten, outage_.log_failed ? " after reopening the log" : "");
+  g.attrs = {{"unwritten", std::to_string(outage_.unwritten)}, {"cause", outage_.cause}};
+  const Outage ended = outage_;
+  outage_ = Outage{};
+  std::vector<Event> b{std::move(g)};
+  if (!Write(b)) return false;  // a new outage began
+  log_->info("event log writing resumed ({}): gap of {} unwritten events recorded", why,
+             ended.unwritten);
+  Reconcile(0, true, "after write outage");
+  return !outage_.active;
 }
 
 void Daemon::ReaderLoop() {
@@ -598,29 +766,10 @@ void Daemon::WriterLoop() {
       next_drop_check = now + std::chrono::milliseconds(500);
     }
     if (now >= next_disk_check) {
-      struct statvfs sv {};
-      if (statvfs(cfg_.data_dir.c_str(), &sv) == 0) {
-        uint64_t free_bytes = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
-        if (!writing_suspended_ && free_bytes < cfg_.min_free_bytes) {
-          std::vector<Event> g{Stamp(Event{})};
-          g[0].kind = EventKind::kGap;
-          g[0].gap_start_ns = g[0].ts_ns;
-          g[0].reason = "low disk: stopped writing";
-          Write(g);
-          writing_suspended_ = true;
-          log_->error("free space {} < {} bytes: event writing suspended", free_bytes,
-                      cfg_.min_free_bytes);
-        } else if (writing_suspended_ && free_bytes > cfg_.min_free_bytes * 2) {
-          writing_suspended_ = false;
-          std::vector<Event> g{Stamp(Event{})};
-          g[0].kind = EventKind::kGap;
-          g[0].gap_end_ns = g[0].ts_ns;
-          g[0].reason = "low disk: writing resumed";
-          Write(g);
-          Reconcile(0, true, "after low disk");
-        }
-      }
-      next_disk_check = now + std::chrono::seconds(2);
+      CheckDisk();
+      if (outage_.active) TryEndOutage("write outage");
+      // Sooner while writing is stopped: every second of it is a second of history not kept.
+      next_disk_check = now + std::chrono::seconds(outage_.active ? 1 : 2);
     }
     if (now >= next_compact) {
       Reconcile(cfg_.reconcile_grace_ms * 1000000ull, false, "periodic");
@@ -678,12 +827,32 @@ int Daemon::Run() {
                  {"max_args", std::to_string(cfg_.max_args)},
                  {"pid", std::to_string(getpid())}};
   boot.push_back(start);
+  const LossReport* loss = elog_->LossFoundAtOpen();
+  if (loss) {
+    log_->error("the event log was damaged while twind was not running: {}",
+                LogEscape(loss->Describe()));
+    boot.push_back(LossGap(*loss, start.ts_ns));
+    ++ctr_.gaps;
+    // The records after the damage are gone: the end of the log says nothing about how the
+    // previous run ended, and the downtime starts where the anchor says the log ended.
+    if (loss->anchor && loss->anchor->head.key.ts_ns > last_ts) {
+      last_ts = std::min(loss->anchor->head.key.ts_ns, start.ts_ns);
+    }
+  }
   if (last_ts != 0) {
     Event g = Stamp(Event{});
     g.kind = EventKind::kGap;
     g.gap_start_ns = last_ts;
     g.gap_end_ns = start.ts_ns;
-    g.reason = clean ? "daemon was stopped" : "daemon was not running (no clean stop recorded)";
+    if (loss && loss->vouched_lost()) {
+      g.reason = "daemon was not running (whether it stopped cleanly is not known: the log's "
+                 "last records were lost)";
+    } else {
+      g.reason = clean ? "daemon was stopped" : "daemon was not running (no clean stop recorded)";
+    }
+    // Nothing was captured in the window: how many events happened in it is not known.
+    g.reason += "; events in this window were not captured, their count is unknown";
+    g.attrs = {{"lost_count", "unknown"}};
     boot.push_back(std::move(g));
     ++ctr_.gaps;
   }
@@ -730,11 +899,20 @@ int Daemon::Run() {
   bus_watch_.Stop();
   reader.join();
   writer.join();
+  // The stop record is written whenever the log can take it: an outage is ended first if the
+  // disk has room again (its gap goes in before the stop).
+  if (outage_.active) TryEndOutage("stop");
   std::vector<Event> stop{Stamp(Event{})};
   stop[0].kind = EventKind::kDaemonStop;
   stop[0].reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
-  Write(stop);
-  if (Status ss = elog_->Sync(); !ss.ok()) log_->warn("sync: {}", ss.ToString());
+  if (!Write(stop)) {
+    log_->error("daemon_stop not written: the log takes no writes ({}); {} events of the outage "
+                "since {} ns are not in the log (the next start records the downtime as a gap)",
+                outage_.cause, outage_.unwritten, outage_.since_ns);
+  }
+  if (!outage_.active) {
+    if (Status ss = elog_->Sync(); !ss.ok()) log_->warn("sync: {}", ss.ToString());
+  }
   Compact();
   if (hooks_.on_close) hooks_.on_close();
   metrics_.Stop();

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eventlog/chain_anchor.h"
 #include "eventlog/codec.h"
 #include "eventlog/timefmt.h"
 #include "forensics/bundle.h"
@@ -169,6 +170,12 @@ class Attacker {
         auto j = nlohmann::json::parse(mv);
         j["hash"] = HashHex(prev);
         raw_.Put(raw_.meta(), mk, j.dump());
+        // The chain anchor is unkeyed too: a thorough attacker rewrites it as well.
+        ChainHead head{{j["ts_ns"].get<uint64_t>(), j["seq"].get<uint64_t>()},
+                       j["count"].get<uint64_t>(), prev};
+        auto anchor = ChainAnchor::Open(dir_);
+        ASSERT_TRUE(anchor.ok());
+        ASSERT_TRUE((*anchor)->Update(head).ok());
       }
       if (mk.rfind("seal/", 0) == 0) {
         auto j = nlohmann::json::parse(mv);

@@ -20,6 +20,7 @@
 #include "userspace/config.h"
 #include "userspace/daemon.h"
 #include "userspace/decode.h"
+#include "userspace/disk_guard.h"
 #include "userspace/metrics.h"
 #include "userspace/procfs.h"
 
@@ -382,6 +383,42 @@ TEST(Metrics, ATakenPortIsAWarningAndARetryNotAFailure) {
   m.Stop();
   EXPECT_NE(access(sock.c_str(), F_OK), 0);  // the socket file is removed on stop
   rmdir(dir);
+}
+
+}  // namespace
+}  // namespace twin::capture
+
+namespace twin::capture {
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+
+TEST(DiskThresholds, ASmallFilesystemStopsNearFullNotAtTheAbsoluteDefault) {
+  // The review's 48 MB tmpfs: with a fixed 256 MiB threshold it never wrote at all.
+  const DiskThresholds t = ComputeDiskThresholds(48 * kMiB, 256 * kMiB);
+  EXPECT_EQ(t.stop_below, 4 * kMiB);
+  EXPECT_EQ(t.resume_above, 5 * kMiB);
+  EXPECT_EQ(t.warn_below, 8 * kMiB);
+  EXPECT_LT(t.resume_above, 48 * kMiB / 2) << "writing could never resume";
+}
+
+TEST(DiskThresholds, ALargeFilesystemKeepsTheConfiguredReserve) {
+  const DiskThresholds t = ComputeDiskThresholds(1ull << 40, 256 * kMiB);
+  EXPECT_EQ(t.stop_below, 256 * kMiB);
+  EXPECT_GT(t.resume_above, t.stop_below);
+  EXPECT_LE(t.resume_above - t.stop_below, 26 * kMiB) << "hysteresis is not small";
+}
+
+TEST(DiskThresholds, AMidSizedFilesystemStopsAtTwoPercent) {
+  const DiskThresholds t = ComputeDiskThresholds(10000 * kMiB, 256 * kMiB);
+  EXPECT_EQ(t.stop_below, 200 * kMiB);
+  EXPECT_EQ(t.resume_above, 220 * kMiB);
+}
+
+TEST(DiskThresholds, AOneByteCapMeansWriteUntilTheDiskRefuses) {
+  const DiskThresholds t = ComputeDiskThresholds(48 * kMiB, 1);
+  EXPECT_EQ(t.stop_below, 1u);
+  EXPECT_GT(t.resume_above, t.stop_below);
 }
 
 }  // namespace

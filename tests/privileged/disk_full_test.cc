@@ -1,7 +1,6 @@
 // The event log on a full disk: an append that cannot be written is reported (not acknowledged
 // silently), the log takes no more appends, and once there is room again the reopened log holds
 // whole batches only and its chain verifies.
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,36 +11,10 @@
 #include "eventlog/log.h"
 #include "eventlog/synth.h"
 #include "tests/common/skip.h"
+#include "tests/common/small_tmpfs.h"
 
 namespace twin {
 namespace {
-
-class SmallTmpfs {
- public:
-  explicit SmallTmpfs(const char* size) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "twin-full-XXXXXX").string();
-    dir_ = mkdtemp(tmpl.data());
-    const std::string opts = std::string("size=") + size + ",mode=0700";
-    mounted_ = mount("tmpfs", dir_.c_str(), "tmpfs", 0, opts.c_str()) == 0;
-    error_ = mounted_ ? "" : std::strerror(errno);
-  }
-  ~SmallTmpfs() {
-    if (mounted_) umount2(dir_.c_str(), MNT_DETACH);
-    std::filesystem::remove_all(dir_);
-  }
-  bool Resize(const char* size) {
-    const std::string opts = std::string("size=") + size;
-    return mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT, opts.c_str()) == 0;
-  }
-  bool mounted() const { return mounted_; }
-  const std::string& error() const { return error_; }
-  std::string sub(const char* name) const { return dir_ + "/" + name; }
-
- private:
-  std::string dir_;
-  std::string error_;
-  bool mounted_ = false;
-};
 
 TEST(DiskFull, AppendFailsLoudlyAndTheReopenedLogHoldsWholeBatches) {
   TWIN_REQUIRE(geteuid() == 0, "mounting a small tmpfs needs root");

@@ -43,7 +43,12 @@ inline std::string MakeTempDir(const std::string& tag) {
 // Runs twind --foreground on a temporary data dir.
 class Twind {
  public:
-  explicit Twind(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+  // log_path: where twind's stderr goes (default data_dir + ".log"); keep it off a filesystem
+  // the test fills up.
+  explicit Twind(std::string data_dir, std::string log_path = "")
+      : data_dir_(std::move(data_dir)),
+        log_path_(log_path.empty() ? data_dir_ + ".log" : std::move(log_path)) {}
+  void set_config(std::string path) { config_ = std::move(path); }
   ~Twind() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
@@ -55,7 +60,7 @@ class Twind {
 
   // Starts twind and waits for READY=1. extra: further flags.
   ::testing::AssertionResult Start(std::vector<std::string> extra = {}, int timeout_s = 30) {
-    notify_path_ = data_dir_ + ".notify";
+    notify_path_ = log_path_ + ".notify";
     unlink(notify_path_.c_str());
     if (notify_fd_ >= 0) close(notify_fd_);
     notify_fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -66,13 +71,13 @@ class Twind {
       return ::testing::AssertionFailure() << "notify socket: " << strerror(errno);
     std::vector<std::string> args = {TWIND_BIN, "--foreground", "--data-dir", data_dir_,
                                      "--metrics-addr", "off", "--compact-interval", "1",
-                                     "--config", "/dev/null", "--no-twin"};  // capture only
+                                     "--config", config_, "--no-twin"};  // capture only
     for (auto& a : extra) args.push_back(a);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     std::string env_notify = "NOTIFY_SOCKET=" + notify_path_;
-    std::string log_path = data_dir_ + ".log";
+    const std::string& log_path = log_path_;
     char* envp[] = {env_notify.data(), const_cast<char*>("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nullptr};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -112,7 +117,7 @@ class Twind {
   pid_t pid() const { return pid_; }
   std::string Log() const {
     std::string s;
-    FILE* f = fopen((data_dir_ + ".log").c_str(), "r");
+    FILE* f = fopen(log_path_.c_str(), "r");
     if (!f) return s;
     char buf[4096];
     size_t n;
@@ -124,6 +129,8 @@ class Twind {
 
  private:
   std::string data_dir_;
+  std::string log_path_;
+  std::string config_ = "/dev/null";
   pid_t pid_ = -1;
   int notify_fd_ = -1;
   std::string notify_path_;

@@ -1,0 +1,132 @@
+#include "eventlog/salvage.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <rocksdb/db.h>
+
+#include "eventlog/chain_anchor.h"
+#include "eventlog/open_guard.h"
+#include "eventlog/rocks_options.h"
+
+namespace twin {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Status CopyDir(const std::string& src, const std::string& out, SalvageReport* rep) {
+  std::error_code ec;
+  if (fs::exists(out, ec)) {
+    if (!fs::is_directory(out, ec) || !fs::is_empty(out, ec)) {
+      return Status::InvalidArgument("--out " + out +
+                                     " already exists and is not an empty directory; name a new one");
+    }
+  } else {
+    fs::create_directories(out, ec);
+    if (ec) return Status::IOError("cannot create --out " + out + ": " + ec.message());
+  }
+  if (chmod(out.c_str(), 0700) != 0) {
+    return Status::IOError("cannot chmod 0700 " + out + ": " + std::strerror(errno));
+  }
+  for (fs::directory_iterator it(src, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->path().filename() == "LOCK") continue;
+    const fs::path to = fs::path(out) / it->path().filename();
+    fs::copy_file(it->path(), to, fs::copy_options::none, ec);
+    if (ec) {
+      return Status::IOError("cannot copy " + it->path().string() + " to " + to.string() + ": " +
+                             ec.message());
+    }
+    ++rep->files_copied;
+    rep->bytes_copied += fs::file_size(to, ec);
+  }
+  if (ec) return Status::IOError("cannot read " + src + ": " + ec.message());
+  return Status::Ok();
+}
+
+Status Repair(const std::string& out) {
+  rocksdb::Options opts = LogDbOptions();
+  opts.create_if_missing = false;
+  opts.info_log_level = rocksdb::InfoLogLevel::ERROR_LEVEL;
+  opts.info_log = StderrRocksLogger(opts.info_log_level);
+  const auto cfs = LogColumnFamilies(opts);
+  rocksdb::Status rs = rocksdb::RepairDB(out, opts, cfs, rocksdb::ColumnFamilyOptions(opts));
+  if (!rs.ok()) {
+    return Status::Corruption("RocksDB's repair of the copy in " + out + " failed: " + rs.ToString());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<SalvageReport> SalvageLog(const std::string& src, const std::string& out) {
+  SalvageReport rep;
+  std::error_code ec;
+  if (!fs::is_directory(src, ec)) {
+    return Status::InvalidArgument("--data-dir " + src + " is not a directory");
+  }
+  if (fs::weakly_canonical(src, ec) == fs::weakly_canonical(out, ec)) {
+    return Status::InvalidArgument("--out must be a new directory, not the --data-dir itself");
+  }
+  auto inspected = InspectDataDir(src);
+  if (!inspected.ok()) return inspected.status();
+  if (inspected.value().fresh()) {
+    return Status::NotFound("no safetytwin event log in " + src + " (nothing to recover)");
+  }
+  auto anchor = ChainAnchor::Read(src);  // what the log had vouched for, outside RocksDB
+  if (Status s = CopyDir(src, out, &rep); !s.ok()) return s;
+
+  // The commonest damage, a lost CURRENT, needs no repair: a MANIFEST is still there. RocksDB's
+  // repair would rebuild the log from its tables alone and drop the WAL records of column
+  // families that have no table yet, so the newest MANIFEST that opens is tried first.
+  if (Status cur = CheckLogDir(out, false); !cur.ok()) {
+    std::vector<std::string> manifests;
+    for (const auto& t : inspected.value().traces) {
+      if (t.starts_with("MANIFEST-")) manifests.push_back(t);
+    }
+    std::sort(manifests.begin(), manifests.end(), [](const std::string& a, const std::string& b) {
+      return std::stoull(a.substr(9)) > std::stoull(b.substr(9));
+    });
+    for (const auto& m : manifests) {
+      { std::ofstream(fs::path(out) / "CURRENT", std::ios::trunc) << m << "\n"; }
+      if (EventLog::OpenReader(out).ok()) {
+        rep.method = "CURRENT rebuilt to name " + m;
+        break;
+      }
+      fs::remove(fs::path(out) / "CURRENT", ec);
+    }
+  }
+  if (rep.method.empty()) {
+    if (Status s = Repair(out); !s.ok()) return s;
+    rep.method = "RocksDB's repair (the log rebuilt from its table and WAL files)";
+  }
+  for (fs::directory_iterator it(fs::path(out) / "lost", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    rep.unusable_files.push_back(it->path().filename().string());
+  }
+
+  auto log = EventLog::OpenReader(out);
+  if (!log.ok()) return log.status();
+  const EventLog& l = *log.value();
+  rep.verify = l.Verify();
+  const uint64_t origin = l.Origin().count;  // events retention deleted before the chain's start
+  rep.records = rep.verify.records;
+  if (auto f = l.First(); f.ok() && f.value()) rep.first = f.value()->key;
+  if (auto e = l.Last(); e.ok() && e.value()) rep.last = e.value()->key;
+  std::optional<ChainHead> vouched = l.Vouched();
+  if (anchor.ok() && anchor.value() && (!vouched || anchor.value()->head.count > vouched->count)) {
+    vouched = anchor.value()->head;
+  }
+  if (vouched) {
+    rep.expected_records = vouched->count > origin ? vouched->count - origin : 0;
+    rep.expected_last = vouched->key;
+  }
+  return rep;
+}
+
+}  // namespace twin

@@ -1,0 +1,34 @@
+// Salvage of a data dir that cannot be opened: copy it, let RocksDB's repair rebuild what it can
+// in the copy, verify the result and say what was lost. The original dir is only read.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eventlog/log.h"
+
+namespace twin {
+
+struct SalvageReport {
+  std::string method;  // how the copy was made openable
+  uint64_t files_copied = 0;
+  uint64_t bytes_copied = 0;
+  std::vector<std::string> unusable_files;  // tables/WALs the repair set aside in OUT/lost
+  uint64_t records = 0;                      // events in the salvaged log
+  std::optional<EventKey> first, last;
+  // What the original log had vouched for (the chain anchor / seals / head), when known.
+  std::optional<uint64_t> expected_records;
+  std::optional<EventKey> expected_last;
+  VerifyReport verify;                       // of the salvaged log
+  // Records the salvaged log lacks against what was vouched for (0 when unknown).
+  uint64_t missing() const {
+    return expected_records && *expected_records > records ? *expected_records - records : 0;
+  }
+};
+
+// REQUIRES: out does not exist (or is an empty dir). src is never written.
+Result<SalvageReport> SalvageLog(const std::string& src, const std::string& out);
+
+}  // namespace twin

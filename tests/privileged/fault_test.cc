@@ -1,0 +1,280 @@
+// Real faults against the real twind: a full (small, real) tmpfs filled and freed under it, a
+// data dir without CURRENT, a WAL cut while it was down, kill -9 in the middle of a storm. Each
+// asserts that nothing disappears without a gap that tells the truth or a refusal that says what
+// to do, and that verify fails when something it vouched for is gone.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/statvfs.h>
+
+#include <atomic>
+#include <fstream>
+
+#include "eventlog/wal_recovery.h"
+#include "tests/common/small_tmpfs.h"
+#include "tests/core/fault_test_util.h"
+#include "tests/privileged/harness.h"
+
+namespace twin::testing {
+namespace {
+
+uint64_t WallNow() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+// Runs /bin/true NAME and waits for it.
+void RunMarker(const std::string& name) {
+  char* argv[] = {const_cast<char*>("/bin/true"), const_cast<char*>(name.c_str()), nullptr};
+  char* envp[] = {nullptr};
+  pid_t pid;
+  if (posix_spawn(&pid, "/bin/true", nullptr, nullptr, argv, envp) == 0) WaitStatus(pid);
+}
+
+bool WaitForLog(const Twind& t, const std::string& needle, int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (t.Log().find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+bool IsMarker(const Event& e, const std::string& prefix) {
+  return e.kind == EventKind::kProcessExec && e.argv.size() >= 2 && e.argv[1].starts_with(prefix);
+}
+
+// Fills the filesystem of path with a file until `leave` bytes are free (0: until ENOSPC).
+void Fill(const std::string& path, uint64_t leave) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  std::string chunk(64 << 10, 'f');
+  for (;;) {
+    struct statvfs sv {};
+    ASSERT_EQ(fstatvfs(fd, &sv), 0);
+    const uint64_t free_bytes = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+    if (leave && free_bytes <= leave) break;
+    const size_t n = leave ? std::min<uint64_t>(chunk.size(), free_bytes - leave) : chunk.size();
+    if (write(fd, chunk.data(), n) <= 0) break;  // ENOSPC
+  }
+  close(fd);
+}
+
+std::string WriteConfig(const std::string& dir, const std::string& text) {
+  const std::string p = dir + "/twind.toml";
+  std::ofstream(p) << text;
+  return p;
+}
+
+struct Outcome {
+  std::vector<KeyedEvent> events;
+  size_t markers = 0;
+};
+
+Outcome Read(const std::string& dir, const std::string& prefix) {
+  Outcome o;
+  o.events = ReadAll(dir);
+  for (const auto& ke : o.events) o.markers += IsMarker(ke.event, prefix);
+  return o;
+}
+
+TEST(FaultDiskFull, AfterEnospcTwindReopensTheLogItselfAndRecordsTheTrueGap) {
+  TWIN_REQUIRE_BPF();
+  SmallTmpfs fs("48m");
+  ASSERT_TRUE(fs.mounted()) << "mount tmpfs: " << fs.error();
+  const std::string side = MakeTempDir("fault-enospc");
+  // min_free_bytes = 0: no low-disk stop, the write itself fails with ENOSPC.
+  Twind twind(fs.sub("data"), side + "/twind.log");
+  twind.set_config(WriteConfig(side, "min_free_bytes = 0\n"));
+  ASSERT_TRUE(twind.Start());
+  const std::string tag = "twin-enospc-" + std::to_string(getpid());
+
+  Fill(fs.sub("filler"), 0);
+  const uint64_t full_ns = WallNow();
+  size_t during = 0;
+  for (; during < 200000 && twind.Log().find("event log writing stopped") == std::string::npos;
+       ++during) {
+    RunMarker(tag + "-full-" + std::to_string(during));
+  }
+  ASSERT_TRUE(WaitForLog(twind, "event log writing stopped", 5)) << twind.Log();
+  const uint64_t stopped_ns = WallNow();  // RocksDB's preallocated WAL filled up before this
+  for (int i = 0; i < 300; ++i, ++during) RunMarker(tag + "-full-" + std::to_string(during));
+
+  ASSERT_TRUE(std::filesystem::remove(fs.sub("filler")));
+  const uint64_t freed_ns = WallNow();
+  ASSERT_TRUE(WaitForLog(twind, "event log writing resumed", 30)) << twind.Log();
+  for (int i = 0; i < 200; ++i) RunMarker(tag + "-after-" + std::to_string(i));
+  ASSERT_TRUE(WaitForEvent(twind.data_dir(), [&](const Event& e) {
+    return IsMarker(e, tag + "-after-199");
+  }, 10000)) << "capture did not go on after the disk was freed";
+  ASSERT_EQ(twind.Stop(), 0);
+
+  Outcome after = Read(twind.data_dir(), tag + "-after-");
+  EXPECT_EQ(after.markers, 200u) << "execs after the disk was freed were lost";
+  const Outcome full = Read(twind.data_dir(), tag + "-full-");
+  const Event* gap = nullptr;
+  for (const auto& ke : after.events) {
+    if (ke.event.kind == EventKind::kGap &&
+        ke.event.reason.find("write failed") != std::string::npos) {
+      gap = &ke.event;
+    }
+  }
+  ASSERT_NE(gap, nullptr) << "no gap for the write outage\n" << twind.Log();
+  // The window starts at the last record written: after the disk filled, before twind said so.
+  EXPECT_GE(gap->gap_start_ns + 5'000'000'000ull, full_ns);
+  EXPECT_LE(gap->gap_start_ns, stopped_ns);
+  EXPECT_GE(gap->gap_end_ns, freed_ns);
+  EXPECT_GT(gap->lost, 0u);
+  EXPECT_GE(full.markers + gap->lost, during)
+      << "markers neither written nor counted in the gap";
+  EXPECT_EQ(after.events.back().event.kind, EventKind::kDaemonStop);
+  auto log = EventLog::OpenReader(twind.data_dir());
+  ASSERT_TRUE(log.ok());
+  VerifyReport v = (*log)->Verify();
+  EXPECT_TRUE(v.ok()) << v.problems.front().key << ": " << v.problems.front().what;
+  auto mid = StateAt(**log, gap->gap_start_ns + (gap->gap_end_ns - gap->gap_start_ns) / 2);
+  ASSERT_TRUE(mid.ok());
+  EXPECT_TRUE(mid->uncertain) << "state in the middle of the outage said certain";
+}
+
+TEST(FaultDiskFull, OnASmallFilesystemWritingStopsBeforeEnospcAndResumes) {
+  TWIN_REQUIRE_BPF();
+  SmallTmpfs fs("48m");
+  ASSERT_TRUE(fs.mounted()) << "mount tmpfs: " << fs.error();
+  const std::string side = MakeTempDir("fault-lowdisk");
+  Twind twind(fs.sub("data"), side + "/twind.log");  // the default thresholds
+  ASSERT_TRUE(twind.Start());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // one disk check
+  EXPECT_EQ(twind.Log().find("writing stopped"), std::string::npos)
+      << "twind stopped writing on an empty 48 MB filesystem\n" << twind.Log();
+  const std::string tag = "twin-lowdisk-" + std::to_string(getpid());
+
+  Fill(fs.sub("filler"), 2 << 20);
+  ASSERT_TRUE(WaitForLog(twind, "event log writing stopped (low disk", 10)) << twind.Log();
+  EXPECT_NE(twind.Log().find("free space on the data dir's filesystem is low"), std::string::npos);
+  for (int i = 0; i < 100; ++i) RunMarker(tag + "-low-" + std::to_string(i));
+  std::filesystem::remove(fs.sub("filler"));
+  ASSERT_TRUE(WaitForLog(twind, "event log writing resumed", 10)) << twind.Log();
+  for (int i = 0; i < 100; ++i) RunMarker(tag + "-after-" + std::to_string(i));
+  ASSERT_TRUE(WaitForEvent(twind.data_dir(), [&](const Event& e) {
+    return IsMarker(e, tag + "-after-99");
+  }, 10000));
+  ASSERT_EQ(twind.Stop(), 0);
+
+  const Outcome after = Read(twind.data_dir(), tag + "-after-");
+  const Outcome low = Read(twind.data_dir(), tag + "-low-");
+  EXPECT_EQ(after.markers, 100u);
+  const Event* open = nullptr;
+  const Event* closed = nullptr;
+  for (const auto& ke : after.events) {
+    if (ke.event.kind != EventKind::kGap) continue;
+    if (ke.event.reason.starts_with("low disk: writing stopped")) open = &ke.event;
+    if (ke.event.reason.starts_with("low disk:") && ke.event.gap_end_ns != 0) closed = &ke.event;
+  }
+  ASSERT_NE(open, nullptr);
+  ASSERT_NE(closed, nullptr);
+  EXPECT_EQ(open->gap_end_ns, 0u);
+  EXPECT_EQ(closed->gap_start_ns, open->gap_start_ns);
+  EXPECT_GE(low.markers + closed->lost, 100u);
+  EXPECT_EQ(after.events.back().event.kind, EventKind::kDaemonStop);
+}
+
+TEST(FaultDataDir, TwindRefusesADataDirWithoutCurrentEveryTimeAndTouchesNothing) {
+  TWIN_REQUIRE_BPF();
+  const std::string dir = MakeTempDir("fault-current");
+  Twind twind(dir + "/data");
+  ASSERT_TRUE(twind.Start());
+  for (int i = 0; i < 100; ++i) RunMarker("twin-current-" + std::to_string(i));
+  ASSERT_EQ(twind.Stop(), 0);
+  const uint64_t before_count = ReadAll(twind.data_dir()).size();
+  ASSERT_TRUE(std::filesystem::remove(twind.data_dir() + "/CURRENT"));
+  const auto before = Fingerprint(twind.data_dir());
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the unit restarts it after a failure
+    EXPECT_FALSE(twind.Start({}, 10)) << "twind started on a log without CURRENT";
+  }
+  EXPECT_NE(twind.Log().find("CURRENT file is missing"), std::string::npos) << twind.Log();
+  EXPECT_NE(twind.Log().find("twin-replay recover"), std::string::npos);
+  EXPECT_EQ(Fingerprint(twind.data_dir()), before) << "a refused start changed the data dir";
+  EXPECT_GT(before_count, 100u);
+}
+
+TEST(FaultWal, TwindOnACutWalRecordsTheLossTrulyAndSaysSoAtStart) {
+  TWIN_REQUIRE_BPF();
+  const std::string dir = MakeTempDir("fault-wal");
+  Twind twind(dir + "/data");
+  ASSERT_TRUE(twind.Start());
+  for (int i = 0; i < 500; ++i) RunMarker("twin-wal-" + std::to_string(i));
+  ASSERT_TRUE(WaitForEvent(twind.data_dir(), [](const Event& e) {
+    return IsMarker(e, "twin-wal-499");
+  }));
+  // Killed, so that the records stay in the WAL (a clean stop flushes them into a table) and the
+  // group commit has synced the anchor.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  twind.Stop(SIGKILL);
+  const std::string wal = NewestWal(twind.data_dir());
+  ASSERT_FALSE(wal.empty()) << "nothing in the WAL to cut";
+  TruncateTo(wal, std::filesystem::file_size(wal) / 2);
+
+  auto verify_cut = [&] {
+    auto log = EventLog::OpenReader(twind.data_dir());
+    EXPECT_TRUE(log.ok());
+    return log.ok() ? (*log)->Verify() : VerifyReport{};
+  };
+  EXPECT_FALSE(verify_cut().ok()) << "verify passed on a cut WAL";
+
+  ASSERT_TRUE(twind.Start());
+  EXPECT_NE(twind.Log().find("the event log was damaged while twind was not running"),
+            std::string::npos) << twind.Log();
+  ASSERT_EQ(twind.Stop(), 0);
+  const auto events = ReadAll(twind.data_dir());
+  const Event* loss = nullptr;
+  const Event* down = nullptr;
+  for (const auto& ke : events) {
+    if (ke.event.kind != EventKind::kGap) continue;
+    if (ke.event.reason.starts_with("log damaged:")) loss = &ke.event;
+    else if (loss && !down) down = &ke.event;
+  }
+  ASSERT_NE(loss, nullptr) << "no gap for the records the cut took";
+  EXPECT_GT(loss->lost, 0u);
+  EXPECT_NE(loss->reason.find("records after key"), std::string::npos) << loss->reason;
+  ASSERT_NE(down, nullptr);
+  EXPECT_EQ(down->reason.find("no clean stop recorded"), std::string::npos)
+      << "the downtime gap claims the previous run did not stop cleanly: " << down->reason;
+  VerifyReport v = verify_cut();
+  EXPECT_FALSE(v.ok()) << "verify vouches for a log that lost records";
+}
+
+TEST(FaultCrash, StateInTheDowntimeAfterKillNineIsUncertainAndTheCountUnknown) {
+  TWIN_REQUIRE_BPF();
+  const std::string dir = MakeTempDir("fault-kill");
+  Twind twind(dir + "/data");
+  ASSERT_TRUE(twind.Start());
+  std::atomic<bool> stop{false};
+  std::thread storm([&] {
+    for (int i = 0; !stop; ++i) RunMarker("twin-kill-" + std::to_string(i));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  const uint64_t kill_ns = WallNow();
+  twind.Stop(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  const uint64_t restart_ns = WallNow();
+  ASSERT_TRUE(twind.Start());
+  stop = true;
+  storm.join();
+  ASSERT_EQ(twind.Stop(), 0);
+  auto log = EventLog::OpenReader(twind.data_dir());
+  ASSERT_TRUE(log.ok());
+  auto mid = StateAt(**log, kill_ns + (restart_ns - kill_ns) / 2);
+  ASSERT_TRUE(mid.ok());
+  EXPECT_TRUE(mid->uncertain) << "state in the downtime said certain";
+  bool unknown = false;
+  for (const auto& ke : ReadAll(twind.data_dir())) {
+    if (ke.event.kind != EventKind::kGap || ke.event.gap_end_ns < restart_ns) continue;
+    for (const auto& [k, v] : ke.event.attrs) unknown |= k == "lost_count" && v == "unknown";
+  }
+  EXPECT_TRUE(unknown) << "the downtime gap does not say its count is unknown";
+  EXPECT_TRUE((*log)->Verify().ok());
+}
+
+}  // namespace
+}  // namespace twin::testing
