@@ -79,13 +79,17 @@ st_make_root() {
   # controllers (they are the host's v1 hierarchies), so it must not try.
   printf '\n# safetytwin test container: no delegated cgroup controllers\ncgroup_controllers = [ ]\n' \
     >> "$r/etc/libvirt/qemu.conf"
-  # Paths the overlay cannot show (other file systems) are bound in.
-  ST_BINDS=()
-  local p
-  for p in "$ST_SRC" "${TWIN_BUILD_DIR:-}" /var/lib/safetytwin-images; do
-    [[ -n "$p" && -e "$p" ]] || continue
-    if [[ "$(stat -c %d "$p")" != "$(stat -c %d /)" ]]; then ST_BINDS+=("--bind=$p"); fi
-  done
+  # The checkout, its build and the cached twin image are bound in at the same paths: the overlay
+  # cannot show other file systems, and the container mounts its own /tmp (a checkout under /tmp
+  # would be invisible otherwise).
+  ST_BINDS=("--bind=$ST_SRC")
+  local build="${TWIN_BUILD_DIR:-$ST_SRC/build}"
+  [[ "$build" == "$ST_SRC"/* || ! -d "$build" ]] || ST_BINDS+=("--bind=$build")
+  # The image cache is seen through the overlay (writes to its lock stay in the copy) unless it
+  # is on another file system.
+  if [[ -d /var/lib/safetytwin-images && "$(stat -c %d /var/lib/safetytwin-images)" != "$(stat -c %d /)" ]]; then
+    ST_BINDS+=("--bind=/var/lib/safetytwin-images")
+  fi
 }
 
 # st_boot systemd|daemon: PID 1 is systemd (the product installs its unit) or a plain stub init
