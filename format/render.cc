@@ -81,6 +81,8 @@ void ProcImageJson(const Event& e, JsonWriter& w) {
       .Field("container_id", e.container_id);
 }
 
+}  // namespace
+
 std::string_view ResyncOpName(ResyncOp op) {
   switch (op) {
     case ResyncOp::kUpsert: return "upsert";
@@ -97,8 +99,6 @@ std::string_view ResyncEntityName(ResyncEntity en) {
     default: return "none";
   }
 }
-
-}  // namespace
 
 void HostToJson(const HostFacts& h, JsonWriter& w) {
   w.BeginObject()
