@@ -19,7 +19,6 @@ std::string EncodeEventToString(const Event& e);
 Status DecodeEvent(std::string_view bytes, Event* out);
 
 std::string EncodeSnapshot(const Snapshot& s);
-Status DecodeSnapshot(std::string_view bytes, Snapshot* out);
 // Decodes only the state (skips the diff) — the hot path of StateAt.
 Status DecodeSnapshotState(std::string_view bytes, State* out);
 

@@ -139,4 +139,10 @@ struct KeyedEvent {
   Event event;
 };
 
+// A socket event: bind, listen or a listener's close (each carries the sock fields).
+inline bool IsSocketEvent(const Event& e) {
+  return e.kind == EventKind::kSocketBind || e.kind == EventKind::kSocketListen ||
+         e.kind == EventKind::kListenerClose;
+}
+
 }  // namespace twin

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "eventlog/chain.h"
 #include "eventlog/event.h"
 #include "eventlog/state.h"
 #include "eventlog/status.h"
@@ -43,7 +44,6 @@ bool DecodeKey(std::string_view bytes, EventKey* out);
 std::string KeyToString(const EventKey& k);  // "ts_ns:seq" for messages
 EventKey NextKey(const EventKey& k);         // the smallest key after k
 
-using Hash = std::array<uint8_t, 32>;
 std::string HashHex(const Hash& h);
 
 struct Snapshot {
@@ -156,7 +156,6 @@ class EventLog {
   Result<std::optional<uint64_t>> GapRecordedAfter(uint64_t t_ns) const;
 
   // Meta and the twin catalogue: small opaque values under string keys.
-  Status PutMeta(const std::string& key, const std::string& value);
   Result<std::optional<std::string>> GetMeta(const std::string& key) const;
   Status PutTwin(const std::string& key, const std::string& value);
   Status ScanTwin(const std::function<bool(std::string_view key, std::string_view value)>& fn) const;

@@ -18,8 +18,8 @@
 #include "eventlog/timefmt.h"
 #include "forensics/digest.h"
 #include "forensics/tar.h"
-#include "replay/json_writer.h"
-#include "replay/render.h"
+#include "format/json_writer.h"
+#include "format/render.h"
 
 #ifndef TWIN_VERSION
 #define TWIN_VERSION "0.0.0"
@@ -247,7 +247,7 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
   std::unique_ptr<FILE, int (*)(FILE*)> tmp(fdopen(tmp_fd, "w+b"), fclose);
 
   std::map<std::string, std::string> digests;
-  Sha256 rec_sha, ev_sha, chain_sha;
+  Sha256 rec_sha, ev_sha;
   Status s = tw.Begin("records.bin");
   if (!s.ok()) return s;
   std::string buf, jbuf, reenc;
@@ -279,7 +279,7 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
     std::string_view payload = value.substr(32);
     Hash stored;
     std::memcpy(stored.data(), value.data(), 32);
-    if (ChainHash(chain_sha, prev, key, payload) != stored) {
+    if (ChainHash(prev, key, payload) != stored) {
       failure = Status::Tampered("the event log fails its hash chain at key " + KeyToString(k) +
                                  "; run twin-replay verify (a bundle would not verify)");
       return false;
@@ -589,7 +589,6 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
   MemberReader rec(path, rec_it->second);
   std::string hdr, scratch;
   std::string_view body;
-  Sha256 chain_sha;
   Hash prev = anchor;
   EventKey last_key{};
   bool have_last = false;
@@ -636,7 +635,7 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
       if (!listed) problem("records.bin", "record " + ks() + " is marked redacted but the manifest does not list it");
     } else {
       if (listed) problem("records.bin", "record " + ks() + " is listed as redacted in the manifest but is not marked");
-      if (ChainHash(chain_sha, prev, key_bytes, payload) != stored) {
+      if (ChainHash(prev, key_bytes, payload) != stored) {
         problem("records.bin", "chain hash mismatch at record " + ks() +
                                    ": this record, or the one before it, was edited, inserted, deleted or moved");
       } else {

@@ -11,6 +11,7 @@
 #include "forensics/digest.h"
 #include "forensics/seal.h"
 #include "tests/forensics/forensics_test_util.h"
+#include "format/codec.h"
 
 namespace twin {
 namespace {
@@ -117,7 +118,7 @@ TEST_F(Seals, KeyFileIsPrivateAndEvolvesOneWay) {
   SealKey k = vk_.k0;
   const std::string file = testing::Slurp(SealKeyPath(dir_));
   for (int e = 0; e < 5; ++e) {
-    EXPECT_EQ(file.find(BytesHex(std::string_view(reinterpret_cast<const char*>(k.data()), 32))),
+    EXPECT_EQ(file.find(HexEncode(std::string_view(reinterpret_cast<const char*>(k.data()), 32))),
               std::string::npos) << "old key k_" << e << " still on disk";
     k = EvolveSealKey(k);
   }
@@ -155,11 +156,10 @@ class Attacker {
     ASSERT_TRUE(DecodeEvent(std::string_view(all[i].second).substr(32), &e).ok());
     e.argv = {"sh", "-c", "nothing to see"};
     all[i].second = all[i].second.substr(0, 32) + EncodeEventToString(e);
-    Sha256 sha;
     Hash prev{};
     std::map<std::string, Hash> hash_at;
     for (auto& [k, v] : all) {
-      Hash h = ChainHash(sha, prev, k, std::string_view(v).substr(32));
+      Hash h = ChainHash(prev, k, std::string_view(v).substr(32));
       std::memcpy(v.data(), h.data(), 32);
       raw_.Put(raw_.events(), k, v);
       hash_at[k] = h;

@@ -7,8 +7,8 @@
 
 #include "eventlog/event.h"
 #include "eventlog/state.h"
-#include "replay/json_writer.h"
-#include "replay/terminal.h"
+#include "format/json_writer.h"
+#include "format/terminal.h"
 
 namespace twin {
 
