@@ -24,10 +24,16 @@
 
 namespace twin {
 
-bool EventFilter::Matches(const Event& e) const {
+namespace {
+template <typename E>
+bool FilterMatches(const EventFilter& f, const E& e) {
+  const auto& kinds = f.kinds;
+  const auto& pid = f.pid;
+  const auto& unit = f.unit;
+  const auto& port = f.port;
   if (!kinds.empty() && std::find(kinds.begin(), kinds.end(), e.kind) == kinds.end()) return false;
   if (pid && e.pid != *pid) return false;
-  if (unit && e.unit != *unit) return false;
+  if (unit && std::string_view(e.unit) != *unit) return false;
   if (port) {
     const bool sock = e.kind == EventKind::kSocketBind || e.kind == EventKind::kSocketListen ||
                       e.kind == EventKind::kListenerClose ||
@@ -36,6 +42,10 @@ bool EventFilter::Matches(const Event& e) const {
   }
   return true;
 }
+}  // namespace
+
+bool EventFilter::Matches(const Event& e) const { return FilterMatches(*this, e); }
+bool EventFilter::Matches(const EventView& e) const { return FilterMatches(*this, e); }
 
 Status ParseKinds(const std::vector<std::string>& names, std::vector<EventKind>* out) {
   for (const auto& item : names) {
@@ -229,18 +239,26 @@ int CmdEvents(const Common& c, const std::string& since, const std::string& unti
   Output out;
   if (!c.json) out.buf() += fmt::format("{:<30} {:<12} {}\n", "TIME", "KIND", "DETAIL");
   uint64_t n = 0;
-  Status s = ForEachFiltered(*log, f, [&](const EventKey& k, const Event& e) {
-    if (c.json) {
-      JsonWriter w(out.buf());
-      EventToJson(k, e, w);
-      out.buf() += '\n';
-    } else {
+  Status s;
+  if (c.json) {
+    // JSON Lines straight from each record (no copy of its strings into an Event).
+    s = log->ScanViews({f.since_ns, 0}, {f.until_ns, UINT64_MAX},
+                       [&](const EventKey& k, const EventView& e) {
+                         if (!f.Matches(e)) return true;
+                         JsonWriter w(out.buf());
+                         EventToJson(k, e, w);
+                         out.buf() += '\n';
+                         out.MaybeFlush();
+                         return limit == 0 || ++n < limit;
+                       });
+  } else {
+    s = ForEachFiltered(*log, f, [&](const EventKey& k, const Event& e) {
       out.buf() += fmt::format("{:<30} {:<12} {}\n", FormatRfc3339Ns(e.ts_ns), KindName(e.kind),
                                EventSummary(e));
-    }
-    out.MaybeFlush();
-    return limit == 0 || ++n < limit;
-  });
+      out.MaybeFlush();
+      return limit == 0 || ++n < limit;
+    });
+  }
   out.Flush();
   if (!s.ok()) return ReportReadError(s, c.data_dir);
   return 0;

@@ -23,6 +23,7 @@ struct EventFilter {
   std::optional<std::string> unit;
   std::optional<uint16_t> port;
   bool Matches(const Event& e) const;
+  bool Matches(const EventView& e) const;
 };
 
 // Parses "exec,exit" / repeated --kind values into kinds; error names the valid kinds.
