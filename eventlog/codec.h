@@ -22,7 +22,6 @@ Status DecodeEvent(std::string_view bytes, Event* out);
 Status DecodeEventView(std::string_view bytes, EventView* out);
 
 std::string EncodeSnapshot(const Snapshot& s);
-Status DecodeSnapshot(std::string_view bytes, Snapshot* out);
 // Decodes only the state (skips the diff) — the hot path of StateAt.
 Status DecodeSnapshotState(std::string_view bytes, State* out);
 

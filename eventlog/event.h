@@ -139,4 +139,11 @@ struct KeyedEvent {
   Event event;
 };
 
+// A socket event: bind, listen or a listener's close (each carries the sock fields).
+inline bool IsSocketKind(EventKind k) {
+  return k == EventKind::kSocketBind || k == EventKind::kSocketListen ||
+         k == EventKind::kListenerClose;
+}
+inline bool IsSocketEvent(const Event& e) { return IsSocketKind(e.kind); }
+
 }  // namespace twin

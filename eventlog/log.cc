@@ -30,6 +30,7 @@
 #include "eventlog/table_merge.h"
 #include "eventlog/timefmt.h"
 #include "eventlog/wal_recovery.h"
+#include "format/codec.h"
 
 namespace twin {
 
@@ -178,13 +179,7 @@ std::string KeyToString(const EventKey& k) {
 }
 
 std::string HashHex(const Hash& h) {
-  static const char* kHex = "0123456789abcdef";
-  std::string s(64, '0');
-  for (size_t i = 0; i < 32; ++i) {
-    s[2 * i] = kHex[h[i] >> 4];
-    s[2 * i + 1] = kHex[h[i] & 15];
-  }
-  return s;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
 }
 
 Result<FsyncPolicy> ParseFsyncPolicy(std::string_view s) {
@@ -1067,14 +1062,6 @@ Result<std::vector<EventKey>> EventLog::SnapshotKeys() const {
   auto s = FromRocks(it->status(), "cannot read snapshots");
   if (!s.ok()) return s;
   return out;
-}
-
-Status EventLog::PutMeta(const std::string& key, const std::string& value) {
-  if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
-  // A failed write is sticky (log.h): nothing more is written until the log is reopened.
-  if (Status d = impl_->Drain(); !d.ok()) return d;
-  return FromRocks(impl_->db->Put(rocksdb::WriteOptions(), impl_->meta, key, value),
-                   "cannot write meta " + key);
 }
 
 Result<std::optional<std::string>> EventLog::GetMeta(const std::string& key) const {

@@ -161,7 +161,6 @@ class EventLog {
   Result<std::optional<uint64_t>> GapRecordedAfter(uint64_t t_ns) const;
 
   // Meta and the twin catalogue: small opaque values under string keys.
-  Status PutMeta(const std::string& key, const std::string& value);
   Result<std::optional<std::string>> GetMeta(const std::string& key) const;
   Status PutTwin(const std::string& key, const std::string& value);
   Status ScanTwin(const std::function<bool(std::string_view key, std::string_view value)>& fn) const;

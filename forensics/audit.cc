@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eventlog/timefmt.h"
-#include "replay/json_writer.h"
+#include "format/json_writer.h"
 
 namespace twin {
 

@@ -18,8 +18,8 @@
 #include "eventlog/timefmt.h"
 #include "forensics/digest.h"
 #include "forensics/tar.h"
-#include "replay/json_writer.h"
-#include "replay/render.h"
+#include "format/json_writer.h"
+#include "format/render.h"
 
 #ifndef TWIN_VERSION
 #define TWIN_VERSION "0.0.0"

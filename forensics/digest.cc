@@ -1,4 +1,5 @@
 #include "forensics/digest.h"
+#include "format/codec.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -48,30 +49,7 @@ Hash HmacSha256(std::string_view key, std::string_view msg) {
 }
 
 bool ParseHashHex(std::string_view hex, Hash* out) {
-  if (hex.size() != 64) return false;
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < 32; ++i) {
-    int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
-
-std::string BytesHex(std::string_view bytes) {
-  static const char* kHex = "0123456789abcdef";
-  std::string s;
-  s.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    s += kHex[c >> 4];
-    s += kHex[c & 15];
-  }
-  return s;
+  return HexDecode(hex, out->data(), out->size());
 }
 
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {

@@ -31,7 +31,6 @@ Hash ChainHash(Sha256& sha, const Hash& prev, std::string_view key, std::string_
 
 Hash HmacSha256(std::string_view key, std::string_view msg);
 bool ParseHashHex(std::string_view hex, Hash* out);
-std::string BytesHex(std::string_view bytes);
 bool ConstantTimeEqual(std::string_view a, std::string_view b);
 
 }  // namespace twin

@@ -8,8 +8,9 @@
 #include "eventlog/codec.h"
 #include "eventlog/timefmt.h"
 #include "forensics/digest.h"
-#include "replay/json_writer.h"
-#include "replay/render.h"
+#include "format/json_writer.h"
+#include "format/render.h"
+#include "format/codec.h"
 
 #ifndef TWIN_VERSION
 #define TWIN_VERSION "0.0.0"
@@ -94,21 +95,6 @@ void AppendIso8601MicrosQuoted(std::string& out, uint64_t ts_ns) {
 // A view of the RFC 3339 text of ts_ns in buf, valid while buf lives.
 std::string_view Rfc3339Ns(uint64_t ts_ns, char (&buf)[32]) {
   return std::string_view(buf, FormatRfc3339NsTo(buf, ts_ns));
-}
-
-void AppendHex(std::string& out, const Hash& h) {
-  static const char kHexDigits[] = "0123456789abcdef";
-  char buf[64];
-  for (size_t i = 0; i < 32; ++i) {
-    buf[2 * i] = kHexDigits[h[i] >> 4];
-    buf[2 * i + 1] = kHexDigits[h[i] & 15];
-  }
-  out.append(buf, 64);
-}
-
-bool IsSocketEvent(const Event& e) {
-  return e.kind == EventKind::kSocketBind || e.kind == EventKind::kSocketListen ||
-         e.kind == EventKind::kListenerClose;
 }
 
 bool IsProcessEvent(const Event& e) {
@@ -427,7 +413,7 @@ class TimesketchFormatter : public LineFormatter {
     out += ",\"data_type\":\"safetytwin:event:";
     out += KindName(e.kind);
     out += "\",\"chain_hash\":\"";
-    AppendHex(out, chain);
+    AppendHex(out, std::string_view(reinterpret_cast<const char*>(chain.data()), chain.size()));
     out += '"';
     AppendEventFields(key, e, out);
     out += "}\n";

@@ -15,7 +15,7 @@
 #include "eventlog/event.h"
 #include "eventlog/log.h"
 #include "forensics/redact.h"
-#include "replay/replay.h"
+#include "eventlog/filter.h"
 
 namespace twin {
 

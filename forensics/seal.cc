@@ -7,12 +7,14 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
+#include <fstream>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "eventlog/timefmt.h"
 #include "forensics/digest.h"
+#include "format/codec.h"
 
 namespace twin {
 namespace {
@@ -25,7 +27,7 @@ void PutBE64(std::string& out, uint64_t v) {
 }
 
 std::string KeyHex(const SealKey& k) {
-  return BytesHex(std::string_view(reinterpret_cast<const char*>(k.data()), k.size()));
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(k.data()), k.size()));
 }
 
 std::string StateText(const SealKeyState& st) {
@@ -59,6 +61,16 @@ Status WriteAllAt(int fd, const std::string& data, const std::string& path) {
 std::string FormatVerificationKey(const VerificationKey& vk) {
   return "twinvk1:" + std::to_string(vk.t0_ns) + ":" + std::to_string(vk.interval_ns) + ":" +
          KeyHex(vk.k0);
+}
+
+Result<VerificationKey> LoadVerificationKeyArg(const std::string& arg) {
+  std::string text = arg;
+  if (!arg.empty() && arg[0] == '@') {
+    std::ifstream f(arg.substr(1));
+    if (!f) return Status::NotFound("cannot read the key file " + arg.substr(1));
+    std::getline(f, text);
+  }
+  return ParseVerificationKey(text);
 }
 
 Result<VerificationKey> ParseVerificationKey(std::string_view text) {

@@ -28,6 +28,8 @@ struct VerificationKey {
 };
 std::string FormatVerificationKey(const VerificationKey& vk);  // "twinvk1:<t0>:<interval>:<hex>"
 Result<VerificationKey> ParseVerificationKey(std::string_view text);
+// A --key argument: the key itself, or "@path" for the first line of a file that holds it.
+Result<VerificationKey> LoadVerificationKeyArg(const std::string& arg);
 
 struct SealKeyState {
   uint64_t epoch = 0;  // the key below is k_epoch

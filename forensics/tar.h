@@ -25,7 +25,6 @@ class TarWriter {
   Status End();                           // finishes the member (pads, patches its header)
   Status Add(const std::string& name, std::string_view content);  // Begin+Write+End
   Status Close();                         // two zero blocks, fsync
-  uint64_t member_size() const { return size_; }
 
  private:
   TarWriter(FILE* f, std::string path, uint64_t mtime) : f_(f), path_(std::move(path)), mtime_(mtime) {}

@@ -6,8 +6,8 @@
 
 #include "eventlog/salvage.h"
 #include "eventlog/timefmt.h"
-#include "replay/json_writer.h"
-#include "replay/render.h"
+#include "format/json_writer.h"
+#include "format/render.h"
 
 namespace twin {
 

@@ -10,31 +10,16 @@
 #include "eventlog/log.h"
 #include "eventlog/timefmt.h"
 #include "replay/args.h"
-#include "replay/terminal.h"
+#include "replay/cli.h"
+#include "format/terminal.h"
 #include "vm/catalogue.h"
 #include "vm/twin.h"
 
 namespace twin {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: twin-replay [--data-dir DIR] vm --list [--json] [--domain NAME]\n"
-    "       twin-replay [--data-dir DIR] vm --at T [--replace] [--domain NAME] [--uri URI]\n"
-    "                                       [--image-dir DIR] [--overlay-root DIR] [--json]\n"
-    "       twin-replay vm --domains [--json] [--domain NAME] [--uri URI] [--overlay-root DIR]\n"
-    "       twin-replay vm --remove NAME [--domain NAME] [--uri URI] [--overlay-root DIR]\n"
-    "  --list      the twin snapshot catalogue (snapshot, host state time, overlay, chain)\n"
-    "  --at T      boot a twin domain reflecting the host at T (RFC 3339, epoch s/ns, -5m):\n"
-    "              the newest snapshot at or before T plus the delta to T. The domain is\n"
-    "              named <domain>-at-<time> unless --replace (replaces the live twin; a\n"
-    "              running twind will bring it forward again at its next significant change)\n"
-    "  --domains   the <domain>-at-<time> copies made by --at (state time, source, running)\n"
-    "  --remove N  stop and undefine the copy N and delete its overlays (never the live twin)\n"
-    "  --overlay-root DIR  where the twin's overlays and domain records live\n"
-    "              (default /var/lib/libvirt/images/safetytwin)\n";
-
 struct VmArgs {
-  std::string data_dir = kDefaultDataDir;
+  std::string data_dir = kDefaultDataDir;  // the CLI's --data-dir
   bool list = false;
   bool domains = false;
   std::string remove;
@@ -188,44 +173,10 @@ int ListCopies(const VmArgs& a, vm::TwinVm& twin) {
   return 0;
 }
 
-}  // namespace
-
-int RunVmCommand(int argc, char** argv) {
-  VmArgs a;
-  bool seen_vm = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    auto need = [&](const char* what) -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "twin-replay vm: %s needs a value\n%s", what, kUsage);
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (s == "vm" && !seen_vm) seen_vm = true;
-    else if (s == "--data-dir") a.data_dir = need("--data-dir");
-    else if (s == "--list") a.list = true;
-    else if (s == "--domains") a.domains = true;
-    else if (s == "--remove") a.remove = need("--remove");
-    else if (s == "--at") a.at = need("--at");
-    else if (s == "--replace") a.replace = true;
-    else if (s == "--json") a.json = true;
-    else if (s == "--domain") a.domain = need("--domain");
-    else if (s == "--uri") a.uri = need("--uri");
-    else if (s == "--image-dir") a.image_dir = need("--image-dir");
-    else if (s == "--overlay-root") a.overlay_root = need("--overlay-root");
-    else if (s == "-h" || s == "--help") {
-      std::printf("%s", kUsage);
-      return 0;
-    } else {
-      std::fprintf(stderr, "twin-replay vm: unknown argument '%s'\n%s", E(s), kUsage);
-      return 2;
-    }
-  }
+int RunVm(const VmArgs& a) {
   if (a.list + !a.at.empty() + a.domains + !a.remove.empty() != 1) {
-    std::fprintf(stderr,
-                 "twin-replay vm: give exactly one of --list, --at T, --domains or --remove NAME\n%s",
-                 kUsage);
+    PrintError("twin-replay vm: ",
+               "give exactly one of --list, --at T, --domains or --remove NAME (see twin-replay vm --help)");
     return 2;
   }
   if (a.domains || !a.remove.empty()) {  // libvirt and the overlays, no log
@@ -246,6 +197,45 @@ int RunVmCommand(int argc, char** argv) {
     return 1;
   }
   return a.list ? List(a, **log) : At(a, **log);
+}
+
+}  // namespace
+
+void AddVmCommands(CLI::App& app, CliContext& ctx) {
+  auto* vm = app.add_subcommand("vm", "the twin VM at any time (--at T), the snapshot catalogue (--list)");
+  vm->footer(
+      "Exactly one of --list, --at, --domains, --remove.\n"
+      "--at boots a twin domain reflecting the host at T: the newest snapshot at or before T plus\n"
+      "the delta to T, named <domain>-at-<time> unless --replace (which replaces the live twin; a\n"
+      "running twind brings it forward again at its next significant change).");
+  auto a = std::make_shared<VmArgs>();
+  vm->add_flag("--list", a->list, "the twin snapshot catalogue (snapshot, host state time, overlay, chain)");
+  vm->add_option("--at", a->at, "boot a twin domain reflecting the host at T (RFC 3339, epoch s/ns, -5m)");
+  vm->add_flag("--domains", a->domains, "the <domain>-at-<time> copies made by --at");
+  vm->add_option("--remove", a->remove, "stop and undefine the copy NAME and delete its overlays (never the live twin)");
+  vm->add_flag("--replace", a->replace, "with --at: replace the live twin");
+  vm->add_option("--domain", a->domain, "the twin's libvirt domain")->capture_default_str();
+  vm->add_option("--uri", a->uri, "libvirt connection URI")->capture_default_str();
+  vm->add_option("--image-dir", a->image_dir, "where the twin's base image lives");
+  vm->add_option("--overlay-root", a->overlay_root, "where the twin's overlays and domain records live")
+      ->capture_default_str();
+  AddCommonOptions(vm, ctx);
+  vm->callback([&ctx, a] {
+    VmArgs args = *a;
+    args.data_dir = ctx.data_dir;
+    args.json = ctx.json;
+    ctx.rc = RunVm(args);
+  });
+}
+
+int RunVmCommand(int argc, char** argv) {
+  CLI::App app{"twin-replay vm: the twin VM at any time and its snapshot catalogue"};
+  app.require_subcommand(1);
+  CliContext ctx;
+  app.add_option("--data-dir", ctx.data_dir, "safetytwin data dir")->capture_default_str();
+  app.add_flag("--json", ctx.json, "machine-readable output");
+  AddVmCommands(app, ctx);
+  return RunCli(app, ctx, argc, argv);
 }
 
 }  // namespace twin

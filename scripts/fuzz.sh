@@ -14,8 +14,13 @@ harnesses=("$@")
 [[ ${#harnesses[@]} -gt 0 ]] || harnesses=(record_fuzz time_fuzz size_fuzz config_fuzz tar_fuzz)
 build="${TWIN_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 command -v clang++ >/dev/null || { log "clang++ not found: run scripts/install-deps.sh"; exit 1; }
+launcher=()
+if command -v ccache >/dev/null; then  # as scripts/build.sh
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DTWIN_BUILD_FUZZ=ON -DTWIN_BUILD_TESTS=OFF -DTWIN_BUILD_BENCH=OFF >/dev/null
+  "${launcher[@]}" -DTWIN_BUILD_FUZZ=ON -DTWIN_BUILD_TESTS=OFF -DTWIN_BUILD_BENCH=OFF >/dev/null
 ninja -C "$build" -j"$(nproc)" "${harnesses[@]}" >/dev/null
 failed=0
 for h in "${harnesses[@]}"; do

@@ -12,8 +12,8 @@
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
-#include "userspace/metrics.h"
-#include "userspace/daemon.h"  // LogEscape
+#include "userspace/loopback_addr.h"
+#include "format/terminal.h"
 
 namespace twin::capture {
 

@@ -39,22 +39,6 @@
 
 namespace twin::capture {
 
-std::string LogEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  static const char* kHex = "0123456789abcdef";
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -735,8 +719,7 @@ void Daemon::WriterLoop() {
       }
       Event& e = d.event;
       // Owner's unit for socket events: the process image knows it, the socket probe does not.
-      if ((e.kind == EventKind::kSocketBind || e.kind == EventKind::kSocketListen ||
-           e.kind == EventKind::kListenerClose) && e.unit.empty()) {
+      if (IsSocketEvent(e) && e.unit.empty()) {
         auto it = live_.processes.find(ProcKey{e.pid, e.start_ns});
         if (it != live_.processes.end()) e.unit = it->second.unit;
       }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "eventlog/log.h"
+#include "format/terminal.h"  // LogEscape, for the daemon's log lines
 #include "userspace/config.h"
 
 namespace spdlog {
@@ -39,8 +40,5 @@ int RunDaemon(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log, Daem
 int RunCheck(const DaemonConfig& cfg);
 // The thin main: flags, logging, daemonizing.
 int TwindMain(int argc, char** argv);
-
-// Escapes a host-derived string for a log line: printable ASCII kept, the rest as \xNN.
-std::string LogEscape(std::string_view s);
 
 }  // namespace twin::capture

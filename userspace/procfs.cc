@@ -16,6 +16,7 @@
 
 #include "userspace/cgroup_names.h"
 #include "userspace/decode.h"
+#include "format/codec.h"
 
 namespace twin::capture {
 namespace {
@@ -141,16 +142,6 @@ std::optional<ProcessInfo> ReadProcess(int pid, uint32_t max_args, uint64_t tick
   if (p.unit.empty()) p.unit = UnitFromCgroup(v1_systemd);
   p.container_id = ContainerIdFromCgroup(p.cgroup);
   return info;
-}
-
-std::vector<Process> ScanProcesses(uint32_t max_args, uint64_t tick_ns) {
-  std::vector<Process> out;
-  ForEachPid([&](int pid) {
-    auto info = ReadProcess(pid, max_args, tick_ns);
-    if (!info || info->state == 'Z' || info->state == 'X') return;
-    out.push_back(std::move(info->p));
-  });
-  return out;
 }
 
 std::vector<ProcessBrief> ScanProcessBriefs(uint64_t tick_ns) {
@@ -347,13 +338,7 @@ std::string Sha256Hex(const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 std::optional<UnitFile> FindUnitFile(const std::string& unit_name) {

@@ -21,8 +21,6 @@ struct ProcessInfo {
 
 // One process by pid; nullopt if it is gone (or is not a thread-group leader).
 std::optional<ProcessInfo> ReadProcess(int pid, uint32_t max_args, uint64_t tick_ns);
-// All processes except zombies (their exit has already fired).
-std::vector<Process> ScanProcesses(uint32_t max_args, uint64_t tick_ns);
 // Cheap pass for the periodic reconcile: identity and exe only (stat + one readlink per process);
 // the full image is read with ReadProcess for the few that need a correction.
 struct ProcessBrief {

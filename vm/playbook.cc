@@ -1,4 +1,5 @@
 #include "vm/playbook.h"
+#include "format/codec.h"
 
 #include <arpa/inet.h>
 
@@ -192,13 +193,6 @@ std::string PlaceholderUnitName(const Listener& l) {
                      (*args)[3]);
 }
 
-StateDiff FullStateDiff(const State& target) {
-  StateDiff d;
-  for (const auto& [k, u] : target.units) d.units.added.push_back(u);
-  for (const auto& [k, l] : target.listeners) d.listeners.added.push_back(l);
-  return d;
-}
-
 DeltaPlan PlanDelta(const StateDiff& diff, const State& target, const TwinFacts& facts,
                     const PlanOptions& options) {
   DeltaPlan plan;
@@ -352,24 +346,6 @@ DeltaPlan PlanDelta(const StateDiff& diff, const State& target, const TwinFacts&
   return plan;
 }
 
-std::string Base64(std::string_view in) {
-  static const char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
-  }
-  if (i < in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    if (i + 1 < in.size()) v |= uint8_t(in[i + 1]) << 8;
-    out += {k[v >> 18], k[(v >> 12) & 63]};
-    out += i + 1 < in.size() ? k[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 std::string YamlUnsafeString(const std::string& s) {
   std::string out = "!unsafe \"";
   for (unsigned char c : s) {
@@ -413,7 +389,7 @@ std::string RenderVarsYaml(const DeltaPlan& plan, const std::string& placeholder
   y += "\n";
   auto entry = [&](const std::string& dest, const std::string& content, const char* mode) {
     y += "  - dest: " + YamlUnsafeString(dest) + "\n";
-    y += "    content_b64: " + YamlUnsafeString(Base64(content)) + "\n";
+    y += "    content_b64: " + YamlUnsafeString(Base64Encode(content)) + "\n";
     y += std::string("    mode: \"") + mode + "\"\n";
   };
   if (plan.need_placeholder_script) {

@@ -68,16 +68,12 @@ std::vector<std::string> ExecPrograms(const std::string& unit_content);
 DeltaPlan PlanDelta(const StateDiff& diff, const State& target, const TwinFacts& facts,
                     const PlanOptions& options);
 
-// The whole state as a diff against an empty twin (for "full-state" runs and fresh twins).
-StateDiff FullStateDiff(const State& target);
-
 // vars.yml for the static playbook: every string is `!unsafe "..."` (YAML double-quoted, bytes
 // outside printable ASCII escaped), so neither Jinja nor YAML tags ever see host text as code.
 // File contents (and the placeholder program) travel base64-encoded: byte exact, never text.
 std::string RenderVarsYaml(const DeltaPlan& plan, const std::string& placeholder_program,
                            const PlanOptions& options);
 std::string YamlUnsafeString(const std::string& s);
-std::string Base64(std::string_view in);
 
 bool ValidUnitName(const std::string& name);
 bool ProtectedUnit(const std::string& name);  // units the twin keeps as its own

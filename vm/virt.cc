@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "vm/domain_xml.h"
+#include "format/codec.h"
 
 namespace twin::vm {
 namespace {
@@ -68,53 +69,8 @@ Status Lookup(virConnectPtr c, const std::string& name, DomainRef* out) {
   return Status::Ok();
 }
 
-const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 }  // namespace
-
-std::string Base64Encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-    out += kB64[v & 63];
-  }
-  if (i < in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    if (i + 1 < in.size()) v |= uint8_t(in[i + 1]) << 8;
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += (i + 1 < in.size()) ? kB64[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-std::string Base64Decode(std::string_view in) {
-  std::string out;
-  uint32_t v = 0;
-  int bits = 0;
-  for (char c : in) {
-    int d;
-    if (c >= 'A' && c <= 'Z') d = c - 'A';
-    else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') d = c - '0' + 52;
-    else if (c == '+') d = 62;
-    else if (c == '/') d = 63;
-    else continue;
-    v = (v << 6) | d;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((v >> bits) & 0xff);
-    }
-  }
-  return out;
-}
 
 struct VirtCallbacks {
   static void AgentLifecycle(virConnectPtr, virDomainPtr dom, int state, int /*reason*/,
@@ -179,20 +135,6 @@ Status Virt::Destroy(const std::string& name) {
     return Status::IOError(LastError("destroy " + name));
   }
   return Status::Ok();
-}
-
-Status Virt::Shutdown(const std::string& name, int timeout_ms) {
-  DomainRef d;
-  if (auto s = Lookup(static_cast<virConnectPtr>(conn_), name, &d); !s.ok()) return Status::Ok();
-  if (virDomainIsActive(d.d) != 1) return Status::Ok();
-  if (virDomainShutdown(d.d) == 0) {
-    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (Clock::now() < deadline) {
-      if (virDomainIsActive(d.d) != 1) return Status::Ok();
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
-  return Destroy(name);
 }
 
 Status Virt::Undefine(const std::string& name) {
@@ -326,30 +268,6 @@ Result<GuestExecResult> Virt::GuestExec(const std::string& name, const std::stri
     sleep_ms = std::min(sleep_ms * 2, 200);
   }
   return Status::Unavailable(fmt::format("guest-exec {} timed out after {} ms", path, timeout_ms));
-}
-
-Result<std::string> Virt::GuestReadFile(const std::string& name, const std::string& path) {
-  auto h = AgentCommand(name, {{"execute", "guest-file-open"},
-                               {"arguments", {{"path", path}, {"mode", "r"}}}});
-  if (!h.ok()) return h.status();
-  int64_t handle = h->get<int64_t>();
-  std::string out;
-  while (true) {
-    auto r = AgentCommand(name, {{"execute", "guest-file-read"},
-                                 {"arguments", {{"handle", handle}, {"count", 65536}}}});
-    if (!r.ok()) {
-      AgentCommand(name, {{"execute", "guest-file-close"}, {"arguments", {{"handle", handle}}}})
-          .status()
-          .IgnoreError();
-      return r.status();
-    }
-    out += Base64Decode(r->value("buf-b64", ""));
-    if (r->value("eof", true) || r->value("count", 0) == 0) break;
-  }
-  AgentCommand(name, {{"execute", "guest-file-close"}, {"arguments", {{"handle", handle}}}})
-      .status()
-      .IgnoreError();
-  return out;
 }
 
 Result<double> Virt::SnapshotDiskOnly(const SnapshotRequest& req) {

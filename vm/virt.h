@@ -50,7 +50,6 @@ class Virt {
   Status Define(const std::string& xml);
   Status Start(const std::string& name);
   Status Destroy(const std::string& name);    // hard stop; ok if not running
-  Status Shutdown(const std::string& name, int timeout_ms);  // ACPI, then Destroy
   Status Undefine(const std::string& name);   // ok if not defined; stops it first
   Result<bool> Exists(const std::string& name);
   Result<bool> IsActive(const std::string& name);
@@ -67,8 +66,6 @@ class Virt {
   Result<GuestExecResult> GuestExec(const std::string& name, const std::string& path,
                                     const std::vector<std::string>& args,
                                     const std::string& input = "", int timeout_ms = 60000);
-  Result<std::string> GuestReadFile(const std::string& name, const std::string& path);
-
   // External disk-only snapshot (DISK_ONLY|ATOMIC[|QUIESCE][|NO_METADATA]); returns its ms.
   Result<double> SnapshotDiskOnly(const SnapshotRequest& req);
   // Live commit of a non-active layer top into base (both files in the chain); waits for it.
@@ -87,8 +84,5 @@ class Virt {
   std::condition_variable cv_;
   std::map<std::string, bool> agent_connected_;
 };
-
-std::string Base64Encode(std::string_view in);
-std::string Base64Decode(std::string_view in);
 
 }  // namespace twin::vm

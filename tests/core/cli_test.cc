@@ -4,13 +4,13 @@
 
 #include "eventlog/codec.h"
 #include "eventlog/compactor.h"
+#include "eventlog/filter.h"
 #include "eventlog/log.h"
 #include "eventlog/synth.h"
 #include "eventlog/timefmt.h"
+#include "format/render.h"
 #include "tests/common/replay_run.h"
 #include "tests/core/test_util.h"
-#include "replay/render.h"
-#include "replay/replay.h"
 
 namespace twin {
 namespace {

@@ -14,8 +14,8 @@
 #include "eventlog/log.h"
 #include "eventlog/timefmt.h"
 #include "replay/args.h"
-#include "replay/json_writer.h"
-#include "replay/terminal.h"
+#include "format/json_writer.h"
+#include "format/terminal.h"
 #include "tests/common/replay_run.h"
 #include "tests/core/test_util.h"
 

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "replay/json_writer.h"
-#include "replay/render.h"
+#include "format/json_writer.h"
+#include "format/render.h"
 
 namespace twin {
 namespace {

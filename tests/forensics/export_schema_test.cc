@@ -10,7 +10,7 @@
 
 #include "eventlog/timefmt.h"
 #include "forensics/export.h"
-#include "replay/json_writer.h"
+#include "format/json_writer.h"
 #include "tests/forensics/forensics_test_util.h"
 
 namespace twin {

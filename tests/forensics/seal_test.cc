@@ -11,6 +11,7 @@
 #include "forensics/digest.h"
 #include "forensics/seal.h"
 #include "tests/forensics/forensics_test_util.h"
+#include "format/codec.h"
 
 namespace twin {
 namespace {
@@ -117,7 +118,7 @@ TEST_F(Seals, KeyFileIsPrivateAndEvolvesOneWay) {
   SealKey k = vk_.k0;
   const std::string file = testing::Slurp(SealKeyPath(dir_));
   for (int e = 0; e < 5; ++e) {
-    EXPECT_EQ(file.find(BytesHex(std::string_view(reinterpret_cast<const char*>(k.data()), 32))),
+    EXPECT_EQ(file.find(HexEncode(std::string_view(reinterpret_cast<const char*>(k.data()), 32))),
               std::string::npos) << "old key k_" << e << " still on disk";
     k = EvolveSealKey(k);
   }

@@ -1,4 +1,4 @@
-#include "replay/terminal.h"
+#include "format/terminal.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -92,6 +92,16 @@ std::string EscapeForTerminal(std::string_view s) {
     if (Invisible(cp)) AppendCodePointEscape(out, cp);
     else out.append(s.data() + i, n);
     i += n - 1;
+  }
+  return out;
+}
+
+std::string LogEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') out.push_back(static_cast<char>(c));
+    else AppendByteEscape(out, c);
   }
   return out;
 }

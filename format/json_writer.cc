@@ -1,4 +1,4 @@
-#include "replay/json_writer.h"
+#include "format/json_writer.h"
 
 #include <array>
 #include <cstring>

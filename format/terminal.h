@@ -18,6 +18,10 @@ namespace twin {
 // above U+10FFFF, truncated sequences, stray continuation bytes) becomes "\xff".
 std::string EscapeForTerminal(std::string_view s);
 
+// For twind's log lines: every byte outside printable ASCII, and '\\', becomes "\x1b"-style, so
+// a log line is one line of ASCII whatever a unit or path holds.
+std::string LogEscape(std::string_view s);
+
 // Prints "<prefix><escaped message>\n" to stderr: the way every error that may quote host data
 // (paths, names) is shown. prefix is ours ("twin-replay export: ").
 void PrintError(std::string_view prefix, std::string_view message);

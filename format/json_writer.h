@@ -92,7 +92,6 @@ class JsonWriter {
   JsonWriter& Uint(uint64_t v) { Sep(); return Number(v); }
   JsonWriter& Int(int64_t v) { Sep(); return Number(v); }
   JsonWriter& Bool(bool v) { Sep(); out_ += v ? "true" : "false"; return *this; }
-  JsonWriter& Null() { Sep(); out_ += "null"; return *this; }
   JsonWriter& Raw(std::string_view json) { Sep(); out_ += json; return *this; }
   // Convenience key/value pairs.
   JsonWriter& Field(std::string_view k, std::string_view v) { return Key(k).String(v); }

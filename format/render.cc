@@ -1,4 +1,4 @@
-#include "replay/render.h"
+#include "format/render.h"
 
 #include <algorithm>
 #include <charconv>

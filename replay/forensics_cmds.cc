@@ -1,5 +1,4 @@
-#include "replay/forensics_cmd.h"
-
+// twin-replay's forensic commands: export, bundle, verify-bundle, setup-keys.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -19,19 +18,14 @@
 #include "forensics/export.h"
 #include "forensics/redact.h"
 #include "forensics/seal.h"
+#include "eventlog/filter.h"
+#include "format/json_writer.h"
 #include "replay/args.h"
-#include "replay/json_writer.h"
-#include "replay/replay.h"
-#include "replay/terminal.h"
+#include "replay/cli.h"
+#include "format/terminal.h"
 
 namespace twin {
 namespace {
-
-constexpr int kExitProblem = 1;
-constexpr int kExitUsage = 2;
-
-// Set while `verify` without --key is handed back to ReplayMain's own implementation.
-bool g_plain_verify = false;
 
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -40,14 +34,7 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
 // An optional time argument: empty keeps *out.
 bool ParseOptionalTime(const char* cmd, const char* what, const std::string& text, uint64_t now,
                        uint64_t* out) {
-  if (text.empty()) return true;
-  auto r = ParseTimeArg(what, text, now);
-  if (!r.ok()) {
-    PrintError(cmd, r.status().message());
-    return false;
-  }
-  *out = r.value();
-  return true;
+  return text.empty() || ParseTimeOrExplain(cmd, what, text, now, out);
 }
 
 Result<uint64_t> ParseDuration(const std::string& s) {
@@ -72,17 +59,6 @@ Result<uint64_t> ParseDuration(const std::string& s) {
   return v * mul;
 }
 
-// Reads K, or the first line of the file when K is "@path".
-Result<VerificationKey> LoadKeyArg(const std::string& k) {
-  std::string text = k;
-  if (!k.empty() && k[0] == '@') {
-    std::ifstream f(k.substr(1));
-    if (!f) return Status::NotFound("cannot read the key file " + k.substr(1));
-    std::getline(f, text);
-  }
-  return ParseVerificationKey(text);
-}
-
 class Progress {
  public:
   explicit Progress(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)), t0_(std::chrono::steady_clock::now()) {}
@@ -103,7 +79,6 @@ class Progress {
 };
 
 struct RangeArgs {
-  std::string data_dir = kDefaultDataDir;
   std::string since, until;
   std::vector<std::string> redact;
   bool no_default_redact = false;
@@ -133,43 +108,22 @@ void ReportAudit(const std::string& data_dir, const Event& audit) {
   }
 }
 
-// Parses argv. Returns the exit code to return now (after --help or a usage error, explained on
-// stderr in one line), or nullopt to go on.
-std::optional<int> ParseArgsOrExplain(CLI::App& app, int argc, char** argv, std::string_view cmd) {
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    PrintError(fmt::format("twin-replay {}: ", cmd),
-               fmt::format("{} (see twin-replay {} --help)", e.what(), cmd));
-    return kExitUsage;
-  }
-  return std::nullopt;
-}
-
-int CmdExport(int argc, char** argv) {
-  CLI::App app{"twin-replay export: the event timeline for Timesketch, Elastic (ECS), OCSF or a spreadsheet"};
-  auto* sub = app.add_subcommand("export", app.get_description());
-  RangeArgs a;
+struct ExportArgs {
+  RangeArgs range;
   std::string format, out = "-";
   std::vector<std::string> kinds;
   std::optional<std::string> pid_text, port_text;  // checked by replay/args.h
   std::optional<std::string> unit;
-  sub->add_option("--data-dir", a.data_dir, "safetytwin data dir")->capture_default_str();
-  sub->add_option("--format", format, "timesketch | ecs | ocsf | csv")->required();
-  sub->add_option("--out", out, "output file, - for stdout")->capture_default_str();
-  sub->add_option("--since", a.since, "start time (inclusive)");
-  sub->add_option("--until", a.until, "end time (inclusive)");
-  sub->add_option("--kind", kinds, "event kinds (repeatable or comma-separated)")->allow_extra_args(false);
-  sub->add_option("--pid", pid_text, "only this pid");
-  sub->add_option("--unit", unit, "only this unit");
-  sub->add_option("--port", port_text, "only sockets on this port");
-  sub->add_option("--redact", a.redact, "redact argv values: NAME= (value after it) or NAME (next argument); repeatable")->allow_extra_args(false);
-  sub->add_flag("--no-default-redact", a.no_default_redact, "do not apply the default secret patterns");
-  sub->add_flag("--no-progress", a.no_progress, "no progress line on a terminal");
-  app.require_subcommand(1);
-  app.add_option("--data-dir", a.data_dir, "safetytwin data dir");
-  if (auto rc = ParseArgsOrExplain(app, argc, argv, "export")) return *rc;
+};
+
+int CmdExport(const CliContext& c, const ExportArgs& x) {
+  const RangeArgs& a = x.range;
+  const std::string& format = x.format;
+  const std::string& out = x.out;
+  const std::vector<std::string>& kinds = x.kinds;
+  const std::optional<std::string>& pid_text = x.pid_text;
+  const std::optional<std::string>& port_text = x.port_text;
+  const std::optional<std::string>& unit = x.unit;
   auto fmt_r = ParseExportFormat(format);
   if (!fmt_r.ok()) {
     PrintError("twin-replay export: --format: ", fmt_r.status().message());
@@ -211,7 +165,7 @@ int CmdExport(int argc, char** argv) {
   o.redactor = MakeRedactor(a);
 
   int open_rc = kExitUsage;
-  auto log = OpenForReplayOrExplain(a.data_dir, false, &open_rc);
+  auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
   if (!log) return open_rc;
   if (o.filter.since_ns > 0) {
     auto st = StateAt(*log, o.filter.since_ns - 1);
@@ -250,7 +204,7 @@ int CmdExport(int argc, char** argv) {
   log.reset();
   std::string kinds_text;
   for (auto k : o.filter.kinds) kinds_text += (kinds_text.empty() ? "" : ",") + std::string(KindName(k));
-  ReportAudit(a.data_dir,
+  ReportAudit(c.data_dir,
               MakeAuditEvent("export",
                              {{"format", std::string(ExportFormatName(o.format))},
                               {"since", FormatRfc3339Ns(o.filter.since_ns)},
@@ -273,23 +227,15 @@ int CmdExport(int argc, char** argv) {
   return 0;
 }
 
-int CmdBundle(int argc, char** argv) {
-  CLI::App app{"twin-replay bundle: a self-verifying case file (tar) of a time range"};
-  auto* sub = app.add_subcommand("bundle", app.get_description());
-  RangeArgs a;
+struct BundleArgs {
+  RangeArgs range;
   std::string out;
-  bool json = false;
-  sub->add_option("--data-dir", a.data_dir, "safetytwin data dir")->capture_default_str();
-  sub->add_option("--since", a.since, "start time (inclusive)");
-  sub->add_option("--until", a.until, "end time (inclusive)");
-  sub->add_option("--out", out, "the bundle to write (case.tar)")->required();
-  sub->add_option("--redact", a.redact, "redact argv values: NAME= or NAME; repeatable")->allow_extra_args(false);
-  sub->add_flag("--no-default-redact", a.no_default_redact, "do not apply the default secret patterns");
-  sub->add_flag("--no-progress", a.no_progress, "no progress line on a terminal");
-  sub->add_flag("--json", json, "machine-readable summary");
-  app.require_subcommand(1);
-  app.add_option("--data-dir", a.data_dir, "safetytwin data dir");
-  if (auto rc = ParseArgsOrExplain(app, argc, argv, "bundle")) return *rc;
+};
+
+int CmdBundle(const CliContext& c, const BundleArgs& x) {
+  const RangeArgs& a = x.range;
+  const std::string& out = x.out;
+  const bool json = c.json;
   BundleOptions o;
   const uint64_t now = WallNowNs();
   if (!ParseOptionalTime("twin-replay bundle: ", "--since", a.since, now, &o.since_ns) ||
@@ -304,7 +250,7 @@ int CmdBundle(int argc, char** argv) {
   o.redactor = MakeRedactor(a);
   o.created_by = AuditWho();
   int open_rc = kExitUsage;
-  auto log = OpenForReplayOrExplain(a.data_dir, false, &open_rc);
+  auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
   if (!log) return open_rc;
   Progress progress(!a.no_progress);
   o.progress = [&](uint64_t n) { progress.Tick(n, "records bundled"); };
@@ -319,7 +265,7 @@ int CmdBundle(int argc, char** argv) {
   const double secs = SecondsSince(t0);
   log.reset();
   const BundleStats& st = r.value();
-  ReportAudit(a.data_dir, MakeAuditEvent("bundle",
+  ReportAudit(c.data_dir, MakeAuditEvent("bundle",
                                          {{"since", FormatRfc3339Ns(o.since_ns)},
                                           {"until", FormatRfc3339Ns(o.until_ns)},
                                           {"records", std::to_string(st.records)},
@@ -344,19 +290,17 @@ int CmdBundle(int argc, char** argv) {
   return 0;
 }
 
-int CmdVerifyBundle(int argc, char** argv) {
-  CLI::App app{"twin-replay verify-bundle: check a case bundle offline"};
-  auto* sub = app.add_subcommand("verify-bundle", app.get_description());
-  std::string path, key;
-  bool json = false;
-  sub->add_option("BUNDLE", path, "case.tar")->required();
-  sub->add_option("--key", key, "verification key from setup-keys (or @file)");
-  sub->add_flag("--json", json, "machine-readable output");
-  app.require_subcommand(1);
-  if (auto rc = ParseArgsOrExplain(app, argc, argv, "verify-bundle")) return *rc;
+struct VerifyBundleArgs {
+  std::string path;
+  std::optional<std::string> key;
+};
+
+int CmdVerifyBundle(const CliContext& c, const VerifyBundleArgs& x) {
+  const std::string& path = x.path;
+  const bool json = c.json;
   std::optional<VerificationKey> vk;
-  if (!key.empty()) {
-    auto k = LoadKeyArg(key);
+  if (x.key) {
+    auto k = LoadVerificationKeyArg(*x.key);
     if (!k.ok()) {
       PrintError("twin-replay verify-bundle: --key: ", k.status().message());
       return kExitUsage;
@@ -411,17 +355,15 @@ int CmdVerifyBundle(int argc, char** argv) {
   return rep.ok() ? 0 : kExitProblem;
 }
 
-int CmdSetupKeys(int argc, char** argv) {
-  CLI::App app{"twin-replay setup-keys: create the forward-secure seal key; prints the verification key once"};
-  auto* sub = app.add_subcommand("setup-keys", app.get_description());
-  std::string data_dir = kDefaultDataDir, interval = "15m";
+struct SetupKeysArgs {
+  std::string interval = "15m";
   bool force = false;
-  sub->add_option("--data-dir", data_dir, "safetytwin data dir")->capture_default_str();
-  sub->add_option("--interval", interval, "seal interval (e.g. 15m, 900s, 1h)")->capture_default_str();
-  sub->add_flag("--force", force, "replace an existing key (starts a new key chain)");
-  app.require_subcommand(1);
-  app.add_option("--data-dir", data_dir, "safetytwin data dir");
-  if (auto rc = ParseArgsOrExplain(app, argc, argv, "setup-keys")) return *rc;
+};
+
+int CmdSetupKeys(const CliContext& c, const SetupKeysArgs& x) {
+  const std::string& data_dir = c.data_dir;
+  const std::string& interval = x.interval;
+  const bool force = x.force;
   auto iv = ParseDuration(interval);
   if (!iv.ok()) {
     PrintError("twin-replay setup-keys: --interval: ", iv.status().message());
@@ -442,114 +384,60 @@ int CmdSetupKeys(int argc, char** argv) {
   return 0;
 }
 
-int CmdVerifyKeyed(int argc, char** argv) {
-  CLI::App app{"twin-replay verify --key: check records, chain, seals and the seals' forward-secure MACs"};
-  auto* sub = app.add_subcommand("verify", app.get_description());
-  std::string data_dir = kDefaultDataDir, key;
-  bool json = false;
-  sub->add_option("--data-dir", data_dir, "safetytwin data dir")->capture_default_str();
-  sub->add_option("--key", key, "verification key from setup-keys (or @file)")->required();
-  sub->add_flag("--json", json, "machine-readable output");
-  app.require_subcommand(1);
-  app.add_option("--data-dir", data_dir, "safetytwin data dir");
-  if (auto rc = ParseArgsOrExplain(app, argc, argv, "verify")) return *rc;
-  auto vk = LoadKeyArg(key);
-  if (!vk.ok()) {
-    PrintError("twin-replay verify: --key: ", vk.status().message());
-    return kExitUsage;
-  }
-  int open_rc = kExitUsage;
-  auto log = OpenForReplayOrExplain(data_dir, /*for_verify=*/true, &open_rc);
-  if (!log) return open_rc;
-  VerifyReport rep = log->Verify();
-  auto seals = log->Seals();
-  SealCheck sc;
-  auto first = log->First();
-  const uint64_t first_ns = first.ok() && first.value() ? first.value()->key.ts_ns : 0;
-  if (seals.ok()) {
-    sc = CheckSealMacs(vk.value(), seals.value(), first_ns);
-  } else {
-    sc.problems.push_back({"meta:seals", seals.status().message()});
-  }
-  const ChainHead head = log->Head();
-  std::vector<std::string> notes = sc.notes;
-  if (sc.valid > 0 && sc.last_keyed_count < head.count) {
-    notes.push_back(std::to_string(head.count - sc.last_keyed_count) +
-                    " records after the last keyed seal are protected by the chain only");
-  }
-  const bool ok = rep.ok() && sc.ok();
-  if (json) {
-    std::string s;
-    JsonWriter w(s);
-    w.BeginObject().FieldB("ok", ok).FieldU("records", rep.records).FieldU("seals_checked", rep.seals_checked)
-        .FieldU("keyed_seals", sc.keyed).FieldU("keyed_seals_valid", sc.valid).FieldU("unkeyed_seals", sc.unkeyed)
-        .Field("head", HashHex(head.head)).Key("problems").BeginArray();
-    for (const auto& p : rep.problems) w.BeginObject().Field("key", p.key).Field("what", p.what).EndObject();
-    for (const auto& p : sc.problems) w.BeginObject().Field("key", p.key).Field("what", p.what).EndObject();
-    w.EndArray().Key("notes").BeginArray();
-    for (const auto& n : notes) w.String(n);
-    w.EndArray().EndObject();
-    fmt::print("{}\n", s);
-  } else {
-    if (ok) {
-      fmt::print("OK: {} records, {} seals checked, {} keyed seals authentic ({} unkeyed), chain head {} at {}\n",
-                 rep.records, rep.seals_checked, sc.valid, sc.unkeyed, HashHex(head.head), KeyToString(head.key));
-    } else {
-      fmt::print("FAILED\n");
-      size_t shown = 0;
-      for (const auto& p : rep.problems) {
-        if (shown++ < 20) fmt::print("  {}: {}\n", EscapeForTerminal(p.key), EscapeForTerminal(p.what));
-      }
-      for (const auto& p : sc.problems) {
-        if (shown++ < 40) fmt::print("  seal {}: {}\n", EscapeForTerminal(p.key), EscapeForTerminal(p.what));
-      }
-      fmt::print("{} records read, {} seals checked, {} keyed seals authentic of {}\n", rep.records,
-                 rep.seals_checked, sc.valid, sc.keyed);
-    }
-    for (const auto& n : notes) fmt::print("  note: {}\n", EscapeForTerminal(n));
-  }
-  return ok ? 0 : kExitProblem;
+// The options every command over a time range takes.
+void AddRangeOptions(CLI::App* sub, RangeArgs& a, const char* redact_help) {
+  sub->add_option("--since", a.since, "start time (inclusive)");
+  sub->add_option("--until", a.until, "end time (inclusive)");
+  sub->add_option("--redact", a.redact, redact_help)->allow_extra_args(false);
+  sub->add_flag("--no-default-redact", a.no_default_redact, "do not apply the default secret patterns");
+  sub->add_flag("--no-progress", a.no_progress, "no progress line on a terminal");
 }
 
-bool HasKeyOption(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--key") == 0 || std::strncmp(argv[i], "--key=", 6) == 0) return true;
-  }
-  return false;
+// Commands that print no JSON refuse --json rather than ignore it.
+bool RefuseJson(const CliContext& c, const char* cmd) {
+  if (!c.json) return false;
+  PrintError(std::string("twin-replay ") + cmd + ": ", "--json: this command has no JSON output");
+  return true;
 }
 
 }  // namespace
 
-bool IsForensicsCommand(const std::string& word) {
-  if (word == "verify") return !g_plain_verify;
-  return word == "export" || word == "bundle" || word == "verify-bundle" || word == "setup-keys";
-}
+void AddForensicsCommands(CLI::App& app, CliContext& ctx) {
+  auto* exp = app.add_subcommand(
+      "export", "the event timeline for Timesketch, Elastic (ECS), OCSF or a spreadsheet");
+  auto e = std::make_shared<ExportArgs>();
+  exp->add_option("--format", e->format, "timesketch | ecs | ocsf | csv")->required();
+  exp->add_option("--out", e->out, "output file, - for stdout")->capture_default_str();
+  exp->add_option("--kind", e->kinds, "event kinds (repeatable or comma-separated)")->allow_extra_args(false);
+  exp->add_option("--pid", e->pid_text, "only this pid");
+  exp->add_option("--unit", e->unit, "only this unit");
+  exp->add_option("--port", e->port_text, "only sockets on this port");
+  AddRangeOptions(exp, e->range,
+                  "redact argv values: NAME= (value after it) or NAME (next argument); repeatable");
+  AddCommonOptions(exp, ctx, /*with_json=*/false);
+  exp->callback([&ctx, e] { ctx.rc = RefuseJson(ctx, "export") ? kExitUsage : CmdExport(ctx, *e); });
 
-int RunForensicsCommand(int argc, char** argv) {
-  std::string cmd;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--data-dir") {
-      ++i;
-      continue;
-    }
-    if (!a.empty() && a[0] == '-') continue;
-    cmd = a;
-    break;
-  }
-  if (cmd == "export") return CmdExport(argc, argv);
-  if (cmd == "bundle") return CmdBundle(argc, argv);
-  if (cmd == "verify-bundle") return CmdVerifyBundle(argc, argv);
-  if (cmd == "setup-keys") return CmdSetupKeys(argc, argv);
-  if (cmd == "verify") {
-    if (HasKeyOption(argc, argv)) return CmdVerifyKeyed(argc, argv);
-    g_plain_verify = true;  // the core implementation handles the unkeyed verify
-    int rc = ReplayMain(argc, argv);
-    g_plain_verify = false;
-    return rc;
-  }
-  PrintError("twin-replay: ", "unknown command " + cmd);
-  return kExitUsage;
+  auto* bundle = app.add_subcommand("bundle", "a self-verifying case file (tar) of a time range");
+  auto b = std::make_shared<BundleArgs>();
+  bundle->add_option("--out", b->out, "the bundle to write (case.tar)")->required();
+  AddRangeOptions(bundle, b->range, "redact argv values: NAME= or NAME; repeatable");
+  AddCommonOptions(bundle, ctx);
+  bundle->callback([&ctx, b] { ctx.rc = CmdBundle(ctx, *b); });
+
+  auto* vb = app.add_subcommand("verify-bundle", "check a case bundle offline (no data dir needed)");
+  auto v = std::make_shared<VerifyBundleArgs>();
+  vb->add_option("BUNDLE", v->path, "case.tar")->required();
+  vb->add_option("--key", v->key, "verification key from setup-keys (or @file)");
+  vb->add_flag("--json", ctx.json, "machine-readable output");
+  vb->callback([&ctx, v] { ctx.rc = CmdVerifyBundle(ctx, *v); });
+
+  auto* keys = app.add_subcommand(
+      "setup-keys", "create the forward-secure seal key; prints the verification key once");
+  auto k = std::make_shared<SetupKeysArgs>();
+  keys->add_option("--interval", k->interval, "seal interval (e.g. 15m, 900s, 1h)")->capture_default_str();
+  keys->add_flag("--force", k->force, "replace an existing key (starts a new key chain)");
+  AddCommonOptions(keys, ctx, /*with_json=*/false);
+  keys->callback([&ctx, k] { ctx.rc = RefuseJson(ctx, "setup-keys") ? kExitUsage : CmdSetupKeys(ctx, *k); });
 }
 
 }  // namespace twin

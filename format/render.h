@@ -8,8 +8,8 @@
 #include "eventlog/event.h"
 #include "eventlog/event_view.h"
 #include "eventlog/state.h"
-#include "replay/json_writer.h"
-#include "replay/terminal.h"
+#include "format/json_writer.h"
+#include "format/terminal.h"
 
 namespace twin {
 

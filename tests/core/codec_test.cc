@@ -1,3 +1,4 @@
+// The event key and record codecs: key byte order, every field round-trips, corrupt bytes.
 #include <random>
 
 #include <gtest/gtest.h>
