@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "eventlog/chain.h"
 #include "eventlog/event.h"
 #include "eventlog/event_view.h"
 #include "eventlog/state.h"
@@ -44,7 +45,6 @@ bool DecodeKey(std::string_view bytes, EventKey* out);
 std::string KeyToString(const EventKey& k);  // "ts_ns:seq" for messages
 EventKey NextKey(const EventKey& k);         // the smallest key after k
 
-using Hash = std::array<uint8_t, 32>;
 std::string HashHex(const Hash& h);
 
 struct Snapshot {

@@ -2,10 +2,12 @@
 // flatbuffers::Verifier::VerifyBuffer<fb::Event> (bounds, alignment relative to the buffer
 // start, offsets, string terminators, vtable sizes, depth and table limits), in one tight
 // loop instead of a call per field. Every record read goes through here, so this is the
-// read path's fixed cost. tests/core/key_test.cc (Codec.RecordVerifier*) checks it accepts and rejects exactly what
+// read path's fixed cost. tests/core/codec_test.cc (Codec.RecordVerifier*) checks it accepts and rejects exactly what
 // the FlatBuffers verifier does, on valid records and on thousands of mutations.
 //
-// When a field is added to a table in schema/event.fbs, add it to the table's list below.
+// When a field is added to a table in schema/event.fbs, add it to the table's list below:
+// Codec.RecordVerifierTablesMatchTheSchema (tests/core/codec_test.cc) compares these lists with
+// the compiled schema and fails until they agree.
 #include <cstring>
 
 #include "eventlog/codec_fb.h"
@@ -206,6 +208,36 @@ class RecordVerifier {
 
 bool VerifyEventRecord(const uint8_t* buf, size_t size) {
   return RecordVerifier(buf, size).Root();
+}
+
+std::vector<VerifierField> RecordVerifierTable(std::string_view table) {
+  const std::pair<std::string_view, const TableSchema*> tables[] = {
+      {"Event", &kEvent}, {"HostFacts", &kHost}, {"Disk", &kDisk}, {"KV", &kKv}};
+  auto name_of = [&](const TableSchema* t) {
+    for (const auto& [n, s] : tables)
+      if (s == t) return std::string(n);
+    return std::string("?");
+  };
+  std::vector<VerifierField> out;
+  for (const auto& [name, schema] : tables) {
+    if (name != table) continue;
+    for (size_t i = 0; i < schema->count; ++i) {
+      const FieldSpec& f = schema->fields[i];
+      VerifierField v;
+      v.vt = f.vt;
+      v.size = f.size;
+      v.sub = f.sub ? name_of(f.sub) : "";
+      switch (f.kind) {
+        case Kind::kScalar: v.kind = VerifierField::kScalar; break;
+        case Kind::kString: v.kind = VerifierField::kString; break;
+        case Kind::kStrings: v.kind = VerifierField::kStrings; break;
+        case Kind::kTable: v.kind = VerifierField::kTable; break;
+        case Kind::kTables: v.kind = VerifierField::kTables; break;
+      }
+      out.push_back(std::move(v));
+    }
+  }
+  return out;
 }
 
 }  // namespace twin

@@ -10,6 +10,9 @@ namespace twin {
 // rocksdb::crc32c::Extend is the one the library binds to).
 bool RocksDbHardwareCrc32c();
 
+// How many checksums librocksdb has computed through our definition in this process.
+uint64_t OurCrc32cCalls();
+
 // librocksdb's own rocksdb::crc32c::Extend, bypassing ours (for tests).
 uint32_t LibraryCrc32cExtend(uint32_t crc, const char* data, size_t n);
 

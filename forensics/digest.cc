@@ -33,13 +33,6 @@ Hash Sha256::Of(std::string_view bytes) {
   return s.Final();
 }
 
-Hash ChainHash(Sha256& sha, const Hash& prev, std::string_view key, std::string_view payload) {
-  sha.Update(prev.data(), prev.size());
-  sha.Update(key);
-  sha.Update(payload);
-  return sha.Final();
-}
-
 Hash HmacSha256(std::string_view key, std::string_view msg) {
   Hash h{};
   unsigned int len = 0;

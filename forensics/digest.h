@@ -26,9 +26,6 @@ class Sha256 {
   EVP_MD_CTX* ctx_;
 };
 
-// h_i = SHA256(h_{i-1} || key || payload): the event log's chain (see eventlog/log.h).
-Hash ChainHash(Sha256& sha, const Hash& prev, std::string_view key, std::string_view payload);
-
 Hash HmacSha256(std::string_view key, std::string_view msg);
 bool ParseHashHex(std::string_view hex, Hash* out);
 bool ConstantTimeEqual(std::string_view a, std::string_view b);

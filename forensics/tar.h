@@ -4,14 +4,17 @@
 // header checksum. Names are ours (ASCII, < 100 bytes); never extract a foreign tar with this.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "eventlog/status.h"
+#include "forensics/digest.h"
 
 namespace twin {
 
@@ -52,5 +55,92 @@ struct TarMember {
 // Lists the members; a bad header checksum, a truncated member or a non-regular entry is an
 // error naming the member (or the byte offset when the name itself is unreadable).
 Result<std::vector<TarMember>> ListTar(const std::string& path);
+
+// A member of an archive (found by ReadTarIndex), read sequentially through a private buffer;
+// hashes what it reads (SHA-256 of the whole member from Finish).
+class TarMemberReader {
+ public:
+  TarMemberReader(const std::string& path, const TarMember& m, bool hash = true) : left_(m.size), hash_(hash) {
+    f_ = fopen(path.c_str(), "rb");
+    if (f_ && fseeko(f_, static_cast<off_t>(m.offset), SEEK_SET) != 0) {
+      fclose(f_);
+      f_ = nullptr;
+    }
+    buf_.resize(1 << 20);
+  }
+  ~TarMemberReader() {
+    if (f_) fclose(f_);
+  }
+  bool ok() const { return f_ != nullptr; }
+  // Reads exactly n bytes into out (false at the end of the member or on error).
+  bool Read(size_t n, std::string& out) {
+    out.clear();
+    while (out.size() < n) {
+      if (pos_ == end_ && !Fill()) return false;
+      const size_t take = std::min(n - out.size(), end_ - pos_);
+      out.append(buf_.data() + pos_, take);
+      pos_ += take;
+    }
+    return true;
+  }
+  // Like Read, but points into the buffer when the bytes are contiguous there (valid until the
+  // next call); copies into scratch otherwise.
+  bool ReadView(size_t n, std::string_view* out, std::string& scratch) {
+    if (pos_ == end_ && !Fill()) return n == 0;
+    if (end_ - pos_ >= n) {
+      *out = std::string_view(buf_.data() + pos_, n);
+      pos_ += n;
+      return true;
+    }
+    if (!Read(n, scratch)) return false;
+    *out = scratch;
+    return true;
+  }
+  // Reads through the next '\n' (included), or to the end of the member.
+  bool ReadLine(std::string& line) {
+    line.clear();
+    while (true) {
+      if (pos_ == end_ && !Fill()) return !line.empty();
+      const char* p = buf_.data() + pos_;
+      const void* nl = memchr(p, '\n', end_ - pos_);
+      const size_t take = nl ? static_cast<size_t>(static_cast<const char*>(nl) - p) + 1 : end_ - pos_;
+      line.append(p, take);
+      pos_ += take;
+      if (nl) return true;
+    }
+  }
+  bool ReadAll(std::string& out, uint64_t limit) {
+    if (left_ + (end_ - pos_) > limit) return false;
+    return Read(static_cast<size_t>(left_ + (end_ - pos_)), out);
+  }
+  // Hashes whatever was not read yet and returns the digest of the whole member.
+  Hash Finish() {
+    pos_ = end_;
+    while (Fill()) pos_ = end_;
+    return sha_.Final();
+  }
+  uint64_t left() const { return left_ + (end_ - pos_); }
+
+ private:
+  bool Fill() {
+    if (!f_ || left_ == 0) return false;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(left_, buf_.size()));
+    if (fread(buf_.data(), 1, n, f_) != n) {
+      left_ = 0;
+      return false;
+    }
+    left_ -= n;
+    if (hash_) sha_.Update(std::string_view(buf_.data(), n));
+    pos_ = 0;
+    end_ = n;
+    return true;
+  }
+  FILE* f_ = nullptr;
+  uint64_t left_;  // not yet read from the file
+  bool hash_;
+  std::string buf_;
+  size_t pos_ = 0, end_ = 0;
+  Sha256 sha_;
+};
 
 }  // namespace twin

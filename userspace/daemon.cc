@@ -35,6 +35,7 @@
 #include "userspace/metrics.h"
 #include "userspace/probes.h"
 #include "userspace/procfs.h"
+#include "userspace/reconcile.h"
 #include "userspace/systemd_watch.h"
 
 namespace twin::capture {
@@ -453,112 +454,41 @@ void Daemon::CheckDrops(std::vector<Event>* out) {
 void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why) {
   if (outage_.active) return;  // the resync runs when the outage ends
   const auto t0 = Clock::now();
-  std::vector<Event> out;
-  const uint64_t now_boot = BoottimeNs();
-  // Processes: a brief scan (identity + exe); full images only for the ones to correct.
-  std::vector<ProcessBrief> procs = ScanProcessBriefs(dctx_.tick_ns);
-  std::set<ProcKey> seen;
-  for (const ProcessBrief& b : procs) {
-    seen.insert(ProcKey{b.pid, b.start_ns});
-    auto it = live_.processes.find(ProcKey{b.pid, b.start_ns});
-    // Identity and image count; comm changes without an exec (kworkers rename themselves per work
-    // item, prctl(PR_SET_NAME)) and is not worth a correction.
-    if (it != live_.processes.end() && it->second.exe == b.exe) continue;
-    // A young process's exec/fork may still be in the queue; the periodic pass leaves it alone.
-    if (grace_ns && b.start_ns + grace_ns > now_boot) continue;
-    auto info = ReadProcess(b.pid, cfg_.max_args, dctx_.tick_ns);
-    if (!info || info->p.start_ns != b.start_ns || info->state == 'Z') continue;  // gone meanwhile
-    out.push_back(Stamp(ProcessEvent(EventKind::kResync, info->p)));
-    out.back().resync_op = ResyncOp::kUpsert;
-    out.back().resync_entity = ResyncEntity::kProcess;
-  }
-  for (const auto& [key, p] : live_.processes) {
-    if (seen.count(key)) continue;
-    out.push_back(Stamp(ProcessEvent(EventKind::kResync, p)));
-    out.back().resync_op = ResyncOp::kRemove;
-    out.back().resync_entity = ResyncEntity::kProcess;
-  }
-  // Listeners (UDP has no close tracepoint: this is where closed UDP sockets leave the state).
-  std::vector<Listener> ls = ScanListeners(&live_.processes, dctx_.tick_ns, &live_.listeners);
-  std::set<ListenerKey> lseen;
-  for (const Listener& l : ls) {
-    lseen.insert(l.key());
-    auto it = live_.listeners.find(l.key());
-    if (it != live_.listeners.end() && it->second.pid == l.pid) continue;
-    if (it != live_.listeners.end() && l.pid == 0) continue;  // owner not visible to us
-    out.push_back(Stamp(ListenerEvent(EventKind::kResync, l)));
-    out.back().resync_op = ResyncOp::kUpsert;
-    out.back().resync_entity = ResyncEntity::kListener;
-  }
-  for (const auto& [key, l] : live_.listeners) {
-    if (lseen.count(key)) continue;
-    out.push_back(Stamp(ListenerEvent(EventKind::kResync, l)));
-    out.back().resync_op = ResyncOp::kRemove;
-    out.back().resync_entity = ResyncEntity::kListener;
-  }
+  HostScan scan;
+  scan.processes = ScanProcessBriefs(dctx_.tick_ns);
+  scan.listeners = ScanListeners(&live_.processes, dctx_.tick_ns, &live_.listeners);
   // Units: cgroup directories on the v2 and v1 name=systemd hierarchies.
   CgroupRoots v2only{roots_.v2, ""}, v1only{"", roots_.v1_systemd};
-  auto u2 = ScanUnitCgroups(v2only);
-  auto u1 = ScanUnitCgroups(v1only);
   std::map<std::string, std::set<std::string>> refs;
-  std::map<std::string, std::string> cgroup_of;
-  for (auto& [n, path] : u2) {
+  for (auto& [n, path] : ScanUnitCgroups(v2only)) {
     refs[n].insert("v2");
-    cgroup_of[n] = path;
+    scan.unit_cgroups[n] = path;
   }
-  for (auto& [n, path] : u1) {
+  for (auto& [n, path] : ScanUnitCgroups(v1only)) {
     refs[n].insert("v1-systemd");
-    cgroup_of.emplace(n, path);
+    scan.unit_cgroups.emplace(n, path);
   }
   unit_refs_ = refs;
-  for (const auto& [name, path] : cgroup_of) {
-    Unit u;
-    u.name = name;
-    u.cgroup = path;
-    if (auto f = FindUnitFile(name)) {
-      u.file_path = f->path;
-      u.file_sha256 = f->sha256;
-      u.file_content = std::move(f->content);
-    }
-    auto it = live_.units.find(name);
-    if (it == live_.units.end()) {
-      out.push_back(Stamp(UnitEvent(EventKind::kResync, u)));
-      out.back().resync_op = ResyncOp::kUpsert;
-      out.back().resync_entity = ResyncEntity::kUnit;
-    } else if (it->second.file_sha256 != u.file_sha256 || it->second.file_path != u.file_path) {
-      // The unit file was edited (or appeared/disappeared) while the unit runs.
-      out.push_back(Stamp(UnitEvent(EventKind::kUnitFileChanged, u)));
-      log_->info("unit file changed: {} ({})", LogEscape(name), LogEscape(u.file_path));
+  ReconcileLookups lookups;
+  lookups.read_process = [this](int pid) { return ReadProcess(pid, cfg_.max_args, dctx_.tick_ns); };
+  lookups.find_unit_file = [](const std::string& unit) { return FindUnitFile(unit); };
+  ReconcileOptions o;
+  o.grace_ns = grace_ns;
+  o.now_boot_ns = BoottimeNs();
+  o.systemd_answers_for_units = bus_watch_.running();
+  o.always_complete = always_complete;
+  o.why = why;
+  ReconcilePlan plan = PlanReconcile(live_, scan, lookups, o);
+  for (const std::string& unit : plan.recheck_units) bus_watch_.Recheck(unit);
+  for (Event& e : plan.events) {
+    e = Stamp(std::move(e));
+    if (e.kind == EventKind::kUnitFileChanged) {
+      log_->info("unit file changed: {} ({})", LogEscape(e.unit), LogEscape(e.unit_file_path));
     }
   }
-  for (const auto& [name, u] : live_.units) {
-    if (cgroup_of.count(name)) continue;
-    if (bus_watch_.running()) {
-      // No cgroup is not "inactive" for systemd (Type=oneshot + RemainAfterExit=yes): it says.
-      bus_watch_.Recheck(name);
-      continue;
-    }
-    out.push_back(Stamp(UnitEvent(EventKind::kResync, u)));
-    out.back().resync_op = ResyncOp::kRemove;
-    out.back().resync_entity = ResyncEntity::kUnit;
-  }
-  size_t corrections = 0;
-  for (const Event& e : out)
-    if (e.kind == EventKind::kResync) ++corrections;
-  ctr_.resync_corrections += corrections;
-  if (corrections || always_complete || live_.uncertain) {
-    Event c = Stamp(Event{});
-    c.kind = EventKind::kResync;
-    c.resync_op = ResyncOp::kComplete;
-    c.reason = why;
-    c.attrs = {{"corrections", std::to_string(corrections)},
-               {"processes", std::to_string(procs.size())},
-               {"listeners", std::to_string(ls.size())},
-               {"units", std::to_string(cgroup_of.size())}};
-    out.push_back(std::move(c));
-  }
-  if (corrections) log_->info("resync ({}): {} corrections", why, corrections);
-  Write(out);
+  ctr_.resync_corrections += plan.corrections;
+  if (plan.corrections) log_->info("resync ({}): {} corrections", why, plan.corrections);
+  Write(plan.events);
   ctr_.reconcile_ns_last =
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
 }

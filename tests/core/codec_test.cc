@@ -1,6 +1,10 @@
 // The event key and record codecs: key byte order, every field round-trips, corrupt bytes.
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
 
+#include <flatbuffers/reflection.h>
 #include <gtest/gtest.h>
 
 #include "eventlog/codec.h"
@@ -176,6 +180,81 @@ TEST(Codec, RecordVerifierAgreesWithFlatBuffersVerifier) {
   // Both outcomes must be well represented for the comparison to mean anything.
   EXPECT_GT(accepted, 10000);
   EXPECT_GT(rejected, 10000);
+}
+
+}  // namespace
+}  // namespace twin
+
+namespace twin {
+namespace {
+
+// record_verify.cc keeps each table's fields by hand on the memory-safety path of every read. The
+// compiled schema (flatc --binary --schema) is the truth: a field added to event.fbs and not to
+// the verifier's list (or listed with another type or size) fails here.
+TEST(Codec, RecordVerifierTablesMatchTheSchema) {
+  std::ifstream f(TWIN_EVENT_BFBS, std::ios::binary);
+  ASSERT_TRUE(f) << "cannot read " << TWIN_EVENT_BFBS;
+  const std::string bfbs((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(bfbs.data()), bfbs.size());
+  ASSERT_TRUE(reflection::VerifySchemaBuffer(v));
+  const reflection::Schema* schema = reflection::GetSchema(bfbs.data());
+  auto object = [&](std::string_view name) -> const reflection::Object* {
+    for (const auto* o : *schema->objects())
+      if (o->name()->string_view() == "twin.fb." + std::string(name)) return o;
+    return nullptr;
+  };
+  auto short_name = [](const reflection::Object* o) {
+    std::string n = o->name()->str();
+    return n.substr(n.rfind('.') + 1);
+  };
+  for (std::string_view table : {"Event", "HostFacts", "Disk", "KV"}) {
+    SCOPED_TRACE(std::string(table));
+    const reflection::Object* o = object(table);
+    ASSERT_NE(o, nullptr) << "no table twin.fb." << table << " in the schema";
+    std::map<uint16_t, VerifierField> expect;
+    for (const auto* field : *o->fields()) {
+      VerifierField e;
+      e.vt = field->offset();
+      const auto* t = field->type();
+      switch (t->base_type()) {
+        case reflection::String: e.kind = VerifierField::kString; break;
+        case reflection::Obj:
+          e.kind = VerifierField::kTable;
+          e.sub = short_name(schema->objects()->Get(t->index()));
+          break;
+        case reflection::Vector:
+          if (t->element() == reflection::String) {
+            e.kind = VerifierField::kStrings;
+          } else {
+            ASSERT_EQ(t->element(), reflection::Obj) << field->name()->str() << ": a vector of scalars";
+            e.kind = VerifierField::kTables;
+            e.sub = short_name(schema->objects()->Get(t->index()));
+          }
+          break;
+        default:
+          ASSERT_TRUE(flatbuffers::IsScalar(t->base_type()))
+              << field->name()->str();
+          e.kind = VerifierField::kScalar;
+          e.size = static_cast<uint8_t>(flatbuffers::GetTypeSize(t->base_type()));
+          break;
+      }
+      expect[e.vt] = e;
+      ASSERT_FALSE(expect.empty());
+    }
+    std::map<uint16_t, VerifierField> got;
+    for (const VerifierField& g : RecordVerifierTable(table)) got[g.vt] = g;
+    for (const auto& [vt, e] : expect) {
+      auto it = got.find(vt);
+      ASSERT_NE(it, got.end()) << "field at vtable offset " << vt
+                               << " is in event.fbs but not in record_verify.cc's list";
+      EXPECT_EQ(it->second.kind, e.kind) << "vt " << vt;
+      EXPECT_EQ(it->second.size, e.size) << "vt " << vt;
+      EXPECT_EQ(it->second.sub, e.sub) << "vt " << vt;
+    }
+    for (const auto& [vt, g] : got) {
+      EXPECT_TRUE(expect.count(vt)) << "record_verify.cc lists vt " << vt << ", which event.fbs lacks";
+    }
+  }
 }
 
 }  // namespace

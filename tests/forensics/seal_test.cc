@@ -156,11 +156,10 @@ class Attacker {
     ASSERT_TRUE(DecodeEvent(std::string_view(all[i].second).substr(32), &e).ok());
     e.argv = {"sh", "-c", "nothing to see"};
     all[i].second = all[i].second.substr(0, 32) + EncodeEventToString(e);
-    Sha256 sha;
     Hash prev{};
     std::map<std::string, Hash> hash_at;
     for (auto& [k, v] : all) {
-      Hash h = ChainHash(sha, prev, k, std::string_view(v).substr(32));
+      Hash h = ChainHash(prev, k, std::string_view(v).substr(32));
       std::memcpy(v.data(), h.data(), 32);
       raw_.Put(raw_.events(), k, v);
       hash_at[k] = h;

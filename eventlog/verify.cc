@@ -1,0 +1,110 @@
+// EventLog::Verify: every record, the hash chain, seals, the chain anchor and recorded losses.
+#include "eventlog/log_internal.h"
+
+namespace twin {
+
+VerifyReport EventLog::Verify() const {
+  (void)impl_->Drain();
+  VerifyReport rep;
+  const Impl& m = *impl_;
+  auto problem = [&](const std::string& key, const std::string& what) {
+    rep.problems.push_back({key, what});
+  };
+  ChainHead origin = m.Origin();
+  Hash prev = origin.head;
+  uint64_t count = origin.count;
+  EventKey last_key = origin.key;
+  bool have_last = origin.count != 0;
+  std::map<EventKey, std::pair<uint64_t, Hash>> at_seal;
+  auto seals = Seals();
+  if (!seals.ok()) {
+    problem("meta:seals", seals.status().message());
+  } else {
+    for (const auto& s : seals.value()) at_seal[s.key] = {0, {}};
+  }
+  Event e;
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 4 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro, m.events));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    std::string_view value(it->value().data(), it->value().size());
+    ++rep.records;
+    EventKey k;
+    if (!DecodeKey(key, &k)) {
+      problem("raw:" + it->key().ToString(true), "malformed key (expected 16 bytes)");
+      continue;
+    }
+    const std::string ks = KeyToString(k);
+    if (have_last && !(last_key < k)) problem(ks, "key is not after the previous key");
+    if (value.size() < 32) {
+      problem(ks, "record shorter than its chain hash");
+      continue;
+    }
+    Status ds = DecodeEvent(value.substr(32), &e);
+    if (!ds.ok()) problem(ks, ds.message());
+    Hash stored;
+    std::memcpy(stored.data(), value.data(), 32);
+    Hash expect = ChainHash(prev, key, value.substr(32));
+    if (expect != stored) {
+      problem(ks, "chain hash mismatch: this record, or one before it, was edited, inserted, "
+                  "deleted or moved");
+    }
+    prev = stored;  // resynchronise so that one edit is reported once
+    ++count;
+    last_key = k;
+    have_last = true;
+    auto sit = at_seal.find(k);
+    if (sit != at_seal.end()) sit->second = {count, stored};
+  }
+  if (!it->status().ok()) problem("scan", it->status().ToString());
+  if (seals.ok()) {
+    for (const auto& s : seals.value()) {
+      if (s.key < origin.key || (origin.count != 0 && s.key == origin.key)) continue;
+      ++rep.seals_checked;
+      const auto& got = at_seal[s.key];
+      if (got.first == 0) {
+        problem(KeyToString(s.key), "sealed record is missing");
+      } else if (got.first != s.count || got.second != s.head) {
+        problem(KeyToString(s.key), "seal does not match the chain (sealed count " +
+                                        std::to_string(s.count) + ", found " +
+                                        std::to_string(got.first) + ")");
+      }
+    }
+  }
+  ChainHead head;
+  std::string hv;
+  if (m.db->Get(rocksdb::ReadOptions(), m.meta, kMetaHead, &hv).ok()) {
+    if (!HeadFromJson(hv, &head)) {
+      problem("meta:chain_head", "unreadable");
+    } else if (head.count != count || head.head != prev || !(head.key == last_key)) {
+      problem("meta:chain_head",
+              "log ends at " + KeyToString(last_key) + " after " + std::to_string(count) +
+                  " records but the recorded head is " + KeyToString(head.key) + " after " +
+                  std::to_string(head.count) + ": records were removed or added at the end");
+    }
+  } else if (count != origin.count) {
+    problem("meta:chain_head", "missing although the log has records");
+  }
+  // What the chain anchor vouched for and the log lacks: found now (a reader's open), or found
+  // and recorded by twind at an earlier open. Either way the records are gone.
+  if (!m.open_problem.ok()) problem("anchor", m.open_problem.message());
+  for (const LossReport& loss : RecordedLosses()) {
+    if (!loss.vouched_lost() && loss.anchor_problem.empty()) continue;
+    problem(KeyToString(loss.log_head.key),
+            loss.Describe() + " (found when twind opened the log at " +
+                FormatRfc3339Ns(loss.detected_ns) + " and recorded as a gap)");
+  }
+  std::stable_sort(rep.problems.begin(), rep.problems.end(), [](const auto& a, const auto& b) {
+    EventKey ka, kb;
+    auto parse = [](const std::string& s, EventKey* k) {
+      return sscanf(s.c_str(), "%lu:%lu", &k->ts_ns, &k->seq) == 2;
+    };
+    bool pa = parse(a.key, &ka), pb = parse(b.key, &kb);
+    if (pa && pb) return ka < kb;
+    return pa && !pb;
+  });
+  return rep;
+}
+
+}  // namespace twin

@@ -1,0 +1,290 @@
+// WriteBundle: a time range of the log as a self-verifying tar (anchor, records, states, manifest).
+#include "forensics/bundle.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <memory>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "eventlog/codec.h"
+#include "eventlog/folder.h"
+#include "eventlog/state.h"
+#include "eventlog/timefmt.h"
+#include "forensics/digest.h"
+#include "forensics/tar.h"
+#include "format/json_writer.h"
+#include "format/render.h"
+
+#include "forensics/bundle_format.h"
+
+namespace twin {
+using namespace bundle_detail;
+namespace {
+
+void RedactState(State& s, const Redactor& r) {
+  for (auto& [k, p] : s.processes) r.ApplyArgv(p.argv);
+}
+
+}  // namespace
+
+Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, const std::string& out_path) {
+  if (o.until_ns < o.since_ns) return Status::InvalidArgument("--until is before --since");
+  BundleStats stats;
+  // 1. Anchor: chain hash and count just before the range, from the last seal before it.
+  ChainHead anchor;
+  EventKey scan_from{0, 0};
+  auto origin_meta = log.GetMeta("chain_origin");
+  if (!origin_meta.ok()) return origin_meta.status();
+  if (origin_meta.value()) {
+    auto j = nlohmann::json::parse(*origin_meta.value(), nullptr, false);
+    if (!j.is_object() || !ParseHashHex(j.value("hash", std::string()), &anchor.head)) {
+      return Status::Corruption("meta:chain_origin is unreadable; run twin-replay verify");
+    }
+    anchor.count = j.value("count", uint64_t{0});
+    anchor.key = {j.value("ts_ns", uint64_t{0}), j.value("seq", uint64_t{0})};
+    scan_from = NextKey(anchor.key);
+  }
+  auto seals_r = log.Seals();
+  if (!seals_r.ok()) return seals_r.status();
+  for (const Seal& s : seals_r.value()) {
+    if (s.key < EventKey{o.since_ns, 0} && anchor.key < s.key) {
+      anchor = {s.key, s.count, s.head};
+      scan_from = NextKey(s.key);
+    }
+  }
+  if (o.since_ns > 0) {
+    Status s = log.ScanRaw(scan_from, {o.since_ns - 1, UINT64_MAX},
+                           [&](std::string_view key, std::string_view value) {
+                             if (value.size() >= 32) std::memcpy(anchor.head.data(), value.data(), 32);
+                             DecodeKey(key, &anchor.key);
+                             ++anchor.count;
+                             return true;
+                           });
+    if (!s.ok()) return s;
+  }
+  // 2. States at both ends.
+  State start_state;
+  const uint64_t start_at = o.since_ns == 0 ? 0 : o.since_ns - 1;
+  if (o.since_ns > 0) {
+    auto st = StateAt(log, start_at);
+    if (!st.ok()) return st.status();
+    start_state = std::move(st).value();
+  }
+  auto end_r = StateAt(log, o.until_ns);
+  if (!end_r.ok()) return end_r.status();
+  State end_state = std::move(end_r).value();
+  RedactState(start_state, o.redactor);
+  RedactState(end_state, o.redactor);
+
+  // 3. records.bin straight into the archive; events.jsonl into an unlinked temp file.
+  auto tw_r = TarWriter::Create(out_path, WallNowNs() / 1'000'000'000);
+  if (!tw_r.ok()) return tw_r.status();
+  TarWriter& tw = *tw_r.value();
+  std::string tmpl = (std::filesystem::path(out_path).parent_path().empty()
+                          ? std::string(".")
+                          : std::filesystem::path(out_path).parent_path().string()) +
+                     "/.twin-bundle-XXXXXX";
+  int tmp_fd = mkstemp(tmpl.data());
+  if (tmp_fd < 0) return Status::IOError("cannot create a temp file next to " + out_path);
+  unlink(tmpl.c_str());
+  std::unique_ptr<FILE, int (*)(FILE*)> tmp(fdopen(tmp_fd, "w+b"), fclose);
+
+  std::map<std::string, std::string> digests;
+  Sha256 rec_sha, ev_sha;
+  Status s = tw.Begin("records.bin");
+  if (!s.ok()) return s;
+  std::string buf, jbuf, reenc;
+  buf.reserve(1 << 21);
+  buf.append(kMagic, kMagicLen);
+  std::array<uint64_t, kEventKindMax + 1> per_kind{};
+  std::set<std::string> boot_ids;
+  if (!start_state.host.boot_id.empty()) boot_ids.insert(start_state.host.boot_id);
+  HostFacts host = start_state.host;
+  struct Redacted { std::string key, original_sha256; int args; };
+  std::vector<Redacted> redacted;
+  Hash prev = anchor.head;
+  EventKey first_key{}, last_key{};
+  Event e;
+  Status failure;
+  auto flush_records = [&]() -> bool {
+    rec_sha.Update(buf);
+    Status ws = tw.Write(buf);
+    buf.clear();
+    if (!ws.ok()) failure = ws;
+    return ws.ok();
+  };
+  s = log.ScanRaw({o.since_ns, 0}, {o.until_ns, UINT64_MAX}, [&](std::string_view key, std::string_view value) {
+    EventKey k;
+    if (!DecodeKey(key, &k) || value.size() < 32) {
+      failure = Status::Corruption("malformed record in the event log; run twin-replay verify");
+      return false;
+    }
+    std::string_view payload = value.substr(32);
+    Hash stored;
+    std::memcpy(stored.data(), value.data(), 32);
+    if (ChainHash(prev, key, payload) != stored) {
+      failure = Status::Tampered("the event log fails its hash chain at key " + KeyToString(k) +
+                                 "; run twin-replay verify (a bundle would not verify)");
+      return false;
+    }
+    prev = stored;
+    Status ds = DecodeEvent(payload, &e);
+    if (!ds.ok()) {
+      failure = Status::Corruption("record at key " + KeyToString(k) + ": " + ds.message());
+      return false;
+    }
+    if (stats.records == 0) first_key = k;
+    last_key = k;
+    ++stats.records;
+    const auto ki = static_cast<size_t>(e.kind);
+    if (ki < per_kind.size()) ++per_kind[ki];
+    if (e.kind == EventKind::kHostFacts) {
+      host = e.host;
+      if (!e.host.boot_id.empty()) boot_ids.insert(e.host.boot_id);
+    }
+    uint8_t flags = 0;
+    if (int n = o.redactor.Apply(e); n > 0) {
+      flags = 1;
+      redacted.push_back({KeyToString(k), HashHex(Sha256::Of(payload)), n});
+      reenc = EncodeEventToString(e);
+      payload = reenc;
+    }
+    char hdr[kRecHeader];
+    hdr[0] = static_cast<char>(flags);
+    std::memcpy(hdr + 1, key.data(), 16);
+    PutBE32(hdr + 17, static_cast<uint32_t>(payload.size() + 32));
+    buf.append(hdr, kRecHeader);
+    buf.append(value.data(), 32);
+    buf.append(payload);
+    JsonWriter w(jbuf);
+    EventToJson(k, e, w);
+    jbuf += '\n';
+    if (jbuf.size() >= (1 << 20)) {
+      ev_sha.Update(jbuf);
+      if (fwrite(jbuf.data(), 1, jbuf.size(), tmp.get()) != jbuf.size()) {
+        failure = Status::IOError("cannot write the temp file for events.jsonl");
+        return false;
+      }
+      jbuf.clear();
+    }
+    if (buf.size() >= (1 << 21) && !flush_records()) return false;
+    if (o.progress && (stats.records & 0xFFFF) == 0) o.progress(stats.records);
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!failure.ok()) return failure;
+  if (!flush_records()) return failure;
+  s = tw.End();
+  if (!s.ok()) return s;
+  digests["records.bin"] = HashHex(rec_sha.Final());
+  ev_sha.Update(jbuf);
+  if (fwrite(jbuf.data(), 1, jbuf.size(), tmp.get()) != jbuf.size() || fflush(tmp.get()) != 0) {
+    return Status::IOError("cannot write the temp file for events.jsonl");
+  }
+  digests["events.jsonl"] = HashHex(ev_sha.Final());
+  s = tw.Begin("events.jsonl");
+  if (!s.ok()) return s;
+  rewind(tmp.get());
+  std::string chunk(1 << 20, '\0');
+  size_t n;
+  while ((n = fread(chunk.data(), 1, chunk.size(), tmp.get())) > 0) {
+    s = tw.Write(std::string_view(chunk.data(), n));
+    if (!s.ok()) return s;
+  }
+  s = tw.End();
+  if (!s.ok()) return s;
+  tmp.reset();
+
+  const uint64_t end_at = o.until_ns;
+  const std::pair<const char*, std::string> small[] = {
+      {"state_start.json", StateJson(start_state, start_at)},
+      {"state_start.snap", EncodeSnapshot(Snapshot{start_state, {}, 0})},
+      {"state_end.json", StateJson(end_state, end_at)},
+      {"state_end.snap", EncodeSnapshot(Snapshot{end_state, {}, 0})}};
+  for (const auto& [name, content] : small) {
+    s = tw.Add(name, content);
+    if (!s.ok()) return s;
+    digests[name] = HashHex(Sha256::Of(content));
+  }
+
+  // 4. Manifest.
+  std::vector<Seal> seals;
+  for (const Seal& sl : seals_r.value()) {
+    if (stats.records > 0 && !(sl.key < first_key) && !(last_key < sl.key)) seals.push_back(sl);
+  }
+  stats.seals = seals.size();
+  stats.redacted_records = redacted.size();
+  const ChainHead head = log.Head();
+  std::string m;
+  JsonWriter w(m);
+  w.BeginObject().Field("format", "safetytwin-bundle-v1").Field("tool", "twin-replay")
+      .Field("tool_version", TWIN_VERSION).FieldU("schema_version", kSchemaVersion)
+      .Field("created", FormatRfc3339Ns(WallNowNs())).Field("created_by", o.created_by);
+  w.Key("host").BeginObject().Field("hostname", host.hostname).Field("machine_id", host.machine_id)
+      .Field("kernel", host.kernel).Field("os", host.os).EndObject();
+  w.Key("boot_ids").BeginArray();
+  for (const auto& b : boot_ids) w.String(b);
+  w.EndArray();
+  w.Key("range").BeginObject().Field("since", FormatRfc3339Ns(o.since_ns)).FieldU("since_ns", o.since_ns)
+      .Field("until", FormatRfc3339Ns(o.until_ns)).FieldU("until_ns", o.until_ns)
+      .FieldU("state_start_at_ns", start_at).FieldU("state_end_at_ns", end_at).EndObject();
+  w.Key("chain").BeginObject().Field("prev_hash", HashHex(anchor.head)).FieldU("prev_count", anchor.count)
+      .Field("prev_key", KeyToString(anchor.key)).FieldU("records", stats.records)
+      .Field("first_key", stats.records ? KeyToString(first_key) : "")
+      .Field("last_key", stats.records ? KeyToString(last_key) : "")
+      .Field("last_hash", HashHex(prev))
+      .Key("log_head").BeginObject().Field("key", KeyToString(head.key)).FieldU("count", head.count)
+      .Field("hash", HashHex(head.head)).EndObject().EndObject();
+  w.Key("counts").BeginObject();
+  for (int i = 0; i <= kEventKindMax; ++i) {
+    if (per_kind[i]) w.FieldU(KindName(static_cast<EventKind>(i)), per_kind[i]);
+  }
+  w.EndObject();
+  w.Key("seals").BeginArray();
+  for (const Seal& sl : seals) {
+    w.BeginObject().FieldU("ts_ns", sl.key.ts_ns).FieldU("seq", sl.key.seq).FieldU("count", sl.count)
+        .Field("hash", HashHex(sl.head)).FieldU("sealed_ns", sl.sealed_ns).Field("mac", sl.mac)
+        .FieldU("mac_epoch", sl.mac_epoch).EndObject();
+  }
+  w.EndArray();
+  w.Key("redaction").BeginObject().FieldB("keyword_defaults", o.redactor.keyword_defaults());
+  w.Key("rules").BeginArray();
+  for (const auto& r : o.redactor.rules()) w.String(r);
+  w.EndArray().FieldU("records", redacted.size()).Key("redacted").BeginArray();
+  for (const auto& r : redacted) {
+    w.BeginObject().Field("key", r.key).Field("original_payload_sha256", r.original_sha256)
+        .FieldI("args", r.args).EndObject();
+  }
+  w.EndArray().EndObject();
+  w.Key("files").BeginObject();
+  for (const char* name : kDataMembers) w.Field(name, digests[name]);
+  w.EndObject().EndObject();
+  m += '\n';
+  s = tw.Add("manifest.json", m);
+  if (!s.ok()) return s;
+  digests["manifest.json"] = HashHex(Sha256::Of(m));
+
+  std::string sums;
+  for (const char* name : kDataMembers) sums += digests[name] + "  " + name + "\n";
+  sums += digests["manifest.json"] + "  manifest.json\n";
+  sums += "# self-sha256 " + HashHex(Sha256::Of(sums)) + "\n";
+  s = tw.Add("SHA256SUMS", sums);
+  if (!s.ok()) return s;
+  stats.sums_sha256 = HashHex(Sha256::Of(sums));
+  s = tw.Close();
+  if (!s.ok()) return s;
+  std::error_code ec;
+  stats.bytes = std::filesystem::file_size(out_path, ec);
+  return stats;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+}  // namespace twin
