@@ -59,6 +59,22 @@ Status Repair(const std::string& out) {
   if (!rs.ok()) {
     return Status::Corruption("RocksDB's repair of the copy in " + out + " failed: " + rs.ToString());
   }
+  // The repair recreates only the column families that have a table: the log's empty ones (the
+  // twin catalogue before any twin ran, meta when it was all in a lost file) come back empty,
+  // in the copy only.
+  rocksdb::Options create = opts;
+  create.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rs = rocksdb::DB::Open(create, out, cfs, &handles, &db);
+  if (!rs.ok()) {
+    return Status::Corruption("the copy in " + out + " does not open after RocksDB's repair: " +
+                              rs.ToString());
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  rs = db->Close();
+  delete db;
+  if (!rs.ok()) return Status::IOError("cannot close the repaired copy in " + out + ": " + rs.ToString());
   return Status::Ok();
 }
 
@@ -105,10 +121,16 @@ Result<SalvageReport> SalvageLog(const std::string& src, const std::string& out)
     if (Status s = Repair(out); !s.ok()) return s;
     rep.method = "RocksDB's repair (the log rebuilt from its table and WAL files)";
   }
+  // RocksDB's repair moves every WAL it replayed into tables, and the MANIFESTs it replaced, to
+  // lost/ as well as the tables it could not read: only the latter are a loss.
   for (fs::directory_iterator it(fs::path(out) / "lost", ec), end; !ec && it != end;
        it.increment(ec)) {
-    rep.unusable_files.push_back(it->path().filename().string());
+    const std::string name = it->path().filename().string();
+    const bool replayed = name.starts_with("MANIFEST-") || name.ends_with(".log");
+    (replayed ? rep.replayed_files : rep.unusable_files).push_back(name);
   }
+  std::sort(rep.unusable_files.begin(), rep.unusable_files.end());
+  std::sort(rep.replayed_files.begin(), rep.replayed_files.end());
 
   auto log = EventLog::OpenReader(out);
   if (!log.ok()) return log.status();
@@ -125,6 +147,22 @@ Result<SalvageReport> SalvageLog(const std::string& src, const std::string& out)
   if (vouched) {
     rep.expected_records = vouched->count > origin ? vouched->count - origin : 0;
     rep.expected_last = vouched->key;
+  }
+  // Each appended record takes the next sequence number: a hole in them is where records were.
+  uint64_t next_seq = l.Origin().key.seq + 1;
+  std::optional<EventKey> prev;
+  Status scanned = l.ScanRaw({0, 0}, {UINT64_MAX, UINT64_MAX}, [&](std::string_view key,
+                                                                   std::string_view) {
+    EventKey k;
+    if (!DecodeKey(key, &k)) return true;
+    if (k.seq > next_seq) rep.missing_ranges.push_back({next_seq, k.seq - 1, prev, k});
+    if (k.seq >= next_seq) next_seq = k.seq + 1;
+    prev = k;
+    return true;
+  });
+  if (!scanned.ok()) return scanned;
+  if (vouched && vouched->key.seq >= next_seq) {
+    rep.missing_ranges.push_back({next_seq, vouched->key.seq, prev, std::nullopt});
   }
   return rep;
 }

@@ -43,6 +43,15 @@ int CmdRecover(const std::string& data_dir, const std::string& out, bool json) {
     if (rep.expected_last) w.Field("vouched_last_key", KeyToString(*rep.expected_last));
     w.Key("unusable_files").BeginArray();
     for (const auto& f : rep.unusable_files) w.String(f);
+    w.EndArray().Key("replayed_files").BeginArray();
+    for (const auto& f : rep.replayed_files) w.String(f);
+    w.EndArray().Key("missing_ranges").BeginArray();
+    for (const auto& m : rep.missing_ranges) {
+      w.BeginObject().FieldU("first_seq", m.first_seq).FieldU("last_seq", m.last_seq);
+      if (m.after) w.Field("after_key", KeyToString(*m.after));
+      if (m.before) w.Field("before_key", KeyToString(*m.before));
+      w.EndObject();
+    }
     w.EndArray().Key("problems").BeginArray();
     for (const auto& p : rep.verify.problems) {
       w.BeginObject().Field("key", p.key).Field("what", p.what).EndObject();
@@ -63,8 +72,17 @@ int CmdRecover(const std::string& data_dir, const std::string& out, bool json) {
   } else {
     fmt::print("how many records the log had held is not known (no chain head or seal survived)\n");
   }
-  if (rep.missing()) {
-    fmt::print("LOST: {} records after key {}\n", rep.missing(), KeyText(rep.last));
+  if (rep.missing()) fmt::print("LOST: {} records\n", rep.missing());
+  for (const auto& m : rep.missing_ranges) {
+    fmt::print("LOST: records {} .. {} ({}), {} {}\n", m.first_seq, m.last_seq, m.count(),
+               m.after ? "after key " + KeyText(m.after) : std::string("at the start of the log"),
+               m.before ? "and before key " + KeyText(m.before) : std::string("up to the end"));
+  }
+  if (!rep.replayed_files.empty()) {
+    std::string names;
+    for (const auto& f : rep.replayed_files) names += (names.empty() ? "" : ", ") + f;
+    fmt::print("the repair read and then moved to {}/lost (not a loss): {}\n",
+               EscapeForTerminal(out), EscapeForTerminal(names));
   }
   for (const auto& f : rep.unusable_files) {
     fmt::print("LOST: {} could not be read and was set aside in {}/lost\n", EscapeForTerminal(f),

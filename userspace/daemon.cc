@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <cstddef>
 #include <chrono>
 #include <condition_variable>
@@ -163,6 +164,8 @@ class Daemon {
   Status Start();
   void ReaderLoop();
   void WriterLoop();
+  // The records of what the hooks captured (writer thread, or before it starts).
+  void ToRecords(std::vector<Decoded>& in, std::vector<Event>* batch);
   // Appends a batch, folds it into live_ and counts it. Returns false if the log refused it.
   bool Write(std::vector<Event>& batch);
   void HandleCgroup(const CgroupChange& c, std::vector<Event>* out);
@@ -203,10 +206,15 @@ class Daemon {
   DropTable last_drops_;
   uint64_t last_queue_drops_ = 0;
   uint64_t last_drop_check_wall_ = 0;
+  uint64_t prev_last_ts_ = 0;  // the last record of the previous run (0: a new log)
+  bool prev_clean_ = false;    // whether that record is a daemon_stop
+  Event boot_stamp_;           // taken just before the probes attach
+  HostFacts boot_facts_;
   std::mutex drops_mu_;
   DropTable drops_snapshot_;  // for metrics
   CgroupRoots roots_;
   std::atomic<bool> reader_stop_{false};
+  std::atomic<bool> capture_stopped_{false};  // the hooks are detached: drain and stop
   SystemdWatcher bus_watch_;  // only when systemd is PID 1
   std::mutex hints_mu_;
   std::vector<UnitSignal> hints_;  // from bus_watch_, consumed by the writer
@@ -225,7 +233,8 @@ class Daemon {
   void BeginOutage(const std::string& cause, uint64_t since_ns, uint64_t unwritten, bool low_disk);
   // Ends the outage if the disk has room and the log takes writes (reopened if it had failed):
   // writes the gap, resyncs from /proc. Returns whether writing works.
-  bool TryEndOutage(const char* why);
+  // At a stop a low-disk stop ends even below the resume threshold (at_stop).
+  bool TryEndOutage(const char* why, bool at_stop = false);
   Status ReopenLog();
   void CheckDisk();
   Outage outage_;
@@ -253,6 +262,31 @@ Status Daemon::Start() {
   elog_ = std::move(opened).value();
   handed_count_ = elog_->Head().count;
   compactor_ = std::make_unique<Compactor>(*elog_);
+  // Where the log left off: if the last record is not a daemon-stop, we crashed (or were killed).
+  if (auto last = elog_->Last(); last.ok() && last->has_value()) {
+    const Event& e = (*last)->event;
+    prev_last_ts_ = e.ts_ns;
+    prev_clean_ = e.kind == EventKind::kDaemonStop;
+    // A clean stop says when capture ended (its hooks detached before the drain).
+    for (const auto& [k, v] : e.attrs) {
+      uint64_t t = 0;
+      if (!prev_clean_ || k != "capture_stopped_ns") continue;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), t);
+      if (ec == std::errc() && end == v.data() + v.size() && t != 0 && t < prev_last_ts_)
+        prev_last_ts_ = t;
+    }
+  }
+  // Replay the log into live_ (through the compactor's snapshot) so reconciliation diffs
+  // against what the log says, not against nothing. Before the probes attach: whatever they
+  // capture must not be older than the records this run starts with (daemon_start, the
+  // downtime gap), and replaying a long log takes tens of ms.
+  if (auto r = compactor_->RunOnce(WallNs()); !r.ok())
+    log_->warn("initial compaction: {}", r.status().ToString());
+  live_ = compactor_->current();
+  // From now on the compactor folds records as they are committed; each tick only cuts.
+  if (Status fs = compactor_->Follow(); !fs.ok()) {
+    log_->warn("compactor reads the log back at each tick: {}", fs.ToString());
+  }
 
   clock_ = ClockOffset::Measure();
   dctx_.clock = clock_;
@@ -276,6 +310,10 @@ Status Daemon::Start() {
   if (s = probes_->Open(); !s.ok()) return s;
   if (s = probes_->Configure(po); !s.ok()) return s;
   if (s = probes_->Load(); !s.ok()) return s;
+  // The start of this run, taken before the first hook can fire: every record this run
+  // captures is at least as late as its daemon_start and the end of the downtime gap.
+  boot_facts_ = CollectHostFacts();
+  boot_stamp_ = Stamp(Event{});
   if (s = probes_->Attach(); !s.ok()) return s;
   s = probes_->OpenRingBuffer([this](const void* data, size_t size) {
     Decoded d;
@@ -454,6 +492,9 @@ void Daemon::CheckDrops(std::vector<Event>* out) {
 void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why) {
   if (outage_.active) return;  // the resync runs when the outage ends
   const auto t0 = Clock::now();
+  // Every record of a pass carries the time the scan began: what /proc showed from then on,
+  // before anything the hooks capture while the scan runs (those records follow).
+  const Event at = Stamp(Event{});
   HostScan scan;
   scan.processes = ScanProcessBriefs(dctx_.tick_ns);
   scan.listeners = ScanListeners(&live_.processes, dctx_.tick_ns, &live_.listeners);
@@ -481,7 +522,8 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
   ReconcilePlan plan = PlanReconcile(live_, scan, lookups, o);
   for (const std::string& unit : plan.recheck_units) bus_watch_.Recheck(unit);
   for (Event& e : plan.events) {
-    e = Stamp(std::move(e));
+    e.ts_ns = at.ts_ns;
+    e.mono_ns = at.mono_ns;
     if (e.kind == EventKind::kUnitFileChanged) {
       log_->info("unit file changed: {} ({})", LogEscape(e.unit), LogEscape(e.unit_file_path));
     }
@@ -580,12 +622,16 @@ Status Daemon::ReopenLog() {
   return Status::Ok();
 }
 
-bool Daemon::TryEndOutage(const char* why) {
+bool Daemon::TryEndOutage(const char* why, bool at_stop) {
   if (!outage_.active) return true;
   auto d = StatDisk(cfg_.data_dir);
   const bool complain = Clock::now() >= outage_.next_complaint;
   if (complain) outage_.next_complaint = Clock::now() + std::chrono::seconds(30);
-  if (d.ok() && d->free <= ComputeDiskThresholds(d->size, cfg_.min_free_bytes).resume_above) {
+  // At a stop, a low-disk stop ends regardless: the log itself takes writes, and the reserve
+  // kept below the threshold is there to pay for the gap and the daemon_stop.
+  const bool reserve_pays = at_stop && outage_.low_disk && !outage_.log_failed;
+  if (!reserve_pays && d.ok() &&
+      d->free <= ComputeDiskThresholds(d->size, cfg_.min_free_bytes).resume_above) {
     if (complain) {
       log_->warn("event log writing still stopped ({}): {} bytes free; {} events not written "
                  "so far", outage_.cause, d->free, outage_.unwritten);
@@ -605,16 +651,24 @@ bool Daemon::TryEndOutage(const char* why) {
   g.gap_start_ns = outage_.since_ns;
   g.gap_end_ns = g.ts_ns;
   g.lost = outage_.unwritten;
-  g.reason = fmt::format("{}: {} events not written; writing resumed{}",
+  g.reason = fmt::format("{}: {} events not written; {}",
                          outage_.low_disk ? "low disk" : "event log write failed (" + outage_.cause + ")",
-                         outage_.unwritten, outage_.log_failed ? " after reopening the log" : "");
+                         outage_.unwritten,
+                         reserve_pays ? "twind stopped while writing was stopped"
+                         : outage_.log_failed ? "writing resumed after reopening the log"
+                                              : "writing resumed");
   g.attrs = {{"unwritten", std::to_string(outage_.unwritten)}, {"cause", outage_.cause}};
   const Outage ended = outage_;
   outage_ = Outage{};
   std::vector<Event> b{std::move(g)};
   if (!Write(b)) return false;  // a new outage began
-  log_->info("event log writing resumed ({}): gap of {} unwritten events recorded", why,
-             ended.unwritten);
+  if (reserve_pays) {
+    log_->info("stopping while writing was stopped for low disk: gap of {} unwritten events "
+               "recorded from the reserve", ended.unwritten);
+  } else {
+    log_->info("event log writing resumed ({}): gap of {} unwritten events recorded", why,
+               ended.unwritten);
+  }
   Reconcile(0, true, "after write outage");
   return !outage_.active;
 }
@@ -633,6 +687,22 @@ void Daemon::ReaderLoop() {
   }
 }
 
+void Daemon::ToRecords(std::vector<Decoded>& in, std::vector<Event>* batch) {
+  for (Decoded& d : in) {
+    if (d.is_cgroup) {
+      HandleCgroup(d.cgroup, batch);
+      continue;
+    }
+    Event& e = d.event;
+    // Owner's unit for socket events: the process image knows it, the socket probe does not.
+    if (IsSocketEvent(e) && e.unit.empty()) {
+      auto it = live_.processes.find(ProcKey{e.pid, e.start_ns});
+      if (it != live_.processes.end()) e.unit = it->second.unit;
+    }
+    batch->push_back(std::move(e));
+  }
+}
+
 void Daemon::WriterLoop() {
   std::vector<Decoded> in;
   std::vector<Event> batch;
@@ -643,19 +713,7 @@ void Daemon::WriterLoop() {
   for (;;) {
     in.clear();
     queue_.PopBatch(&in, cfg_.batch_max, std::chrono::milliseconds(250));  // returns on first item
-    for (Decoded& d : in) {
-      if (d.is_cgroup) {
-        HandleCgroup(d.cgroup, &batch);
-        continue;
-      }
-      Event& e = d.event;
-      // Owner's unit for socket events: the process image knows it, the socket probe does not.
-      if (IsSocketEvent(e) && e.unit.empty()) {
-        auto it = live_.processes.find(ProcKey{e.pid, e.start_ns});
-        if (it != live_.processes.end()) e.unit = it->second.unit;
-      }
-      batch.push_back(std::move(e));
-    }
+    ToRecords(in, &batch);
     std::vector<UnitSignal> hints;
     {
       std::lock_guard<std::mutex> l(hints_mu_);
@@ -696,7 +754,7 @@ void Daemon::WriterLoop() {
       // (the reconcile waits for the tick).
       Compact();
     }
-    if (g_stop && !draining) {
+    if (capture_stopped_ && !draining) {
       draining = true;
       reader_stop_ = true;
       continue;  // one more pass picks up what the reader drained
@@ -713,25 +771,10 @@ int Daemon::Run() {
     if (ready_) ready_(false);
     return 1;
   }
-  // Where the log left off: if the last record is not a daemon-stop, we crashed (or were killed).
-  uint64_t last_ts = 0;
-  bool clean = false;
-  if (auto last = elog_->Last(); last.ok() && last->has_value()) {
-    last_ts = (*last)->event.ts_ns;
-    clean = (*last)->event.kind == EventKind::kDaemonStop;
-  }
-  // Replay the log into live_ (through the compactor's snapshot) so reconciliation diffs
-  // against what the log says, not against nothing.
-  if (auto r = compactor_->RunOnce(WallNs()); !r.ok())
-    log_->warn("initial compaction: {}", r.status().ToString());
-  live_ = compactor_->current();
-  // From now on the compactor folds records as they are committed; each tick only cuts.
-  if (Status fs = compactor_->Follow(); !fs.ok()) {
-    log_->warn("compactor reads the log back at each tick: {}", fs.ToString());
-  }
-
+  uint64_t last_ts = prev_last_ts_;
+  const bool clean = prev_clean_;
   std::vector<Event> boot;
-  Event start = Stamp(Event{});
+  Event start = boot_stamp_;
   start.kind = EventKind::kDaemonStart;
   start.reason = std::string("twind ") + TWIN_VERSION;
   start.attrs = {{"version", TWIN_VERSION},
@@ -739,7 +782,7 @@ int Daemon::Run() {
                  {"clock_offset_ns", std::to_string(clock_.wall_minus_boot_ns)},
                  {"clock_offset_uncertainty_ns", std::to_string(clock_.uncertainty_ns)},
                  {"tick_ns", std::to_string(dctx_.tick_ns)},
-                 {"boot_id", CollectHostFacts().boot_id},
+                 {"boot_id", boot_facts_.boot_id},
                  {"probe_mode", probes_->mode() == HookMode::kTpBtf ? "tp_btf" : "raw_tp"},
                  {"ringbuf_bytes", std::to_string(probes_->ringbuf_bytes())},
                  {"max_args", std::to_string(cfg_.max_args)},
@@ -758,7 +801,7 @@ int Daemon::Run() {
     }
   }
   if (last_ts != 0) {
-    Event g = Stamp(Event{});
+    Event g = boot_stamp_;
     g.kind = EventKind::kGap;
     g.gap_start_ns = last_ts;
     g.gap_end_ns = start.ts_ns;
@@ -774,15 +817,26 @@ int Daemon::Run() {
     boot.push_back(std::move(g));
     ++ctr_.gaps;
   }
-  Event hf = Stamp(Event{});
+  Event hf = boot_stamp_;
   hf.kind = EventKind::kHostFacts;
-  hf.host = CollectHostFacts();
+  hf.host = std::move(boot_facts_);
   boot.push_back(std::move(hf));
   if (!Write(boot)) {
     if (ready_) ready_(false);
     return 1;
   }
   last_drop_check_wall_ = WallNs();
+  // What the hooks captured since they attached happened before the /proc scan: it goes in
+  // first, so that the scan's records (stamped when it starts) follow what preceded them and
+  // the log stays in time order across the start. (The reader thread does not run yet.)
+  while (probes_->Poll(0) > 0) {
+  }
+  for (std::vector<Decoded> in; queue_.size() > 0; in.clear()) {
+    std::vector<Event> early;
+    queue_.PopBatch(&in, cfg_.batch_max, std::chrono::milliseconds(0));
+    ToRecords(in, &early);
+    Write(early);
+  }
   Reconcile(0, true, "start-up");
   if (Status ss = elog_->Sync(); !ss.ok()) log_->warn("sync: {}", ss.ToString());
   if (hooks_.on_open) hooks_.on_open(*elog_);
@@ -812,6 +866,15 @@ int Daemon::Run() {
     if (sig == SIGHUP) log_->info("SIGHUP ignored (restart twind to reload the config)");
   }
   Notify("STOPPING=1");
+  // Capture ends here, before the reader drains the ring buffer: every record the hooks made is
+  // then written before daemon_stop, and what happens after it is in the next start's gap (it
+  // starts at daemon_stop). A hook still attached during the drain would fill the ring buffer
+  // with records nobody reads and nothing counts.
+  // Detaching takes a while (an RCU grace period per hook) and the hooks go one by one: from
+  // this stamp on, capture is partial.
+  const uint64_t capture_stopped_ns = Stamp(Event{}).ts_ns;
+  probes_->Detach();
+  capture_stopped_ = true;
   log_->info("stopping ({}): flushing", sig == SIGINT ? "SIGINT" : "SIGTERM");
   queue_.Wake();
   bus_watch_.Stop();
@@ -819,10 +882,13 @@ int Daemon::Run() {
   writer.join();
   // The stop record is written whenever the log can take it: an outage is ended first if the
   // disk has room again (its gap goes in before the stop).
-  if (outage_.active) TryEndOutage("stop");
+  if (outage_.active) TryEndOutage("stop", /*at_stop=*/true);
   std::vector<Event> stop{Stamp(Event{})};
   stop[0].kind = EventKind::kDaemonStop;
   stop[0].reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
+  // Records written while draining are later than the end of capture: the next start's gap
+  // starts here, not at this record.
+  stop[0].attrs = {{"capture_stopped_ns", std::to_string(capture_stopped_ns)}};
   if (!Write(stop)) {
     log_->error("daemon_stop not written: the log takes no writes ({}); {} events of the outage "
                 "since {} ns are not in the log (the next start records the downtime as a gap)",

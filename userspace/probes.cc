@@ -219,6 +219,12 @@ Status Probes::Attach() {
   return Status::Ok();
 }
 
+void Probes::Detach() {
+  for (bpf_link* l : links_) bpf_link__destroy(l);
+  links_.clear();
+  for (HookStatus& h : hooks_) h.attached = false;
+}
+
 int Probes::OnRecord(void* ctx, void* data, size_t size) {
   static_cast<Probes*>(ctx)->fn_(data, size);
   return 0;

@@ -56,6 +56,8 @@ class Probes {
   // Attaches every hook; fails if any hook of the active set cannot attach (capture would be
   // silently incomplete otherwise). hooks() tells which.
   Status Attach();
+  // Detaches every hook: nothing more is captured; what is in the ring buffer stays to be polled.
+  void Detach();
   // Creates the ring-buffer consumer; fn runs on the thread that calls Poll().
   Status OpenRingBuffer(RecordFn fn);
   // Waits up to timeout_ms for a wakeup, then drains whatever is there (records committed without

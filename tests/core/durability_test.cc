@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <iostream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -197,6 +198,8 @@ TEST_P(WalDamage, VerifyCountsTheMissingRecordsAndReadersRefuse) {
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   const uint64_t kept = (*log)->Head().count;
   ASSERT_LT(kept, 3000u) << "the damage cost nothing; the test did not damage the WAL";
+  std::cout << "WAL " << (GetParam() == WalFault::kCut ? "cut in half" : "64 bytes flipped")
+            << ": " << 3000 - kept << " of 3000 records lost" << std::endl;
   const std::string missing = std::to_string(3000 - kept) + " records after key " +
                               KeyToString((*log)->Head().key) + " are missing";
   EXPECT_NE((*log)->OpenProblem().message().find(missing), std::string::npos)
@@ -409,6 +412,40 @@ std::string MakeLogInTable(const std::string& dir, size_t n) {
   }
   EXPECT_FALSE(best.empty()) << "no table was written";
   return best;
+}
+
+TEST(Recover, ADeletedTableIsSalvagedAroundAndTheHoleIsNamed) {
+  TempDir t;
+  const std::string dir = t.sub("data");
+  const std::string first = MakeLogInTable(dir, 3000);  // records 1 .. 3000
+  MakeLogInWal(dir, 1000);                               // 3001 .. 4000, in the WAL ...
+  { auto w = EventLog::OpenWriter(dir); ASSERT_TRUE(w.ok()) << w.status().ToString(); }  // ... a table
+  ASSERT_TRUE(std::filesystem::remove(first));
+  const auto before = Fingerprint(dir);
+  auto rep = SalvageLog(dir, t.sub("out"));
+  ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+  EXPECT_EQ(Fingerprint(dir), before) << "recover changed the original";
+  EXPECT_EQ(rep->records, 1000u);
+  EXPECT_EQ(rep->missing(), 3000u);
+  ASSERT_EQ(rep->missing_ranges.size(), 1u);
+  const MissingRange& hole = rep->missing_ranges[0];
+  EXPECT_EQ(hole.first_seq, 1u);
+  EXPECT_EQ(hole.last_seq, 3000u);
+  EXPECT_FALSE(hole.after.has_value());
+  ASSERT_TRUE(hole.before.has_value());
+  EXPECT_EQ(hole.before->seq, 3001u);
+  EXPECT_TRUE(rep->unusable_files.empty()) << rep->unusable_files.front();
+  EXPECT_FALSE(rep->verify.ok()) << "the salvaged log verified although 3000 records are gone";
+  auto log = EventLog::OpenReader(t.sub("out"));
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+
+  auto r = testing::Replay(t, "recover --data-dir " + dir + " --out " + t.sub("out2"));
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("LOST: records 1 .. 3000 (3000), at the start of the log"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("INCOMPLETE"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("LOST: MANIFEST"), std::string::npos) << "a replayed MANIFEST called lost\n"
+                                                            << r.out;
 }
 
 void ExpectEveryReaderRefuses(const TempDir& t, const std::string& dir, const std::string& names) {

@@ -7,7 +7,9 @@
 #include <sys/statvfs.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
+#include <iostream>
 
 #include "eventlog/wal_recovery.h"
 #include "tests/common/small_tmpfs.h"
@@ -103,6 +105,7 @@ TEST(FaultDiskFull, AfterEnospcTwindReopensTheLogItselfAndRecordsTheTrueGap) {
   ASSERT_TRUE(std::filesystem::remove(fs.sub("filler")));
   const uint64_t freed_ns = WallNow();
   ASSERT_TRUE(WaitForLog(twind, "event log writing resumed", 30)) << twind.Log();
+  const uint64_t resumed_ns = WallNow();
   for (int i = 0; i < 200; ++i) RunMarker(tag + "-after-" + std::to_string(i));
   ASSERT_TRUE(WaitForEvent(twind.data_dir(), [&](const Event& e) {
     return IsMarker(e, tag + "-after-199");
@@ -127,6 +130,10 @@ TEST(FaultDiskFull, AfterEnospcTwindReopensTheLogItselfAndRecordsTheTrueGap) {
   EXPECT_GT(gap->lost, 0u);
   EXPECT_GE(full.markers + gap->lost, during)
       << "markers neither written nor counted in the gap";
+  std::cout << "ENOSPC cost: " << during << " execs while the disk was full, " << full.markers
+            << " of them written, the gap counts " << gap->lost << " events over "
+            << (gap->gap_end_ns - gap->gap_start_ns) / 1e9 << " s; writing resumed "
+            << (resumed_ns - freed_ns) / 1e9 << " s after the disk was freed" << std::endl;
   EXPECT_EQ(after.events.back().event.kind, EventKind::kDaemonStop);
   auto log = EventLog::OpenReader(twind.data_dir());
   ASSERT_TRUE(log.ok());
@@ -149,9 +156,15 @@ TEST(FaultDiskFull, OnASmallFilesystemWritingStopsBeforeEnospcAndResumes) {
       << "twind stopped writing on an empty 48 MB filesystem\n" << twind.Log();
   const std::string tag = "twin-lowdisk-" + std::to_string(getpid());
 
+  // 48 MB: writing stops below 4 MiB free, the warning comes below 8 MiB. Between the two:
+  // warned, still writing.
+  Fill(fs.sub("filler"), 6 << 20);
+  ASSERT_TRUE(WaitForLog(twind, "free space on the data dir's filesystem is low", 10))
+      << "no warning before the threshold\n" << twind.Log();
+  EXPECT_EQ(twind.Log().find("writing stopped"), std::string::npos)
+      << "writing stopped with 6 MiB of 48 MB free\n" << twind.Log();
   Fill(fs.sub("filler"), 2 << 20);
   ASSERT_TRUE(WaitForLog(twind, "event log writing stopped (low disk", 10)) << twind.Log();
-  EXPECT_NE(twind.Log().find("free space on the data dir's filesystem is low"), std::string::npos);
   for (int i = 0; i < 100; ++i) RunMarker(tag + "-low-" + std::to_string(i));
   std::filesystem::remove(fs.sub("filler"));
   ASSERT_TRUE(WaitForLog(twind, "event log writing resumed", 10)) << twind.Log();
@@ -177,6 +190,59 @@ TEST(FaultDiskFull, OnASmallFilesystemWritingStopsBeforeEnospcAndResumes) {
   EXPECT_EQ(closed->gap_start_ns, open->gap_start_ns);
   EXPECT_GE(low.markers + closed->lost, 100u);
   EXPECT_EQ(after.events.back().event.kind, EventKind::kDaemonStop);
+  std::cout << "low-disk stop cost: " << 100 - low.markers << " of 100 execs not written, the gap "
+            << "counts " << closed->lost << " events over "
+            << (closed->gap_end_ns - closed->gap_start_ns) / 1e9 << " s" << std::endl;
+}
+
+TEST(FaultDiskFull, SigtermWhileWritingIsStoppedForLowDiskStillWritesTheGapAndTheStop) {
+  TWIN_REQUIRE_BPF();
+  SmallTmpfs fs("48m");
+  ASSERT_TRUE(fs.mounted()) << "mount tmpfs: " << fs.error();
+  const std::string side = MakeTempDir("fault-lowstop");
+  Twind twind(fs.sub("data"), side + "/twind.log");  // the default thresholds
+  ASSERT_TRUE(twind.Start());
+  const std::string tag = "twin-lowstop-" + std::to_string(getpid());
+  Fill(fs.sub("filler"), 2 << 20);
+  ASSERT_TRUE(WaitForLog(twind, "event log writing stopped (low disk", 10)) << twind.Log();
+  for (int i = 0; i < 100; ++i) RunMarker(tag + "-low-" + std::to_string(i));
+  // The disk is still below the threshold: the stop is paid from the reserve.
+  ASSERT_EQ(twind.Stop(), 0);
+  EXPECT_EQ(twind.Log().find("daemon_stop not written"), std::string::npos) << twind.Log();
+
+  const Outcome low = Read(twind.data_dir(), tag + "-low-");
+  ASSERT_FALSE(low.events.empty());
+  EXPECT_EQ(low.events.back().event.kind, EventKind::kDaemonStop)
+      << "no daemon_stop although the log could take it\n" << twind.Log();
+  const Event* open = nullptr;
+  const Event* closed = nullptr;
+  for (const auto& ke : low.events) {
+    if (ke.event.kind != EventKind::kGap || !ke.event.reason.starts_with("low disk:")) continue;
+    (ke.event.gap_end_ns == 0 ? open : closed) = &ke.event;
+  }
+  ASSERT_NE(open, nullptr);
+  ASSERT_NE(closed, nullptr) << "the low-disk gap was left open at the stop";
+  EXPECT_EQ(closed->gap_start_ns, open->gap_start_ns);
+  EXPECT_GE(low.markers + closed->lost, 100u) << "markers neither written nor counted";
+
+  // The next start knows the previous run stopped cleanly, and the state after it is certain.
+  ASSERT_TRUE(std::filesystem::remove(fs.sub("filler")));
+  ASSERT_TRUE(twind.Start());
+  const uint64_t after_start = WallNow();
+  ASSERT_EQ(twind.Stop(), 0);
+  bool said_clean = false;
+  for (const auto& ke : ReadAll(twind.data_dir())) {
+    said_clean |= ke.event.kind == EventKind::kGap &&
+                  ke.event.reason.starts_with("daemon was stopped");
+  }
+  EXPECT_TRUE(said_clean) << "the restart did not see the clean stop";
+  auto log = EventLog::OpenReader(twind.data_dir());
+  ASSERT_TRUE(log.ok());
+  auto st = StateAt(**log, after_start);
+  ASSERT_TRUE(st.ok());
+  EXPECT_FALSE(st->uncertain) << "the closed low-disk gap still covers the next run";
+  VerifyReport v = (*log)->Verify();
+  EXPECT_TRUE(v.ok()) << v.problems.front().key << ": " << v.problems.front().what;
 }
 
 TEST(FaultDataDir, TwindRefusesADataDirWithoutCurrentEveryTimeAndTouchesNothing) {
@@ -244,36 +310,165 @@ TEST(FaultWal, TwindOnACutWalRecordsTheLossTrulyAndSaysSoAtStart) {
   EXPECT_FALSE(v.ok()) << "verify vouches for a log that lost records";
 }
 
+// A storm of /bin/true MARKER-N execs, each with the wall-clock times before and after its
+// posix_spawn (which returns once the child has exec'd: the exec happened in that window).
+class MarkerStorm {
+ public:
+  explicit MarkerStorm(std::string tag) : tag_(std::move(tag)), thread_([this] { Run(); }) {}
+  ~MarkerStorm() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  struct Spawn {
+    uint64_t before_ns, after_ns;
+  };
+  const std::vector<Spawn>& spawns() const { return spawns_; }  // after Stop()
+  std::string Name(size_t i) const { return tag_ + "-" + std::to_string(i); }
+  // The index of a captured exec of this storm, or -1.
+  long IndexOf(const Event& e) const {
+    if (!IsMarker(e, tag_ + "-")) return -1;
+    return std::strtol(e.argv[1].c_str() + tag_.size() + 1, nullptr, 10);
+  }
+
+ private:
+  void Run() {
+    for (size_t i = 0; !stop_; ++i) {
+      const uint64_t before = WallNow();
+      RunMarker(Name(i));
+      spawns_.push_back({before, WallNow()});
+    }
+  }
+  std::string tag_;
+  std::atomic<bool> stop_{false};
+  std::vector<Spawn> spawns_;
+  std::thread thread_;
+};
+
 TEST(FaultCrash, StateInTheDowntimeAfterKillNineIsUncertainAndTheCountUnknown) {
   TWIN_REQUIRE_BPF();
   const std::string dir = MakeTempDir("fault-kill");
   Twind twind(dir + "/data");
   ASSERT_TRUE(twind.Start());
-  std::atomic<bool> stop{false};
-  std::thread storm([&] {
-    for (int i = 0; !stop; ++i) RunMarker("twin-kill-" + std::to_string(i));
-  });
+  MarkerStorm storm("twin-kill-" + std::to_string(getpid()));
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   const uint64_t kill_ns = WallNow();
   twind.Stop(SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   const uint64_t restart_ns = WallNow();
   ASSERT_TRUE(twind.Start());
-  stop = true;
-  storm.join();
+  storm.Stop();
   ASSERT_EQ(twind.Stop(), 0);
   auto log = EventLog::OpenReader(twind.data_dir());
   ASSERT_TRUE(log.ok());
   auto mid = StateAt(**log, kill_ns + (restart_ns - kill_ns) / 2);
   ASSERT_TRUE(mid.ok());
   EXPECT_TRUE(mid->uncertain) << "state in the downtime said certain";
-  bool unknown = false;
-  for (const auto& ke : ReadAll(twind.data_dir())) {
-    if (ke.event.kind != EventKind::kGap || ke.event.gap_end_ns < restart_ns) continue;
-    for (const auto& [k, v] : ke.event.attrs) unknown |= k == "lost_count" && v == "unknown";
+  const Event* down = nullptr;
+  std::vector<bool> captured(storm.spawns().size(), false);
+  const auto events = ReadAll(twind.data_dir());
+  for (const auto& ke : events) {
+    const long i = storm.IndexOf(ke.event);
+    if (i >= 0 && static_cast<size_t>(i) < captured.size()) captured[i] = true;
+    if (ke.event.kind == EventKind::kGap && ke.event.gap_end_ns >= restart_ns && !down)
+      down = &ke.event;
   }
+  ASSERT_NE(down, nullptr) << "no gap for the downtime";
+  bool unknown = false;
+  for (const auto& [k, v] : down->attrs) unknown |= k == "lost_count" && v == "unknown";
   EXPECT_TRUE(unknown) << "the downtime gap does not say its count is unknown";
+  EXPECT_LE(down->gap_start_ns, kill_ns);
+  // What the kill cost: the execs done before the kill that are not in the log. Each of them
+  // lies inside the downtime gap (its exec may be after the gap's start); none is lost silently.
+  size_t lost_before_kill = 0;
+  uint64_t earliest_lost = UINT64_MAX;
+  for (size_t i = 0; i < captured.size(); ++i) {
+    const auto& sp = storm.spawns()[i];
+    if (captured[i] || sp.after_ns >= kill_ns) continue;
+    ++lost_before_kill;
+    earliest_lost = std::min(earliest_lost, sp.before_ns);
+    EXPECT_GE(sp.after_ns, down->gap_start_ns)
+        << storm.Name(i) << " was exec'd before the gap's start and is not in the log";
+  }
+  std::cout << "kill -9 cost: " << lost_before_kill << " execs of the last "
+            << (lost_before_kill ? (kill_ns - earliest_lost) / 1e6 : 0.0)
+            << " ms before the kill not captured; the gap starts "
+            << (kill_ns - down->gap_start_ns) / 1e6 << " ms before the kill" << std::endl;
   EXPECT_TRUE((*log)->Verify().ok());
+}
+
+TEST(FaultRestart, NothingARunRecordsIsOlderThanItsStartOrThePreviousRun) {
+  TWIN_REQUIRE_BPF();
+  const std::string dir = MakeTempDir("fault-order");
+  Twind twind(dir + "/data");
+  ASSERT_TRUE(twind.Start());
+  MarkerStorm storm("twin-order-" + std::to_string(getpid()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  ASSERT_EQ(twind.Stop(), 0);  // a clean restart under load ...
+  ASSERT_TRUE(twind.Start());
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  twind.Stop(SIGKILL);  // ... and one after kill -9
+  ASSERT_TRUE(twind.Start());
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  storm.Stop();
+  ASSERT_EQ(twind.Stop(), 0);
+
+  const auto events = ReadAll(twind.data_dir());
+  std::vector<size_t> starts;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].event.kind == EventKind::kDaemonStart) starts.push_back(i);
+  }
+  ASSERT_EQ(starts.size(), 3u);
+  uint64_t worst_inversion = 0;
+  for (size_t i = 1; i < events.size(); ++i) {
+    const uint64_t a = events[i - 1].event.ts_ns, b = events[i].event.ts_ns;
+    if (b < a) worst_inversion = std::max(worst_inversion, a - b);
+  }
+  for (size_t s = 1; s < starts.size(); ++s) {
+    const Event& start = events[starts[s]].event;
+    const size_t next = s + 1 < starts.size() ? starts[s + 1] : events.size();
+    for (size_t i = 0; i < starts[s]; ++i) {
+      ASSERT_LE(events[i].event.ts_ns, start.ts_ns)
+          << "a record of an earlier run is later than the next daemon_start: "
+          << KindName(events[i].event.kind) << " at " << events[i].event.ts_ns;
+    }
+    bool downtime = false;
+    for (size_t i = starts[s] + 1; i < next; ++i) {
+      const Event& e = events[i].event;
+      ASSERT_GE(e.ts_ns, start.ts_ns) << "run " << s << ": " << KindName(e.kind) << " at "
+                                      << e.ts_ns << " is older than its daemon_start at "
+                                      << start.ts_ns << " by " << (start.ts_ns - e.ts_ns) / 1e6
+                                      << " ms";
+      if (e.kind == EventKind::kGap && e.gap_end_ns == start.ts_ns) downtime = true;
+    }
+    EXPECT_TRUE(downtime) << "the downtime gap does not end at the daemon_start";
+  }
+  // Nothing disappears without a gap: every exec of the storm is in the log, or its exec (some
+  // time between the spawn's start and its return) may lie inside a gap's window.
+  std::vector<bool> captured(storm.spawns().size(), false);
+  std::vector<std::pair<uint64_t, uint64_t>> gaps;
+  for (const auto& ke : events) {
+    const long i = storm.IndexOf(ke.event);
+    if (i >= 0 && static_cast<size_t>(i) < captured.size()) captured[i] = true;
+    if (ke.event.kind == EventKind::kGap) {
+      gaps.emplace_back(ke.event.gap_start_ns,
+                        ke.event.gap_end_ns ? ke.event.gap_end_ns : UINT64_MAX);
+    }
+  }
+  size_t uncaptured = 0;
+  for (size_t i = 0; i < captured.size(); ++i) {
+    if (captured[i]) continue;
+    ++uncaptured;
+    const auto& sp = storm.spawns()[i];
+    bool covered = false;
+    for (const auto& [b, e] : gaps) covered |= b <= sp.after_ns && sp.before_ns <= e;
+    EXPECT_TRUE(covered) << storm.Name(i) << " (spawned " << sp.before_ns << " .. " << sp.after_ns
+                         << ") is neither in the log nor in a gap";
+    if (!covered) break;
+  }
+  std::cout << uncaptured << " of " << captured.size() << " execs not captured (all in gaps); "
+            << "largest time inversion between adjacent records: " << worst_inversion / 1e6
+            << " ms over " << events.size() << " records" << std::endl;
 }
 
 }  // namespace

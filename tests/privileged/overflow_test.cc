@@ -85,6 +85,16 @@ TEST(Overflow, TinyRingBufferGivesDropsGapAndResync) {
       complete_after_gap = true;
   }
   EXPECT_TRUE(complete_after_gap);
+  // The gap is recorded at the drop check that found the loss (up to 0.5 s after it began): a
+  // state inside its window is uncertain, although the fold up to then has not seen the gap.
+  {
+    auto log = EventLog::OpenReader(twind.data_dir());
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    auto mid = StateAt(**log, gap->gap_start_ns + (gap->gap_end_ns - gap->gap_start_ns) / 2);
+    ASSERT_TRUE(mid.ok()) << mid.status().ToString();
+    EXPECT_TRUE(mid->uncertain) << "state inside a ring-buffer gap said certain";
+    EXPECT_LE(mid->uncertain_since_ns, gap->gap_start_ns + (gap->gap_end_ns - gap->gap_start_ns) / 2);
+  }
   auto s = FinalState(twind.data_dir());
   ASSERT_TRUE(s.has_value());
   ExpectStateMatchesProc(*s, before, after, tw, [&](const Process& p) {
