@@ -5,7 +5,8 @@
 #   live    a copy of it while bench/log_load appends 10,000 events/s (a compactor following,
 #           a snapshot every 10 s, as twind)
 #   burst   the same copy right after log_load appended 1,000,000 events as fast as it could
-#           (the writer still open, idle)
+#           (the writer still open, idle), then once more with snapshots cut by the clock only
+#           (log_load --snapshot-every 0: the writer before the count bound)
 # Commands: info, state --at T, events over a one-minute window (on the live logs `--since -1m
 # --limit 60000`), diff T1 T2 (all --json, output to /dev/null). Baselines measured in the same run, alternating with each command run:
 #   bare_open       RocksDB alone in a process: open the dir read-only with the log's options and
@@ -141,6 +142,15 @@ writer=$!
 read -r _ <"$fifo"
 read -r lo hi <<<"$(span_of "$live")"
 measure "right after a 1 M-event burst (writer open)" "$live" "$((hi - 5 * 10**9))" "$hi"
+stop_writer
+
+# The same burst with snapshots cut by the clock only (every 10 s, as the writer did before it
+# also cut every kSnapshotEveryEvents events): what readers fold without the count bound.
+"$load" --data-dir "$live" --burst 1000000 --snapshot-every 0 >"$fifo" &
+writer=$!
+read -r _ <"$fifo"
+read -r lo hi <<<"$(span_of "$live")"
+measure "right after a 1 M-event burst, snapshots by the clock only" "$live" "$((hi - 5 * 10**9))" "$hi"
 stop_writer
 rm -f "$fifo"
 rm -rf "$live"

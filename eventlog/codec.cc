@@ -359,6 +359,74 @@ Status DecodeEvent(std::string_view bytes, Event* out) {
   return Status::Ok();
 }
 
+namespace {
+std::string_view View(const flatbuffers::String* s) {
+  return s ? std::string_view(s->data(), s->size()) : std::string_view();
+}
+}  // namespace
+
+// A field added to Event needs its place in EventView, DecodeEventView and the renderers
+// that take both (replay/render.cc), and tests/core/cli_test.cc's hostile events.
+static_assert(sizeof(Event) == 752, "Event changed: update EventView and DecodeEventView");
+
+Status DecodeEventView(std::string_view bytes, EventView* out) {
+  Status error;
+  const fb::Event* e = VerifiedEvent(bytes, &error);
+  if (!e) return error;
+  EventView& o = *out;
+  o.kind = static_cast<EventKind>(e->kind());
+  o.ts_ns = e->ts_ns();
+  o.mono_ns = e->mono_ns();
+  o.pid = e->pid();
+  o.ppid = e->ppid();
+  o.start_ns = e->start_ns();
+  o.parent_start_ns = e->parent_start_ns();
+  o.uid = e->uid();
+  o.gid = e->gid();
+  o.comm = View(e->comm());
+  o.exe = View(e->exe());
+  o.cwd = View(e->cwd());
+  o.argv.clear();
+  if (const auto* v = e->argv()) {
+    for (const auto* a : *v) o.argv.push_back(View(a));
+  }
+  o.argv_truncated = e->argv_truncated();
+  o.exe_truncated = e->exe_truncated();
+  o.cwd_truncated = e->cwd_truncated();
+  o.cgroup = View(e->cgroup());
+  o.unit = View(e->unit());
+  o.container_id = View(e->container_id());
+  o.exit_code = e->exit_code();
+  o.signal = e->signal();
+  o.core_dumped = e->core_dumped();
+  o.duration_ns = e->duration_ns();
+  o.proto = e->proto();
+  o.family = e->family();
+  o.addr = View(e->addr());
+  o.port = e->port();
+  o.sock_inode = e->sock_inode();
+  o.result = e->result();
+  o.unit_file_path = View(e->unit_file_path());
+  o.unit_file_sha256 = View(e->unit_file_sha256());
+  o.unit_file_content = View(e->unit_file_content());
+  if (e->host()) {
+    o.host = DecodeHost(e->host());
+  } else if (!HostEmpty(o.host)) {
+    o.host = HostFacts{};
+  }
+  o.gap_start_ns = e->gap_start_ns();
+  o.gap_end_ns = e->gap_end_ns();
+  o.lost = e->lost();
+  o.reason = View(e->reason());
+  o.resync_op = static_cast<ResyncOp>(e->resync_op());
+  o.resync_entity = static_cast<ResyncEntity>(e->resync_entity());
+  o.attrs.clear();
+  if (e->attrs()) {
+    for (const auto* kv : *e->attrs()) o.attrs.emplace_back(View(kv->k()), View(kv->v()));
+  }
+  return Status::Ok();
+}
+
 std::string EncodeSnapshot(const Snapshot& s) {
   FlatBufferBuilder b(4096);
   auto state = EncodeState(b, s.state);

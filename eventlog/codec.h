@@ -8,6 +8,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include "eventlog/event.h"
+#include "eventlog/event_view.h"
 #include "eventlog/log.h"
 #include "eventlog/status.h"
 
@@ -17,6 +18,8 @@ namespace twin {
 void EncodeEvent(const Event& e, flatbuffers::FlatBufferBuilder& builder);
 std::string EncodeEventToString(const Event& e);
 Status DecodeEvent(std::string_view bytes, Event* out);
+// The same checks and fields as DecodeEvent; out borrows its strings from bytes.
+Status DecodeEventView(std::string_view bytes, EventView* out);
 
 std::string EncodeSnapshot(const Snapshot& s);
 // Decodes only the state (skips the diff) — the hot path of StateAt.

@@ -9,7 +9,8 @@ EventKey After(const State& s) {
 }
 }  // namespace
 
-Compactor::Compactor(EventLog& log) : log_(log) {}
+Compactor::Compactor(EventLog& log, uint64_t snapshot_every_events)
+    : log_(log), snapshot_every_events_(snapshot_every_events) {}
 
 Compactor::~Compactor() { StopFollowing(); }
 
@@ -50,6 +51,7 @@ Status Compactor::LoadLatest() {
 }
 
 Result<std::optional<Snapshot>> Compactor::RunOnce(uint64_t now_ns) {
+  appended_ = 0;  // a failed run is retried after the next interval or bound, not per batch
   if (!loaded_) {
     Status s = LoadLatest();
     if (!s.ok()) return s;

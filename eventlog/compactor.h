@@ -13,9 +13,15 @@
 
 namespace twin {
 
+// A writer cuts a snapshot every compaction interval of wall clock (twind: 10 s) and also as
+// soon as this many events were appended since the last cut, so that after a burst no reader
+// (state --at, diff) folds much more than this many events on top of a snapshot. One cut of a
+// following compactor costs about what folding 10 ms of a busy host does (docs/BENCHMARKS.md).
+inline constexpr uint64_t kSnapshotEveryEvents = 100'000;
+
 class Compactor {
  public:
-  explicit Compactor(EventLog& log);
+  explicit Compactor(EventLog& log, uint64_t snapshot_every_events = kSnapshotEveryEvents);
   ~Compactor();
   // REQUIRES: log opened as writer. Returns the snapshot written, or nullopt if no new events.
   Result<std::optional<Snapshot>> RunOnce(uint64_t now_ns);
@@ -23,12 +29,18 @@ class Compactor {
   // goes back to reading the log, so no snapshot is lost or wrong.
   Status Follow();
   bool following() const { return feed_ != nullptr; }
+  // The writer reports the events it appended; DueByCount() is true once they reach the bound
+  // since the last RunOnce (which resets the count, whether or not it succeeded).
+  void Appended(uint64_t n) { appended_ += n; }
+  bool DueByCount() const { return appended_ >= snapshot_every_events_; }
   const State& current() const { return current_; }
 
  private:
   Status LoadLatest();
   void StopFollowing();
   EventLog& log_;
+  uint64_t snapshot_every_events_;
+  uint64_t appended_ = 0;
   bool loaded_ = false;
   State current_;
   std::unique_ptr<FoldFeed> feed_;

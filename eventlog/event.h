@@ -140,9 +140,10 @@ struct KeyedEvent {
 };
 
 // A socket event: bind, listen or a listener's close (each carries the sock fields).
-inline bool IsSocketEvent(const Event& e) {
-  return e.kind == EventKind::kSocketBind || e.kind == EventKind::kSocketListen ||
-         e.kind == EventKind::kListenerClose;
+inline bool IsSocketKind(EventKind k) {
+  return k == EventKind::kSocketBind || k == EventKind::kSocketListen ||
+         k == EventKind::kListenerClose;
 }
+inline bool IsSocketEvent(const Event& e) { return IsSocketKind(e.kind); }
 
 }  // namespace twin

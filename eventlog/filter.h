@@ -20,6 +20,7 @@ struct EventFilter {
   std::optional<std::string> unit;
   std::optional<uint16_t> port;
   bool Matches(const Event& e) const;
+  bool Matches(const EventView& e) const;
 };
 
 // Parses "exec,exit" / repeated --kind values into kinds; error names the valid kinds.
@@ -28,5 +29,8 @@ Status ParseKinds(const std::vector<std::string>& names, std::vector<EventKind>*
 // Streams events matching the filter in key order.
 Status ForEachFiltered(const EventLog& log, const EventFilter& f,
                        const std::function<bool(const EventKey&, const Event&)>& fn);
+// The same with each event read in place (EventLog::ScanViews).
+Status ForEachFilteredView(const EventLog& log, const EventFilter& f,
+                           const std::function<bool(const EventKey&, const EventView&)>& fn);
 
 }  // namespace twin

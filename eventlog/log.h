@@ -20,6 +20,7 @@
 
 #include "eventlog/chain.h"
 #include "eventlog/event.h"
+#include "eventlog/event_view.h"
 #include "eventlog/state.h"
 #include "eventlog/status.h"
 
@@ -127,6 +128,10 @@ class EventLog {
   using CorruptFn = std::function<void(const EventKey&, const Status&)>;
   Status Scan(const EventKey& from, const EventKey& to, const EventFn& fn,
               const CorruptFn& on_corrupt = nullptr) const;
+  // Scan with each event read in place (eventlog/event_view.h: its strings borrow the record,
+  // valid during the call only): the same checks and errors, no copy of the event's strings.
+  using ViewFn = std::function<bool(const EventKey&, const EventView&)>;
+  Status ScanViews(const EventKey& from, const EventKey& to, const ViewFn& fn) const;
   // Record variant for the fold engine: record = the FlatBuffers bytes after the chain hash,
   // not yet verified (the callee verifies). Malformed keys and short values are handled as in
   // Scan.

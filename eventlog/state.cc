@@ -12,8 +12,8 @@ constexpr std::array<std::string_view, kEventKindMax + 1> kKindNames = {
     "close",       "unit_start", "unit_stop",    "unit_file",  "host",   "gap",
     "resync",      "daemon_start", "daemon_stop", "twin",      "audit",  "retention"};
 
-// The decoded-event view for the fold core.
-struct EventView {
+// An Event as the fold core reads it.
+struct FoldInput {
   const Event& e;
   EventKind kind() const { return e.kind; }
   uint64_t ts_ns() const { return e.ts_ns; }
@@ -39,7 +39,7 @@ struct EventView {
   const HostFacts& host() const { return e.host; }
 };
 
-void SetImageFrom(Process& p, const EventView& v) {
+void SetImageFrom(Process& p, const FoldInput& v) {
   const Event& e = v.e;
   p.uid = e.uid;
   p.gid = e.gid;
@@ -88,7 +88,7 @@ std::optional<EventKind> KindFromName(std::string_view name) {
   return std::nullopt;
 }
 
-void Fold(State& s, const Event& e, const EventKey& key) { fold::Apply(s, EventView{e}, key); }
+void Fold(State& s, const Event& e, const EventKey& key) { fold::Apply(s, FoldInput{e}, key); }
 
 StateDiff Diff(const State& before, const State& after) {
   StateDiff d;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <regex>
 
@@ -26,7 +27,9 @@ void RecoveryLogger::Logv(const rocksdb::InfoLogLevel level, const char* format,
   va_copy(copy, ap);
   const int n = std::vsnprintf(buf, sizeof(buf), format, copy);
   va_end(copy);
-  if (n > 0) {
+  // The regex only where the words are: every open logs ~1,000 option lines (the regex on
+  // each of them was ~8% of a twin-replay command's CPU).
+  if (n > 0 && std::strstr(buf, ": dropping ") != nullptr) {
     // db_impl_open.cc's LogReporter: "<file>: dropping <n> bytes; <status>".
     static const std::regex kDrop(R"(([^ \]]*\.log): dropping ([0-9]+) bytes; (.*))");
     std::cmatch m;

@@ -42,11 +42,12 @@ constexpr std::array<bool, 256> kPlain = [] {
   for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
   return t;
 }();
-size_t PlainRun(std::string_view s, size_t i) {
+}  // namespace
+
+size_t PlainRunBytes(std::string_view s, size_t i) {
   while (i < s.size() && kPlain[static_cast<uint8_t>(s[i])]) ++i;
   return i;
 }
-}  // namespace
 
 void AppendJsonString(std::string& out, std::string_view s) {
   size_t i = PlainRun(s, 0);

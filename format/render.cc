@@ -1,6 +1,7 @@
 #include "format/render.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <arpa/inet.h>
 
@@ -39,46 +40,67 @@ std::string Endpoint(const std::string& addr, uint8_t family, uint16_t port) {
 
 namespace {
 
-void ArgvJson(const std::vector<std::string>& argv, JsonWriter& w) {
+// The renderers below take an Event or an EventView (the same fields, strings borrowed from
+// the record): one body for both, so `events` and the exports write the same bytes.
+template <typename Argv>
+void ArgvJson(const Argv& argv, JsonWriter& w) {
   w.BeginArray();
   for (const auto& a : argv) w.String(a);
   w.EndArray();
 }
 
-void AttrsJson(const Event& e, JsonWriter& w) {
+template <typename E>
+void AttrsJson(const E& e, JsonWriter& w) {
   if (e.attrs.empty()) return;
   w.Key("attrs").BeginObject();
-  for (const auto& [k, v] : e.attrs) w.Field(k, v);
+  for (const auto& [k, v] : e.attrs) w.Field(std::string_view(k), std::string_view(v));
   w.EndObject();
 }
 
-void SockJson(const Event& e, JsonWriter& w) {
-  w.Field("proto", ProtoName(e.proto))
-      .Field("family", FamilyName(e.family))
-      .Field("addr", e.addr)
+std::string_view ProtoText(uint8_t proto, char (&buf)[4]) {
+  if (proto == kProtoTcp) return "tcp";
+  if (proto == kProtoUdp) return "udp";
+  const auto r = std::to_chars(buf, buf + sizeof buf, proto);
+  return std::string_view(buf, static_cast<size_t>(r.ptr - buf));
+}
+std::string_view FamilyText(uint8_t family, char (&buf)[4]) {
+  if (family == kFamilyInet) return "ipv4";
+  if (family == kFamilyInet6) return "ipv6";
+  const auto r = std::to_chars(buf, buf + sizeof buf, family);
+  return std::string_view(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+template <typename E>
+void SockJson(const E& e, JsonWriter& w) {
+  char pb[4], fb[4];
+  w.Field("proto", ProtoText(e.proto, pb))
+      .Field("family", FamilyText(e.family, fb))
+      .Field("addr", std::string_view(e.addr))
       .FieldU("port", e.port);
   if (e.sock_inode) w.FieldU("sock_inode", e.sock_inode);
 }
 
-void ProcIdJson(const Event& e, JsonWriter& w) {
+template <typename E>
+void ProcIdJson(const E& e, JsonWriter& w) {
   w.FieldI("pid", e.pid).FieldU("start_ns", e.start_ns);
 }
 
-void ProcImageJson(const Event& e, JsonWriter& w) {
+template <typename E>
+void ProcImageJson(const E& e, JsonWriter& w) {
   w.FieldI("ppid", e.ppid)
       .FieldU("uid", e.uid)
       .FieldU("gid", e.gid)
-      .Field("comm", e.comm)
-      .Field("exe", e.exe)
-      .Field("cwd", e.cwd);
+      .Field("comm", std::string_view(e.comm))
+      .Field("exe", std::string_view(e.exe))
+      .Field("cwd", std::string_view(e.cwd));
   w.Key("argv");
   ArgvJson(e.argv, w);
   w.FieldB("argv_truncated", e.argv_truncated)
       .FieldB("exe_truncated", e.exe_truncated)
       .FieldB("cwd_truncated", e.cwd_truncated)
-      .Field("cgroup", e.cgroup)
-      .Field("unit", e.unit)
-      .Field("container_id", e.container_id);
+      .Field("cgroup", std::string_view(e.cgroup))
+      .Field("unit", std::string_view(e.unit))
+      .Field("container_id", std::string_view(e.container_id));
 }
 
 std::string_view ResyncOpName(ResyncOp op) {
@@ -116,7 +138,9 @@ void HostToJson(const HostFacts& h, JsonWriter& w) {
   w.EndArray().EndObject();
 }
 
-void EventToJson(const EventKey& key, const Event& e, JsonWriter& w) {
+namespace {
+template <typename E>
+void EventToJsonT(const EventKey& key, const E& e, JsonWriter& w) {
   char tb[32];
   w.BeginObject()
       .Field("kind", KindName(e.kind))
@@ -133,25 +157,25 @@ void EventToJson(const EventKey& key, const Event& e, JsonWriter& w) {
       break;
     case EventKind::kProcessExit:
       ProcIdJson(e, w);
-      w.FieldI("ppid", e.ppid).Field("comm", e.comm).FieldI("exit_code", e.exit_code)
+      w.FieldI("ppid", e.ppid).Field("comm", std::string_view(e.comm)).FieldI("exit_code", e.exit_code)
           .FieldI("signal", e.signal).FieldB("core_dumped", e.core_dumped)
-          .FieldU("duration_ns", e.duration_ns).Field("unit", e.unit);
+          .FieldU("duration_ns", e.duration_ns).Field("unit", std::string_view(e.unit));
       break;
     case EventKind::kSocketBind:
     case EventKind::kSocketListen:
     case EventKind::kListenerClose:
       ProcIdJson(e, w);
-      w.Field("comm", e.comm).Field("unit", e.unit);
+      w.Field("comm", std::string_view(e.comm)).Field("unit", std::string_view(e.unit));
       SockJson(e, w);
       if (e.kind == EventKind::kSocketBind) w.FieldI("result", e.result);
       break;
     case EventKind::kUnitStart:
     case EventKind::kUnitStop:
     case EventKind::kUnitFileChanged:
-      w.Field("unit", e.unit).Field("cgroup", e.cgroup)
-          .Field("unit_file_path", e.unit_file_path)
-          .Field("unit_file_sha256", e.unit_file_sha256);
-      if (e.kind != EventKind::kUnitStop) w.Field("unit_file_content", e.unit_file_content);
+      w.Field("unit", std::string_view(e.unit)).Field("cgroup", std::string_view(e.cgroup))
+          .Field("unit_file_path", std::string_view(e.unit_file_path))
+          .Field("unit_file_sha256", std::string_view(e.unit_file_sha256));
+      if (e.kind != EventKind::kUnitStop) w.Field("unit_file_content", std::string_view(e.unit_file_content));
       break;
     case EventKind::kHostFacts:
       w.Key("host");
@@ -159,7 +183,7 @@ void EventToJson(const EventKey& key, const Event& e, JsonWriter& w) {
       break;
     case EventKind::kGap:
       w.FieldU("gap_start_ns", e.gap_start_ns).FieldU("gap_end_ns", e.gap_end_ns)
-          .FieldU("lost", e.lost).Field("reason", e.reason);
+          .FieldU("lost", e.lost).Field("reason", std::string_view(e.reason));
       break;
     case EventKind::kResync:
       w.Field("op", ResyncOpName(e.resync_op)).Field("entity", ResyncEntityName(e.resync_entity));
@@ -168,20 +192,24 @@ void EventToJson(const EventKey& key, const Event& e, JsonWriter& w) {
         ProcImageJson(e, w);
       } else if (e.resync_entity == ResyncEntity::kListener) {
         ProcIdJson(e, w);
-        w.Field("comm", e.comm).Field("unit", e.unit);
+        w.Field("comm", std::string_view(e.comm)).Field("unit", std::string_view(e.unit));
         SockJson(e, w);
       } else if (e.resync_entity == ResyncEntity::kUnit) {
-        w.Field("unit", e.unit).Field("unit_file_path", e.unit_file_path)
-            .Field("unit_file_sha256", e.unit_file_sha256);
+        w.Field("unit", std::string_view(e.unit)).Field("unit_file_path", std::string_view(e.unit_file_path))
+            .Field("unit_file_sha256", std::string_view(e.unit_file_sha256));
       }
       break;
     default:
-      if (!e.reason.empty()) w.Field("message", e.reason);
+      if (!e.reason.empty()) w.Field("message", std::string_view(e.reason));
       break;
   }
   AttrsJson(e, w);
   w.EndObject();
 }
+}  // namespace
+
+void EventToJson(const EventKey& key, const Event& e, JsonWriter& w) { EventToJsonT(key, e, w); }
+void EventToJson(const EventKey& key, const EventView& e, JsonWriter& w) { EventToJsonT(key, e, w); }
 
 std::string EventSummary(const Event& e) {
   auto who = [&] { return fmt::format("{} {}", e.pid, EscapeForTerminal(e.comm)); };

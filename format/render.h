@@ -6,6 +6,7 @@
 #include <string>
 
 #include "eventlog/event.h"
+#include "eventlog/event_view.h"
 #include "eventlog/state.h"
 #include "format/json_writer.h"
 #include "format/terminal.h"
@@ -20,6 +21,7 @@ std::string Endpoint(const std::string& addr, uint8_t family, uint16_t port);  /
 // One JSON object for an event: kind, time (RFC 3339 ns), ts_ns, seq, mono_ns and the kind's
 // own fields.
 void EventToJson(const EventKey& key, const Event& e, JsonWriter& w);
+void EventToJson(const EventKey& key, const EventView& e, JsonWriter& w);  // the same bytes
 std::string EventSummary(const Event& e);  // the DETAIL column of the events table
 
 void StateToJson(const State& s, uint64_t at_ns, JsonWriter& w);

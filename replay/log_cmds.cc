@@ -100,18 +100,24 @@ int CmdEvents(const CliContext& c, const std::string& since, const std::string& 
   Output out;
   if (!c.json) out.buf() += fmt::format("{:<30} {:<12} {}\n", "TIME", "KIND", "DETAIL");
   uint64_t n = 0;
-  Status s = ForEachFiltered(*log, f, [&](const EventKey& k, const Event& e) {
-    if (c.json) {
+  Status s;
+  if (c.json) {
+    // JSON Lines straight from each record (no copy of its strings into an Event).
+    s = ForEachFilteredView(*log, f, [&](const EventKey& k, const EventView& e) {
       JsonWriter w(out.buf());
       EventToJson(k, e, w);
       out.buf() += '\n';
-    } else {
+      out.MaybeFlush();
+      return limit == 0 || ++n < limit;
+    });
+  } else {
+    s = ForEachFiltered(*log, f, [&](const EventKey& k, const Event& e) {
       out.buf() += fmt::format("{:<30} {:<12} {}\n", FormatRfc3339Ns(e.ts_ns), KindName(e.kind),
                                EventSummary(e));
-    }
-    out.MaybeFlush();
-    return limit == 0 || ++n < limit;
-  });
+      out.MaybeFlush();
+      return limit == 0 || ++n < limit;
+    });
+  }
   out.Flush();
   if (!s.ok()) return ReportReadError(s, c.data_dir);
   return 0;

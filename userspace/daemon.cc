@@ -381,6 +381,7 @@ bool Daemon::Write(std::vector<Event>& batch) {
     return false;
   }
   handed_count_ += batch.size();
+  compactor_->Appended(batch.size());
   ctr_.batch_ns_last = ns;
   ctr_.batch_ns_sum += ns;
   ++ctr_.batches;
@@ -748,6 +749,10 @@ void Daemon::WriterLoop() {
       next_compact = Clock::now() + std::chrono::milliseconds(cfg_.compact_interval_ms);
       Notify(fmt::format("STATUS=capturing: {} batches, {} gaps", ctr_.batches.load(),
                          ctr_.gaps.load()));
+    } else if (compactor_->DueByCount()) {
+      // A burst: a snapshot now, so that no reader folds more than the bound on top of one
+      // (the reconcile waits for the tick).
+      Compact();
     }
     if (capture_stopped_ && !draining) {
       draining = true;

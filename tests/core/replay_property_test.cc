@@ -153,5 +153,54 @@ TEST(Compactor, FollowingWritesTheSameSnapshotsAsReading) {
   EXPECT_EQ(follower.current(), ref);
 }
 
+// A burst written faster than the wall-clock interval: the writer cuts a snapshot whenever the
+// bound is reached (as twind and bench/log_load do), so no event lies more than the bound plus
+// one batch after the snapshot a reader starts from, and those snapshots are right.
+TEST(Compactor, ABurstIsCutByCountSoNoReaderFoldsMoreThanTheBound) {
+  testing::TempDir t;
+  auto log = std::move(EventLog::OpenWriter(t.path()).value());
+  constexpr uint64_t kBound = 5000, kBatch = 1000, kEvents = 52'000;
+  Compactor c(*log, kBound);
+  ASSERT_TRUE(c.Follow().ok());
+  SynthOptions o;
+  o.seed = 5;
+  SynthGenerator g(o);
+  std::vector<Event> batch;
+  int cuts = 0;
+  for (uint64_t done = 0; done < kEvents; done += kBatch) {
+    g.Fill(batch, kBatch);
+    ASSERT_TRUE(log->Append(batch).ok());
+    c.Appended(batch.size());
+    if (c.DueByCount()) {
+      auto r = c.RunOnce(g.now_ns());
+      ASSERT_TRUE(r.ok() && r.value().has_value());
+      EXPECT_FALSE(c.DueByCount());
+      ++cuts;
+    }
+  }
+  EXPECT_EQ(cuts, static_cast<int>(kEvents / kBound));
+  const auto snaps = log->SnapshotKeys().value();
+  ASSERT_EQ(snaps.size(), static_cast<size_t>(cuts));
+  // Events after the snapshot at or before each key (0 before the first snapshot).
+  std::vector<EventKey> keys;
+  ASSERT_TRUE(log->Scan({0, 0}, {UINT64_MAX, UINT64_MAX}, [&](const EventKey& k, const Event&) {
+    keys.push_back(k);
+    return true;
+  }).ok());
+  size_t since = 0, s = 0;
+  for (const EventKey& k : keys) {
+    while (s < snaps.size() && snaps[s] < k) {
+      since = 0;
+      ++s;
+    }
+    if (s > 0) EXPECT_LE(++since, kBound + kBatch) << KeyToString(k);
+  }
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 5; ++i) {
+    const uint64_t at = keys[keys.size() / 2 + rng() % (keys.size() / 2)].ts_ns;
+    EXPECT_EQ(StateAt(*log, at).value(), StateAtByFullFold(*log, at).value()) << at;
+  }
+}
+
 }  // namespace
 }  // namespace twin
