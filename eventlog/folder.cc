@@ -235,7 +235,8 @@ State StateFolder::Finish() {
 // the records into batches; a second thread runs `prepare` (if any), then verifies and folds
 // the batches. Without `prepare` the second thread starts only once a range fills a batch.
 static Status FoldPipelined(const EventLog& log, const EventKey& from, const EventKey& to,
-                            StateFolder::Impl& impl, const std::function<Status()>& prepare) {
+                            StateFolder::Impl& impl, const std::function<Status()>& prepare,
+                            bool check_chain) {
   static constexpr size_t kBatchRecords = 4096;
   BatchPipe pipe;
   std::thread worker;
@@ -281,7 +282,7 @@ static Status FoldPipelined(const EventLog& log, const EventKey& from, const Eve
       batch = pipe.Fresh();
     }
     return true;
-  });
+  }, nullptr, check_chain);
   if (worker.joinable()) {
     pipe.Push(std::move(batch));
     pipe.Close();
@@ -294,19 +295,19 @@ static Status FoldPipelined(const EventLog& log, const EventKey& from, const Eve
 }
 
 Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
-                 StateFolder& folder) {
-  return FoldPipelined(log, from, to, *folder.impl_, nullptr);
+                 StateFolder& folder, bool check_chain) {
+  return FoldPipelined(log, from, to, *folder.impl_, nullptr, check_chain);
 }
 
 Result<State> FoldRangeOnto(const EventLog& log, const EventKey& from, const EventKey& to,
-                            const std::function<Result<State>()>& load_base) {
+                            const std::function<Result<State>()>& load_base, bool check_chain) {
   StateFolder folder;
   Status s = FoldPipelined(log, from, to, *folder.impl_, [&]() -> Status {
     auto base = load_base();
     if (!base.ok()) return base.status();
     folder.impl_->Init(std::move(base).value());
     return Status::Ok();
-  });
+  }, check_chain);
   if (!s.ok()) return s;
   return folder.Finish();
 }

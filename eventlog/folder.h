@@ -39,22 +39,26 @@ class StateFolder {
 
  private:
   friend class FoldFeed;
-  friend Status FoldRange(const EventLog&, const EventKey&, const EventKey&, StateFolder&);
+  friend Status FoldRange(const EventLog&, const EventKey&, const EventKey&, StateFolder&, bool);
   friend Result<State> FoldRangeOnto(const EventLog&, const EventKey&, const EventKey&,
-                                     const std::function<Result<State>()>&);
+                                     const std::function<Result<State>()>&, bool);
   std::unique_ptr<Impl> impl_;
 };
 
 // Folds every event with from <= key <= to into folder. A corrupt record ends the fold with
 // kCorruption naming its key (the folder then holds a partial fold: discard it). Ranges longer
 // than a few thousand records are folded on a second thread while this one scans.
+// check_chain: each record must also chain onto the one before it (an edited record is then a
+// corruption, not folded as if it were good); readers answering for a log set it, a writer
+// folding what it wrote itself need not.
 Status FoldRange(const EventLog& log, const EventKey& from, const EventKey& to,
-                 StateFolder& folder);
+                 StateFolder& folder, bool check_chain = false);
 
 // FoldRange onto a base state that load_base produces on the folding thread while this one
 // already scans the range: StateAt reads and decodes its snapshot while it scans the tail.
 Result<State> FoldRangeOnto(const EventLog& log, const EventKey& from, const EventKey& to,
-                            const std::function<Result<State>()>& load_base);
+                            const std::function<Result<State>()>& load_base,
+                            bool check_chain = false);
 
 // Folds records as they are handed to it, on its own thread. A writer's compactor follows the
 // log with one (EventLog::SetCommitObserver), so a snapshot does not read back what was just

@@ -5,6 +5,10 @@
 #include "eventlog/batch_pipe.h"
 #include "eventlog/log_internal.h"
 
+#include <fcntl.h>
+
+#include <rocksdb/convenience.h>
+
 namespace twin {
 
 Result<FsyncPolicy> ParseFsyncPolicy(std::string_view s) {
@@ -17,8 +21,79 @@ Result<FsyncPolicy> ParseFsyncPolicy(std::string_view s) {
 
 
 // Every table block's checksum (RocksDB's VerifyChecksum), said with the file's name.
+namespace {
+bool NoSuchFile(const rocksdb::Status& s) {
+  return s.ToString().find("No such file or directory") != std::string::npos;
+}
+
+// Whether another process (twind) holds the data dir's LOCK: RocksDB's writer takes it with a
+// POSIX record lock for as long as it has the log open.
+bool WriterHoldsLock(const std::string& dir) {
+  const int fd = ::open((dir + "/LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock l {};
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  const bool held = fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK;
+  ::close(fd);
+  return held;
+}
+
+// The table files (names as "/000123.sst") the data dir's MANIFEST lists now, from a fresh
+// read-only open; nullopt if that open fails.
+std::optional<std::vector<std::string>> TablesListedNow(const std::string& dir) {
+  rocksdb::Options opts = LogReaderDbOptions();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    auto s = rocksdb::DB::OpenForReadOnly(opts, dir, LogColumnFamilies(opts), &handles, &raw);
+    if (!s.ok()) continue;
+    std::vector<rocksdb::LiveFileMetaData> files;
+    raw->GetLiveFilesMetaData(&files);
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    delete raw;
+    std::vector<std::string> names;
+    for (const auto& f : files) names.push_back(f.name);
+    return names;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// VerifyChecksum opens every table of this handle's view by name again. A reader's view is
+// what the MANIFEST listed when it opened, and a running writer retires tables as it flushes
+// and merges (every few seconds; this reader still has them open). So when tables are missing
+// while a writer holds the dir, every table is checked on its own, and a missing one counts as
+// retired if the MANIFEST no longer lists it (its records are in the tables that replaced it);
+// one still listed is damage, as is any missing table without a writer.
 static Status CheckTablesOf(const EventLog::Impl& m) {
   auto s = m.db->VerifyChecksum();
+  if (!s.ok() && !m.writer && NoSuchFile(s) && WriterHoldsLock(m.dir)) {
+    const rocksdb::Status first = s;
+    std::vector<rocksdb::LiveFileMetaData> files;
+    m.db->GetLiveFilesMetaData(&files);
+    const rocksdb::Options opts = LogReaderDbOptions();
+    std::vector<std::string> gone;
+    s = rocksdb::Status::OK();
+    for (const auto& f : files) {
+      const std::string path = f.db_path + f.name;  // name starts with '/'
+      s = rocksdb::VerifySstFileChecksum(opts, rocksdb::EnvOptions(), rocksdb::ReadOptions(),
+                                         path, f.largest_seqno);
+      if (!s.ok() && NoSuchFile(s) && !std::filesystem::exists(path)) {
+        gone.push_back(f.name);
+        s = rocksdb::Status::OK();
+      }
+      if (!s.ok()) break;
+    }
+    if (s.ok() && !gone.empty()) {
+      const auto now = TablesListedNow(m.dir);
+      if (!now) s = first;
+      for (const std::string& g : gone) {
+        if (now && std::find(now->begin(), now->end(), g) != now->end()) s = first;
+      }
+    }
+  }
   if (s.ok()) return Status::Ok();
   return ExplainRocksFailure(m.dir, "a table of the event log in " + m.dir + " is damaged",
                              true, s.ToString());

@@ -49,7 +49,8 @@ rocksdb::Options LogDbOptions() {
   // Memtables of the WAL bound's size: RocksDB does not switch the WAL again while the flush
   // that max_total_wal_size asked for runs, so a larger memtable would let the WAL grow to its
   // size meanwhile. With four memtables at most, a reader replays under 4x the bound when the
-  // flushes lag; as fast as 64 MB ones (docs/BENCHMARKS.md).
+  // flushes lag. BM_Append: 4 MB and 16 MB memtables alike, ~0.8x of 64 MB ones at full speed
+  // (docs/BENCHMARKS.md): the price of bounding what readers replay.
   o.write_buffer_size = kMaxUnflushedWalBytes;
   // Every reader (each twin-replay command) replays the WAL files still holding unflushed
   // memtables before it can answer: ~3 ms of CPU per MB here (reading and copying it). Past this total RocksDB flushes the

@@ -18,8 +18,10 @@ inline constexpr const char* kCfTwin = "twin";
 enum LogCf { kCfIndexDefault = 0, kCfIndexEvents, kCfIndexSnapshots, kCfIndexMeta, kCfIndexTwin };
 
 // The most WAL a writer keeps unflushed (RocksDB's max_total_wal_size): what a reader opening
-// the log replays at most, give or take a flush in progress.
-inline constexpr uint64_t kMaxUnflushedWalBytes = 16 << 20;
+// the log replays at most, give or take a flush in progress. 4 MB: a reader of a log written
+// at 10,000 events/s spent 35-39 ms of CPU in RocksDB's open against 64-67 ms with 16 MB, and
+// appends ran as fast (docs/BENCHMARKS.md).
+inline constexpr uint64_t kMaxUnflushedWalBytes = 4 << 20;
 
 // DB-wide options of a writer.
 rocksdb::Options LogDbOptions();

@@ -70,7 +70,7 @@ static Result<State> StateAtFolded(const EventLog& log, uint64_t t_ns) {
                                 KeyToString(st.value().last_key) + "; run 'twin-replay verify'");
     }
     return st;
-  });
+  }, /*check_chain=*/true);  // an edited record is reported, never folded as if it were good
 }
 
 Result<State> StateAtByFullFold(const EventLog& log, uint64_t t_ns) {
@@ -79,7 +79,7 @@ Result<State> StateAtByFullFold(const EventLog& log, uint64_t t_ns) {
 
 static Result<State> FullFold(const EventLog& log, uint64_t t_ns) {
   StateFolder folder;
-  Status s = FoldRange(log, {0, 0}, {t_ns, UINT64_MAX}, folder);
+  Status s = FoldRange(log, {0, 0}, {t_ns, UINT64_MAX}, folder, /*check_chain=*/true);
   if (!s.ok()) return s;
   return folder.Finish();
 }

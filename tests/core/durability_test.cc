@@ -522,6 +522,15 @@ TEST(ReaderReports, AnEditedRecordIsNeverPrintedAsGood) {
                                       std::to_string(Synth(200)[99].ts_ns));
   EXPECT_EQ(since.code, 1) << "a scan starting at the forged record showed it";
   EXPECT_EQ(since.out.find("forged-argv"), std::string::npos);
+  const std::string first = std::to_string(Synth(200)[0].ts_ns);
+  for (const std::string& cmd : {std::string("state --at now"), std::string("state --json --at now"),
+                                 "diff " + first + " now"}) {
+    auto st = testing::Replay(t, cmd + " --data-dir " + dir);
+    EXPECT_EQ(st.out.find("forged-argv"), std::string::npos) << cmd << " printed the forged record\n"
+                                                             << st.out;
+    EXPECT_EQ(st.code, 1) << cmd << ": " << st.err;
+    EXPECT_NE(st.err.find("chain hash mismatch"), std::string::npos) << cmd << ": " << st.err;
+  }
 }
 
 TEST(ReaderReports, AnUnknownSchemaVersionIsRefused) {

@@ -475,7 +475,11 @@ TEST(EventLog, UnflushedWalStaysBoundedWhileTheWriterRuns) {
     peak = std::max(peak, WalBytes(t.path()));
   }
   EXPECT_GT(peak, kMaxUnflushedWalBytes / 2);
-  EXPECT_LE(peak, 5 * kMaxUnflushedWalBytes);
+  // In a burst up to four memtables of the bound's size wait for flushes, the active WAL file
+  // fills meanwhile, and an obsolete one may wait for the background deleter: six times the
+  // bound, where without max_total_wal_size the meta column family would pin every WAL file
+  // (44 MB, eleven times the bound, when tried).
+  EXPECT_LE(peak, 6 * kMaxUnflushedWalBytes);
 }
 
 // Snapshot seeks and listings use an index in meta. A log without one (written before it
