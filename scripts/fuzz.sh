@@ -21,7 +21,12 @@ if command -v ccache >/dev/null; then  # as scripts/build.sh
 fi
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "${launcher[@]}" -DTWIN_BUILD_FUZZ=ON -DTWIN_BUILD_TESTS=OFF -DTWIN_BUILD_BENCH=OFF >/dev/null
-ninja -C "$build" -j"$(nproc)" "${harnesses[@]}" >/dev/null
+# Quiet unless the build fails: then its errors are what the caller (CTest) must see.
+if ! out=$(ninja -C "$build" -j"$(nproc)" "${harnesses[@]}" 2>&1); then
+  printf '%s\n' "$out" | grep -E -A8 'error|FAILED' | head -80 >&2
+  log "building the harnesses failed"
+  exit 1
+fi
 failed=0
 for h in "${harnesses[@]}"; do
   seeds="$root/tests/fuzz/corpus/$h"

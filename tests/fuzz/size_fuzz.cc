@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace twin::capture;
   const std::string text(reinterpret_cast<const char*>(data), size);
   (void)ParseSize(text);
-  (void)ParseDuration(text);
+  (void)twin::ParseDuration(text);
   auto lv = ParseLogLevel(text);
   if (lv.ok() && text != "trace" && text != "debug" && text != "info" && text != "warn" &&
       text != "error" && text != "critical" && text != "off") {
