@@ -103,4 +103,52 @@ StateDiff Diff(const State& before, const State& after) {
   return d;
 }
 
+Event ProcessEvent(EventKind kind, const Process& p) {
+  Event e;
+  e.kind = kind;
+  e.pid = p.pid;
+  e.start_ns = p.start_ns;
+  e.ppid = p.ppid;
+  e.parent_start_ns = p.parent_start_ns;
+  e.uid = p.uid;
+  e.gid = p.gid;
+  e.comm = p.comm;
+  e.exe = p.exe;
+  e.cwd = p.cwd;
+  e.argv = p.argv;
+  e.argv_truncated = p.argv_truncated;
+  e.exe_truncated = p.exe_truncated;
+  e.cwd_truncated = p.cwd_truncated;
+  e.cgroup = p.cgroup;
+  e.unit = p.unit;
+  e.container_id = p.container_id;
+  return e;
+}
+
+Event ListenerEvent(EventKind kind, const Listener& l) {
+  Event e;
+  e.kind = kind;
+  e.proto = l.proto;
+  e.family = l.family;
+  e.addr = l.addr;
+  e.port = l.port;
+  e.pid = l.pid;
+  e.start_ns = l.start_ns;
+  e.comm = l.comm;
+  e.unit = l.unit;
+  e.sock_inode = l.sock_inode;
+  return e;
+}
+
+Event UnitEvent(EventKind kind, const Unit& u) {
+  Event e;
+  e.kind = kind;
+  e.unit = u.name;
+  e.cgroup = u.cgroup;
+  e.unit_file_path = u.file_path;
+  e.unit_file_sha256 = u.file_sha256;
+  e.unit_file_content = u.file_content;
+  return e;
+}
+
 }  // namespace twin

@@ -238,4 +238,16 @@ std::string FormatIso8601Micros(uint64_t ts_ns) {
   return std::string(buf, FormatIso8601MicrosTo(buf, ts_ns));
 }
 
+Result<uint64_t> ParseDuration(std::string_view text) {
+  const std::string s(text);
+  std::string t = s;
+  if (!t.empty() && std::isdigit(static_cast<unsigned char>(t.back()))) t += "s";
+  if (t == "0s") return uint64_t{0};
+  auto r = ParseTime("+" + t, 0);
+  if (!r.ok()) {
+    return Status::InvalidArgument("'" + s + "' is not a duration (e.g. 30d, 12h, 15m, 900s; a bare number is seconds)");
+  }
+  return r.value();
+}
+
 }  // namespace twin

@@ -16,6 +16,10 @@ uint64_t WallNowNs();
 // ("-5m", "-2h", "-30s", "-1d", "-500ms"; units ns us ms s m h d w).
 Result<uint64_t> ParseTime(std::string_view text, uint64_t now_ns);
 
+// A duration: a number and a unit as in relative times ("30d", "12h", "90m", "900s", "500ms";
+// units ns us ms s m h d w), a bare number being seconds, "0" zero. In ns.
+Result<uint64_t> ParseDuration(std::string_view text);
+
 // "2026-11-26T03:12:07.123456789Z" (always 9 fractional digits, UTC).
 std::string FormatRfc3339Ns(uint64_t ts_ns);
 // "2026-11-26T03:12:07.123456+00:00" (µs, explicit offset) — what Timesketch expects.

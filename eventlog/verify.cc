@@ -7,8 +7,14 @@ VerifyReport EventLog::Verify() const {
   (void)impl_->Drain();
   VerifyReport rep;
   const Impl& m = *impl_;
+  // Each problem with the record key it is about (none for meta, scan and raw-key problems):
+  // the report is sorted by it, records first.
+  std::vector<std::pair<std::optional<EventKey>, VerifyProblem>> found;
   auto problem = [&](const std::string& key, const std::string& what) {
-    rep.problems.push_back({key, what});
+    found.push_back({std::nullopt, {key, what}});
+  };
+  auto record_problem = [&](const EventKey& k, const std::string& what) {
+    found.push_back({k, {KeyToString(k), what}});
   };
   ChainHead origin = m.Origin();
   Hash prev = origin.head;
@@ -35,19 +41,18 @@ VerifyReport EventLog::Verify() const {
       problem("raw:" + it->key().ToString(true), "malformed key (expected 16 bytes)");
       continue;
     }
-    const std::string ks = KeyToString(k);
-    if (have_last && !(last_key < k)) problem(ks, "key is not after the previous key");
+    if (have_last && !(last_key < k)) record_problem(k, "key is not after the previous key");
     if (value.size() < 32) {
-      problem(ks, "record shorter than its chain hash");
+      record_problem(k, "record shorter than its chain hash");
       continue;
     }
     Status ds = DecodeEvent(value.substr(32), &e);
-    if (!ds.ok()) problem(ks, ds.message());
+    if (!ds.ok()) record_problem(k, ds.message());
     Hash stored;
     std::memcpy(stored.data(), value.data(), 32);
     Hash expect = ChainHash(prev, key, value.substr(32));
     if (expect != stored) {
-      problem(ks, "chain hash mismatch: this record, or one before it, was edited, inserted, "
+      record_problem(k, "chain hash mismatch: this record, or one before it, was edited, inserted, "
                   "deleted or moved");
     }
     prev = stored;  // resynchronise so that one edit is reported once
@@ -64,9 +69,9 @@ VerifyReport EventLog::Verify() const {
       ++rep.seals_checked;
       const auto& got = at_seal[s.key];
       if (got.first == 0) {
-        problem(KeyToString(s.key), "sealed record is missing");
+        record_problem(s.key, "sealed record is missing");
       } else if (got.first != s.count || got.second != s.head) {
-        problem(KeyToString(s.key), "seal does not match the chain (sealed count " +
+        record_problem(s.key, "seal does not match the chain (sealed count " +
                                         std::to_string(s.count) + ", found " +
                                         std::to_string(got.first) + ")");
       }
@@ -91,19 +96,15 @@ VerifyReport EventLog::Verify() const {
   if (!m.open_problem.ok()) problem("anchor", m.open_problem.message());
   for (const LossReport& loss : RecordedLosses()) {
     if (!loss.vouched_lost() && loss.anchor_problem.empty()) continue;
-    problem(KeyToString(loss.log_head.key),
-            loss.Describe() + " (found when twind opened the log at " +
+    record_problem(loss.log_head.key,
+                   loss.Describe() + " (found when twind opened the log at " +
                 FormatRfc3339Ns(loss.detected_ns) + " and recorded as a gap)");
   }
-  std::stable_sort(rep.problems.begin(), rep.problems.end(), [](const auto& a, const auto& b) {
-    EventKey ka, kb;
-    auto parse = [](const std::string& s, EventKey* k) {
-      return sscanf(s.c_str(), "%lu:%lu", &k->ts_ns, &k->seq) == 2;
-    };
-    bool pa = parse(a.key, &ka), pb = parse(b.key, &kb);
-    if (pa && pb) return ka < kb;
-    return pa && !pb;
+  std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    if (a.first && b.first) return *a.first < *b.first;
+    return a.first.has_value() && !b.first.has_value();
   });
+  for (auto& [key, p] : found) rep.problems.push_back(std::move(p));
   return rep;
 }
 

@@ -139,9 +139,9 @@ void AppendMessage(const Event& e, std::string& out) {
       break;
     case EventKind::kResync:
       out += ' ';
-      out += ResyncOpText(e.resync_op);
+      out += ResyncOpName(e.resync_op);
       out += ' ';
-      out += ResyncEntityText(e.resync_entity);
+      out += ResyncEntityName(e.resync_entity);
       if (e.resync_entity == ResyncEntity::kProcess) {
         out += " pid=";
         AppendInt(out, e.pid);

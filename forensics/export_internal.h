@@ -34,23 +34,6 @@ inline void AppendUint(std::string& out, uint64_t v) {
   out.append(buf, r.ptr - buf);
 }
 
-inline std::string_view ResyncOpText(ResyncOp op) {
-  switch (op) {
-    case ResyncOp::kUpsert: return "upsert";
-    case ResyncOp::kRemove: return "remove";
-    case ResyncOp::kComplete: return "complete";
-    default: return "none";
-  }
-}
-inline std::string_view ResyncEntityText(ResyncEntity en) {
-  switch (en) {
-    case ResyncEntity::kProcess: return "process";
-    case ResyncEntity::kListener: return "listener";
-    case ResyncEntity::kUnit: return "unit";
-    default: return "none";
-  }
-}
-
 inline void AppendEndpoint(const Event& e, std::string& out) {
   out += ProtoName(e.proto);
   out += ' ';

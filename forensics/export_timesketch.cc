@@ -102,8 +102,8 @@ void AppendEventFields(const EventKey& key, const Event& e, std::string& out) {
     U(out, "lost", e.lost);
   }
   if (e.kind == EventKind::kResync) {
-    Str(out, "op", ResyncOpText(e.resync_op));
-    Str(out, "entity", ResyncEntityText(e.resync_entity));
+    Str(out, "op", ResyncOpName(e.resync_op));
+    Str(out, "entity", ResyncEntityName(e.resync_entity));
   }
   if (!e.reason.empty()) Str(out, "reason", e.reason);
   if (!e.attrs.empty()) {

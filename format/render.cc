@@ -103,6 +103,8 @@ void ProcImageJson(const E& e, JsonWriter& w) {
       .Field("container_id", std::string_view(e.container_id));
 }
 
+}  // namespace
+
 std::string_view ResyncOpName(ResyncOp op) {
   switch (op) {
     case ResyncOp::kUpsert: return "upsert";
@@ -119,8 +121,6 @@ std::string_view ResyncEntityName(ResyncEntity en) {
     default: return "none";
   }
 }
-
-}  // namespace
 
 void HostToJson(const HostFacts& h, JsonWriter& w) {
   w.BeginObject()

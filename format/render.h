@@ -17,6 +17,8 @@ std::string JoinArgv(const std::vector<std::string>& argv);  // escaped, space-j
 std::string ProtoName(uint8_t proto);   // "tcp", "udp"
 std::string FamilyName(uint8_t family); // "ipv4", "ipv6"
 std::string Endpoint(const std::string& addr, uint8_t family, uint16_t port);  // [::1]:80
+std::string_view ResyncOpName(ResyncOp op);              // "upsert", "remove", "complete"
+std::string_view ResyncEntityName(ResyncEntity entity);  // "process", "listener", "unit"
 
 // One JSON object for an event: kind, time (RFC 3339 ns), ts_ns, seq, mono_ns and the kind's
 // own fields.

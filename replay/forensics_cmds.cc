@@ -37,28 +37,6 @@ bool ParseOptionalTime(const char* cmd, const char* what, const std::string& tex
   return text.empty() || ParseTimeOrExplain(cmd, what, text, now, out);
 }
 
-Result<uint64_t> ParseDuration(const std::string& s) {
-  if (s.empty()) return Status::InvalidArgument("empty duration");
-  size_t i = 0;
-  uint64_t v = 0;
-  while (i < s.size() && isdigit(static_cast<unsigned char>(s[i]))) {
-    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
-    if (v > 1'000'000'000ull) return Status::InvalidArgument("duration too large: " + s);
-    ++i;
-  }
-  if (i == 0) return Status::InvalidArgument("duration must start with a number: " + s);
-  const std::string unit = s.substr(i);
-  uint64_t mul;
-  if (unit.empty() || unit == "s") mul = 1'000'000'000ull;
-  else if (unit == "m") mul = 60'000'000'000ull;
-  else if (unit == "h") mul = 3'600'000'000'000ull;
-  else if (unit == "d") mul = 86'400'000'000'000ull;
-  else return Status::InvalidArgument("duration unit must be s, m, h or d: " + s);
-  if (v == 0) return Status::InvalidArgument("duration must be more than 0: " + s);
-  if (v > UINT64_MAX / mul) return Status::InvalidArgument("duration too large: " + s);
-  return v * mul;
-}
-
 class Progress {
  public:
   explicit Progress(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)), t0_(std::chrono::steady_clock::now()) {}
@@ -365,6 +343,7 @@ int CmdSetupKeys(const CliContext& c, const SetupKeysArgs& x) {
   const std::string& interval = x.interval;
   const bool force = x.force;
   auto iv = ParseDuration(interval);
+  if (iv.ok() && iv.value() == 0) iv = Status::InvalidArgument("the seal interval must be more than 0");
   if (!iv.ok()) {
     PrintError("twin-replay setup-keys: --interval: ", iv.status().message());
     return kExitUsage;

@@ -55,8 +55,8 @@ int List(const VmArgs& a, const EventLog& log) {
   }
   if (a.json) {
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : *list) arr.push_back(nlohmann::json::parse(vm::SnapshotToJson(r)));
-    std::printf("%s\n", arr.dump(2).c_str());
+    for (const auto& r : *list) arr.push_back(vm::SnapshotJson(r));
+    std::printf("%s\n", arr.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
   if (list->empty()) {
@@ -120,7 +120,7 @@ int At(const VmArgs& a, EventLog& log) {
                         {"at", Fmt(*t)},
                         {"snapshot", snap.ok() && snap->has_value() ? (*snap)->id : ""},
                         {"uri", a.uri}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     std::printf("twin domain %s is up and reflects the host at %s (libvirt %s)\n", E(*name),
                 Fmt(*t).c_str(), E(a.uri));
@@ -169,7 +169,7 @@ int ListCopies(const VmArgs& a, vm::TwinVm& twin) {
                   E(from));
     }
   }
-  if (a.json) std::printf("%s\n", arr.dump(2).c_str());
+  if (a.json) std::printf("%s\n", arr.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return 0;
 }
 

@@ -229,17 +229,6 @@ Status ValidateConfig(const DaemonConfig& cfg) {
   return Status::Ok();
 }
 
-Result<uint64_t> ParseDuration(const std::string& s) {
-  std::string t = s;
-  if (!t.empty() && std::isdigit(static_cast<unsigned char>(t.back()))) t += "s";
-  if (t == "0s") return uint64_t{0};
-  auto r = ParseTime("+" + t, 0);
-  if (!r.ok()) {
-    return Status::InvalidArgument("'" + s + "' is not a duration (use e.g. 30d, 12h, 90m, 0 for unlimited)");
-  }
-  return r.value();
-}
-
 int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   CLI::App app{"twind — safetytwin live capture daemon (eBPF → event log)"};
   // A later flag overrides an earlier one (wrappers append their own).

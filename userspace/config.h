@@ -39,8 +39,6 @@ struct DaemonConfig {
   std::string config_error;
 };
 
-// Parses "30d", "12h", "90m", "3600s" (and plain seconds) into ns.
-Result<uint64_t> ParseDuration(const std::string& s);
 // Parses "8M", "64k", "1048576".
 Result<uint64_t> ParseSize(const std::string& s);
 // Loads the TOML file into cfg (missing file is fine unless required). Unknown keys, wrong types,

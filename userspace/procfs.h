@@ -63,9 +63,4 @@ std::string Sha256Hex(const std::string& data);
 HostFacts CollectHostFacts();
 std::string ReadFileLimited(const std::string& path, size_t limit, bool* ok = nullptr);
 
-// Makes a process/listener/unit resync event (ts filled by the caller).
-Event ProcessEvent(EventKind kind, const Process& p);
-Event ListenerEvent(EventKind kind, const Listener& l);
-Event UnitEvent(EventKind kind, const Unit& u);
-
 }  // namespace twin::capture

@@ -47,8 +47,8 @@ std::string SnapKey(const SnapshotRecord& r) {
 
 }  // namespace
 
-std::string SnapshotToJson(const SnapshotRecord& r) {
-  json j = {{"id", r.id},
+json SnapshotJson(const SnapshotRecord& r) {
+  return {{"id", r.id},
             {"domain", r.domain},
             {"state_ts_ns", r.state_ts_ns},
             {"state_key_ts", r.state_key.ts_ns},
@@ -63,7 +63,10 @@ std::string SnapshotToJson(const SnapshotRecord& r) {
             {"consistent", r.consistent},
             {"pruned", r.pruned},
             {"note", r.note}};
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string SnapshotToJson(const SnapshotRecord& r) {
+  return SnapshotJson(r).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::optional<SnapshotRecord> SnapshotFromJson(std::string_view text) {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "eventlog/event.h"
 #include "eventlog/status.h"
 
@@ -80,7 +82,8 @@ struct DomainRecord {
   uint64_t last_snapshot_state_ts_ns = 0;
 };
 
-std::string SnapshotToJson(const SnapshotRecord& r);
+nlohmann::json SnapshotJson(const SnapshotRecord& r);
+std::string SnapshotToJson(const SnapshotRecord& r);  // SnapshotJson, one line
 std::optional<SnapshotRecord> SnapshotFromJson(std::string_view json);
 // The domain record is local VM bookkeeping (a JSON file beside the overlays), not part of the
 // log: `twin-replay vm --at --replace` must update it while twind holds the log's writer lock.

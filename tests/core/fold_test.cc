@@ -36,6 +36,73 @@ void Apply(State& s, const Event& e) {
   Fold(s, e, {e.ts_ns, ++seq});
 }
 
+// A resync upsert built from an entity gives that entity back when folded: the event builders
+// (eventlog/state.h) and the fold are each other's inverse, field by field.
+TEST(Fold, ResyncEventsCarryTheWholeEntity) {
+  Process p;
+  p.pid = 4711;
+  p.start_ns = 12345;
+  p.ppid = 1;
+  p.parent_start_ns = 77;
+  p.uid = 1000;
+  p.gid = 100;
+  p.comm = "worker";
+  p.exe = "deep/tail/of/bin/worker";
+  p.cwd = "tail/of/cwd";
+  p.argv = {"worker", "--x"};
+  p.argv_truncated = true;
+  p.exe_truncated = true;
+  p.cwd_truncated = true;
+  p.cgroup = "/system.slice/w.service";
+  p.unit = "w.service";
+  p.container_id = "abc";
+  Event pe = ProcessEvent(EventKind::kResync, p);
+  pe.resync_op = ResyncOp::kUpsert;
+  pe.resync_entity = ResyncEntity::kProcess;
+  pe.ts_ns = 900;
+  p.since_ns = 900;
+
+  Listener l;
+  l.proto = kProtoTcp;
+  l.family = kFamilyInet6;
+  l.addr = "::1";
+  l.port = 8443;
+  l.listening = true;
+  l.pid = 4711;
+  l.start_ns = 12345;
+  l.comm = "worker";
+  l.unit = "w.service";
+  l.sock_inode = 99;
+  Event le = ListenerEvent(EventKind::kResync, l);
+  le.resync_op = ResyncOp::kUpsert;
+  le.resync_entity = ResyncEntity::kListener;
+  le.ts_ns = 901;
+  l.since_ns = 901;
+
+  Unit u;
+  u.name = "w.service";
+  u.cgroup = "/system.slice/w.service";
+  u.file_path = "/etc/systemd/system/w.service";
+  u.file_sha256 = std::string(64, 'a');
+  u.file_content = "[Service]\nExecStart=/bin/worker\n";
+  Event ue = UnitEvent(EventKind::kResync, u);
+  ue.resync_op = ResyncOp::kUpsert;
+  ue.resync_entity = ResyncEntity::kUnit;
+  ue.ts_ns = 902;
+  u.since_ns = 902;
+
+  State s;
+  Fold(s, pe, {900, 1});
+  Fold(s, le, {901, 2});
+  Fold(s, ue, {902, 3});
+  ASSERT_EQ(s.processes.count({p.pid, p.start_ns}), 1u);
+  EXPECT_EQ(s.processes.at({p.pid, p.start_ns}), p);
+  ASSERT_EQ(s.listeners.count(l.key()), 1u);
+  EXPECT_EQ(s.listeners.at(l.key()), l);
+  ASSERT_EQ(s.units.count(u.name), 1u);
+  EXPECT_EQ(s.units.at(u.name), u);
+}
+
 TEST(Fold, ExecAddsProcessWithImage) {
   State s;
   Apply(s, Exec(10, 5, "nginx"));

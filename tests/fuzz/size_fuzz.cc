@@ -2,6 +2,7 @@
 // throw, and a log level is either one of the names or an error.
 #include <string>
 
+#include "eventlog/timefmt.h"
 #include "userspace/config.h"
 #include "userspace/log_level.h"
 #include "tests/fuzz/fuzz_util.h"
