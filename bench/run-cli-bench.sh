@@ -57,6 +57,7 @@ def cmds(t, t2):
 binaries = [("ours", ours)] + ([("baseline", base)] if base else [])
 times = {}
 cpu = {}
+failed = {}
 def run(argv, key=None):
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -64,6 +65,9 @@ def run(argv, key=None):
     dt = (time.perf_counter() - t0) * 1000
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
+        if key and key[0] == "baseline":  # an older build's failure is a result: counted
+            failed.setdefault(key, []).append(r.stderr.decode(errors='replace').strip())
+            return None
         sys.exit(f"{argv[0]} failed ({r.returncode}): {r.stderr.decode(errors='replace').strip()}")
     if key:
         cpu.setdefault(key, []).append(
@@ -72,7 +76,8 @@ def run(argv, key=None):
 for _ in range(2):  # warm the page cache
     run([bare, d])
     for _, b in binaries:
-        run([b, "--data-dir", d, "info", "--json"])
+        subprocess.run([b, "--data-dir", d, "info", "--json"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
 for i in range(runs):
     t = rng.randrange(lo, hi)
     t2 = rng.randrange(lo, t + 1)
@@ -80,7 +85,9 @@ for i in range(runs):
     for name, argv in cmds(t, t2).items():
         order = binaries[:] if i % 2 == 0 else binaries[::-1]
         for who, b in order:
-            times.setdefault((who, name), []).append(run([b, "--data-dir", d] + argv, (who, name)))
+            dt = run([b, "--data-dir", d] + argv, (who, name))
+            if dt is not None:
+                times.setdefault((who, name), []).append(dt)
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(len(v) * p))]
@@ -90,10 +97,13 @@ print(f"| {label} | bare_open (RocksDB alone: open, one Get, one seek) | {floor:
 for name in cmds(lo, lo):
     o, oc = times[("ours", name)], cpu[("ours", name)]
     cmp = ""
-    if base:
+    if base and ("baseline", name) in times:
         bt, bc = times[("baseline", name)], cpu[("baseline", name)]
         cmp = (f"p50 {pct(bt, 0.5):.1f} ms wall, {pct(bc, 0.5):.1f} ms CPU: "
                f"**{pct(bt, 0.5) / pct(o, 0.5):.1f}x** wall, {pct(bc, 0.5) / pct(oc, 0.5):.1f}x CPU")
+    if ("baseline", name) in failed:
+        f = failed[("baseline", name)]
+        cmp += f" (the baseline failed {len(f)} of {runs} runs: {f[0][:90]}...)"
     print(f"| {label} | {name} | {pct(o, 0.5):.1f} | {pct(o, 0.9):.1f} | {pct(oc, 0.5):.1f} | {pct(o, 0.5) / floor:.2f}x | {cmp} |")
 PY
 }
