@@ -2,6 +2,7 @@
 // registers its subcommands on it:
 //   AddLogCommands        state, diff, events, verify [--key], info, recover   (log_cmds.cc)
 //   AddForensicsCommands  export, bundle, verify-bundle, setup-keys           (forensics_cmds.cc)
+//   AddFleetCommands      fleet list|state|drift|watch|digest                  (fleet_cmds.cc)
 //   AddVmCommands         vm, in twin-replay-vm only (vm_cmd.cc); twin-replay registers a
 //                         pass-through that execs it, so that libvirt loads only for `vm`.
 // A subcommand's callback runs the command and leaves its exit status in CliContext::rc.
@@ -37,6 +38,7 @@ struct CliContext {
 void AddLogCommands(CLI::App& app, CliContext& ctx);
 void AddForensicsCommands(CLI::App& app, CliContext& ctx);
 void AddVmCommands(CLI::App& app, CliContext& ctx);
+void AddFleetCommands(CLI::App& app, CliContext& ctx);  // fleet_cmds.cc
 
 // Adds --data-dir and --json to a subcommand (the app has them too), bound to ctx.
 void AddCommonOptions(CLI::App* sub, CliContext& ctx, bool with_json = true);

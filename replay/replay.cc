@@ -51,6 +51,7 @@ int ReplayMain(int argc, char** argv) {
   app.add_flag("--json", ctx.json, "machine-readable output (JSON; JSON Lines for events)");
   AddLogCommands(app, ctx);
   AddForensicsCommands(app, ctx);
+  AddFleetCommands(app, ctx);
   AddVmPassThrough(app, ctx, argv);
   return RunCli(app, ctx, argc, argv);
 }
