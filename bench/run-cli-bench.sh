@@ -8,14 +8,14 @@
 #           (the writer still open, idle), then once more with snapshots cut by the clock only
 #           (log_load --snapshot-every 0: the writer before the count bound)
 # Commands: info, state --at T, events over a one-minute window (on the live logs `--since -1m
-# --limit 60000`), diff T1 T2 (all --json, output to /dev/null). Baselines measured in the same run, alternating with each command run:
+# --limit 60000`), diff T1 T2, verify --quick (all --json, output to /dev/null). Baselines measured in the same run, alternating with each command run:
 #   bare_open       RocksDB alone in a process: open the dir read-only with the log's options and
 #                   column families, one Get, one seek (bench/bare_open.cc) -- the floor
 #   TWIN_CLI_BASELINE=/path/to/older/twin-replay  an older build, the same commands
 # and TWIN_CLI_BEFORE_LOG=DIR adds a fourth log (e.g. a copy of the 10 M log as an older writer
 # left it). Prints a Markdown table of p50/p90 wall times, p50 CPU times (user+sys of the
 # process: what contention on a shared machine inflates least) and ratios.
-# Usage: bench/run-cli-bench.sh [build dir]
+# Usage: bench/run-cli-bench.sh [build dir]   (TWIN_CLI_CLOSED_ONLY=1: the closed log only)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="${1:-$root/build}"
@@ -53,6 +53,7 @@ def cmds(t, t2):
                                if relative_minute else
                                ["events", "--since", str(hi - 60 * 10**9), "--until", str(hi), "--json"]),
         "diff T1 T2": ["diff", str(t2), str(t), "--json"],
+        "verify --quick": ["verify", "--quick", "--json"],
     }
 binaries = [("ours", ours)] + ([("baseline", base)] if base else [])
 times = {}
@@ -127,6 +128,17 @@ if [[ -n "${TWIN_CLI_BEFORE_LOG:-}" ]]; then
   measure "closed 10 M log as TWIN_CLI_BEFORE_LOG left it" "$TWIN_CLI_BEFORE_LOG" "$lo" "$hi"
 fi
 
+print_results() {
+  echo "| log | command | p50 wall ms | p90 wall ms | p50 CPU ms (user+sys) | p50 wall / bare_open | the baseline (same runs, alternating) |"
+  echo "|---|---|---|---|---|---|---|"
+  cat "$results"
+}
+# TWIN_CLI_CLOSED_ONLY=1: the closed log only (minutes instead of a quarter of an hour).
+if [[ "${TWIN_CLI_CLOSED_ONLY:-0}" == 1 ]]; then
+  print_results
+  exit 0
+fi
+
 writer=""
 stop_writer() {
   if [[ -n "$writer" ]]; then kill -TERM "$writer" 2>/dev/null || true; wait "$writer" || true; fi
@@ -165,6 +177,4 @@ stop_writer
 rm -f "$fifo"
 rm -rf "$live"
 
-echo "| log | command | p50 wall ms | p90 wall ms | p50 CPU ms (user+sys) | p50 wall / bare_open | the baseline (same runs, alternating) |"
-echo "|---|---|---|---|---|---|---|"
-cat "$results"
+print_results

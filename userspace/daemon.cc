@@ -2,9 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -14,7 +12,6 @@
 #include <cstddef>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -32,95 +29,22 @@
 #include "userspace/cgroup_names.h"
 #include "userspace/clock.h"
 #include "userspace/decode.h"
+#include "userspace/daemon_metrics.h"
 #include "userspace/disk_guard.h"
+#include "userspace/event_queue.h"
 #include "userspace/metrics.h"
 #include "userspace/probes.h"
 #include "userspace/procfs.h"
 #include "userspace/reconcile.h"
+#include "userspace/sd_notify.h"
 #include "userspace/systemd_watch.h"
+#include "userspace/unit_tracker.h"
 
 namespace twin::capture {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct Counters {
-  std::array<std::atomic<uint64_t>, TWIN_EV_KIND_MAX> received{};
-  std::array<std::atomic<uint64_t>, TWIN_EV_KIND_MAX> queue_drops{};
-  std::atomic<uint64_t> decode_errors{0};
-  std::array<std::atomic<uint64_t>, kEventKindMax + 1> written{};
-  std::atomic<uint64_t> batches{0};
-  std::atomic<uint64_t> batch_ns_sum{0};
-  std::atomic<uint64_t> batch_ns_last{0};
-  std::atomic<uint64_t> compactions{0};
-  std::atomic<uint64_t> compaction_ns_last{0};
-  std::atomic<uint64_t> reconcile_ns_last{0};
-  std::atomic<uint64_t> gaps{0};
-  std::atomic<uint64_t> resync_corrections{0};
-  std::atomic<uint64_t> append_errors{0};
-  std::atomic<uint64_t> db_bytes{0};
-  std::atomic<uint64_t> queue_depth{0};
-};
-
-// Bounded MPSC queue between the ring-buffer reader and the writer. Full → the record is counted
-// as dropped (a gap follows); the reader never blocks, or the kernel buffer would overflow instead.
-class EventQueue {
- public:
-  explicit EventQueue(size_t cap) : cap_(cap) {}
-  bool TryPush(Decoded&& d) {
-    std::lock_guard<std::mutex> l(mu_);
-    if (q_.size() >= cap_) return false;
-    q_.push_back(std::move(d));
-    if (q_.size() == 1) cv_.notify_one();
-    return true;
-  }
-  // Waits up to timeout for at least one item; moves up to max items into out.
-  void PopBatch(std::vector<Decoded>* out, size_t max, std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> l(mu_);
-    if (q_.empty()) cv_.wait_for(l, timeout, [&] { return !q_.empty() || woken_; });
-    woken_ = false;
-    while (!q_.empty() && out->size() < max) {
-      out->push_back(std::move(q_.front()));
-      q_.pop_front();
-    }
-  }
-  void Wake() {
-    std::lock_guard<std::mutex> l(mu_);
-    woken_ = true;
-    cv_.notify_all();
-  }
-  size_t size() {
-    std::lock_guard<std::mutex> l(mu_);
-    return q_.size();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Decoded> q_;
-  size_t cap_;
-  bool woken_ = false;
-};
-
-// sd_notify(3) without the blocking: a notify socket nobody drains (a test harness, a wedged
-// manager) must never stall capture or shutdown, so the datagram is sent with MSG_DONTWAIT and
-// dropped if the peer's queue is full.
-void Notify(const std::string& msg) {
-  const char* path = getenv("NOTIFY_SOCKET");
-  if (!path || !*path) return;
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  size_t len = strlen(path);
-  if (len >= sizeof(sa.sun_path)) return;
-  memcpy(sa.sun_path, path, len);
-  if (sa.sun_path[0] == '@') sa.sun_path[0] = '\0';  // abstract namespace
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
-  (void)!sendto(fd, msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
-                reinterpret_cast<sockaddr*>(&sa), offsetof(sockaddr_un, sun_path) + len);
-  close(fd);
-}
 
 std::atomic<bool> g_stop{false};
 
@@ -193,7 +117,7 @@ class Daemon {
   DaemonHooks hooks_;
   ReadyFn ready_;
   EventQueue queue_;
-  Counters ctr_;
+  DaemonCounters ctr_;
   ClockOffset clock_;
   DecodeContext dctx_;
   std::unique_ptr<EventLog> elog_;
@@ -202,7 +126,7 @@ class Daemon {
   MetricsServer metrics_;
   State live_;  // the fold of everything this writer appended (writer thread only)
   uint64_t seq_hint_ = 0;
-  std::map<std::string, std::set<std::string>> unit_refs_;  // unit → hierarchies holding it
+  UnitCgroupTracker units_;  // which hierarchies hold each unit's cgroup
   DropTable last_drops_;
   uint64_t last_queue_drops_ = 0;
   uint64_t last_drop_check_wall_ = 0;
@@ -403,29 +327,20 @@ void Daemon::EnrichUnit(Event* e) {
 }
 
 void Daemon::HandleCgroup(const CgroupChange& c, std::vector<Event>* out) {
-  std::string tag;
-  if (c.hierarchy_id == 0) tag = "v2";  // the default (cgroup2) hierarchy has id 0
-  else if (c.root_name == "systemd") tag = "v1-systemd";
-  else return;
-  std::string name(Basename(c.path));
-  if (!IsUnitName(name)) return;
+  std::string name;
+  const auto change = units_.OnCgroup(c, &name);
+  if (change == UnitCgroupTracker::Change::kNone) return;
   Event e;
   e.ts_ns = c.ts_ns;
   e.mono_ns = c.mono_ns;
   e.unit = name;
   e.cgroup = c.path;
-  auto& refs = unit_refs_[name];
-  if (c.mkdir) {
-    bool first = refs.empty();
-    refs.insert(tag);
-    if (!first || live_.units.count(name)) return;  // sd-bus may have reported it already
+  if (change == UnitCgroupTracker::Change::kFirstHeld) {
+    if (live_.units.count(name)) return;  // sd-bus may have reported it already
     e.kind = EventKind::kUnitStart;
     EnrichUnit(&e);
     log_->info("unit start {} (cgroup {})", LogEscape(name), LogEscape(c.path));
   } else {
-    refs.erase(tag);
-    if (!refs.empty()) return;
-    unit_refs_.erase(name);
     if (!live_.units.count(name)) return;  // already stopped (sd-bus JobRemoved)
     if (bus_watch_.running()) {
       // No processes left is not "stopped" for systemd (RemainAfterExit=yes): let it say.
@@ -500,16 +415,16 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
   scan.listeners = ScanListeners(&live_.processes, dctx_.tick_ns, &live_.listeners);
   // Units: cgroup directories on the v2 and v1 name=systemd hierarchies.
   CgroupRoots v2only{roots_.v2, ""}, v1only{"", roots_.v1_systemd};
-  std::map<std::string, std::set<std::string>> refs;
+  std::map<std::string, std::set<std::string>> held;
   for (auto& [n, path] : ScanUnitCgroups(v2only)) {
-    refs[n].insert("v2");
+    held[n].insert(UnitCgroupTracker::kV2);
     scan.unit_cgroups[n] = path;
   }
   for (auto& [n, path] : ScanUnitCgroups(v1only)) {
-    refs[n].insert("v1-systemd");
+    held[n].insert(UnitCgroupTracker::kV1Systemd);
     scan.unit_cgroups.emplace(n, path);
   }
-  unit_refs_ = refs;
+  units_.Reset(std::move(held));
   ReconcileLookups lookups;
   lookups.read_process = [this](int pid) { return ReadProcess(pid, cfg_.max_args, dctx_.tick_ns); };
   lookups.find_unit_file = [](const std::string& unit) { return FindUnitFile(unit); };
@@ -747,7 +662,7 @@ void Daemon::WriterLoop() {
       Reconcile(cfg_.reconcile_grace_ms * 1000000ull, false, "periodic");
       Compact();
       next_compact = Clock::now() + std::chrono::milliseconds(cfg_.compact_interval_ms);
-      Notify(fmt::format("STATUS=capturing: {} batches, {} gaps", ctr_.batches.load(),
+      NotifyManager(fmt::format("STATUS=capturing: {} batches, {} gaps", ctr_.batches.load(),
                          ctr_.gaps.load()));
     } else if (compactor_->DueByCount()) {
       // A burst: a snapshot now, so that no reader folds more than the bound on top of one
@@ -767,7 +682,7 @@ int Daemon::Run() {
   Status s = Start();
   if (!s.ok()) {
     log_->critical("cannot start capture: {}", s.ToString());
-    Notify("STATUS=failed: " + s.ToString());
+    NotifyManager("STATUS=failed: " + s.ToString());
     if (ready_) ready_(false);
     return 1;
   }
@@ -846,7 +761,7 @@ int Daemon::Run() {
   log_->info("twind ready: data dir {}, {} processes, {} listeners, {} units, WAL checksums: {}",
              cfg_.data_dir, live_.processes.size(), live_.listeners.size(), live_.units.size(),
              RocksDbHardwareCrc32c() ? "SSE4.2 CRC32C" : "librocksdb's CRC32C");
-  Notify("READY=1\nSTATUS=capturing");
+  NotifyManager("READY=1\nSTATUS=capturing");
   if (ready_) ready_(true);
 
   uint64_t wd_usec = 0;
@@ -859,13 +774,13 @@ int Daemon::Run() {
   int sig = 0;
   while (!g_stop) {
     timespec ts{1, 0};
-    if (watchdog) Notify("WATCHDOG=1");
+    if (watchdog) NotifyManager("WATCHDOG=1");
     siginfo_t info;
     sig = sigtimedwait(&set, &info, &ts);
     if (sig == SIGTERM || sig == SIGINT) g_stop = true;
     if (sig == SIGHUP) log_->info("SIGHUP ignored (restart twind to reload the config)");
   }
-  Notify("STOPPING=1");
+  NotifyManager("STOPPING=1");
   // Capture ends here, before the reader drains the ring buffer: every record the hooks made is
   // then written before daemon_stop, and what happens after it is in the next start's gap (it
   // starts at daemon_stop). A hook still attached during the drain would fill the ring buffer
@@ -905,40 +820,12 @@ int Daemon::Run() {
 }
 
 std::string Daemon::RenderMetrics() {
-  std::string o;
-  o += "# HELP twind_events_received_total Records read from the BPF ring buffer, by kind.\n";
-  o += "# TYPE twind_events_received_total counter\n";
-  for (int k = 1; k < TWIN_EV_KIND_MAX; ++k)
-    o += fmt::format("twind_events_received_total{{kind=\"{}\"}} {}\n", KindLabel(k), ctr_.received[k].load());
-  o += "# HELP twind_events_written_total Events appended to the log, by event kind.\n";
-  o += "# TYPE twind_events_written_total counter\n";
-  for (int k = 1; k <= kEventKindMax; ++k)
-    o += fmt::format("twind_events_written_total{{kind=\"{}\"}} {}\n", KindName(static_cast<EventKind>(k)), ctr_.written[k].load());
-  o += "# HELP twind_ringbuf_drops_total Failed ring-buffer reservations, by kind and CPU.\n";
-  o += "# TYPE twind_ringbuf_drops_total counter\n";
+  DropTable drops;
   {
     std::lock_guard<std::mutex> l(drops_mu_);
-    for (size_t c = 0; c < drops_snapshot_.size(); ++c)
-      for (int k = 1; k < TWIN_EV_KIND_MAX; ++k)
-        o += fmt::format("twind_ringbuf_drops_total{{kind=\"{}\",cpu=\"{}\"}} {}\n", KindLabel(k), c, drops_snapshot_[c][k]);
+    drops = drops_snapshot_;
   }
-  o += "# HELP twind_queue_drops_total Records dropped because the writer queue was full.\n";
-  o += "# TYPE twind_queue_drops_total counter\n";
-  for (int k = 1; k < TWIN_EV_KIND_MAX; ++k)
-    o += fmt::format("twind_queue_drops_total{{kind=\"{}\"}} {}\n", KindLabel(k), ctr_.queue_drops[k].load());
-  o += fmt::format("# TYPE twind_queue_depth gauge\ntwind_queue_depth {}\n", ctr_.queue_depth.load());
-  o += fmt::format("# TYPE twind_decode_errors_total counter\ntwind_decode_errors_total {}\n", ctr_.decode_errors.load());
-  o += fmt::format("# TYPE twind_batch_latency_seconds summary\ntwind_batch_latency_seconds_sum {:.9f}\ntwind_batch_latency_seconds_count {}\n",
-                   ctr_.batch_ns_sum.load() / 1e9, ctr_.batches.load());
-  o += fmt::format("# TYPE twind_batch_latency_last_seconds gauge\ntwind_batch_latency_last_seconds {:.9f}\n", ctr_.batch_ns_last.load() / 1e9);
-  o += fmt::format("# TYPE twind_compactions_total counter\ntwind_compactions_total {}\n", ctr_.compactions.load());
-  o += fmt::format("# TYPE twind_compaction_last_seconds gauge\ntwind_compaction_last_seconds {:.9f}\n", ctr_.compaction_ns_last.load() / 1e9);
-  o += fmt::format("# TYPE twind_reconcile_last_seconds gauge\ntwind_reconcile_last_seconds {:.9f}\n", ctr_.reconcile_ns_last.load() / 1e9);
-  o += fmt::format("# TYPE twind_gaps_total counter\ntwind_gaps_total {}\n", ctr_.gaps.load());
-  o += fmt::format("# TYPE twind_resync_corrections_total counter\ntwind_resync_corrections_total {}\n", ctr_.resync_corrections.load());
-  o += fmt::format("# TYPE twind_append_errors_total counter\ntwind_append_errors_total {}\n", ctr_.append_errors.load());
-  o += fmt::format("# TYPE twind_db_size_bytes gauge\ntwind_db_size_bytes {}\n", ctr_.db_bytes.load());
-  return o;
+  return RenderDaemonMetrics(ctr_, drops);
 }
 
 }  // namespace
