@@ -51,6 +51,8 @@ int ReplayMain(int argc, char** argv) {
   app.add_flag("--json", ctx.json, "machine-readable output (JSON; JSON Lines for events)");
   AddLogCommands(app, ctx);
   AddForensicsCommands(app, ctx);
+  AddLineageCommands(app, ctx);
+  AddSqlCommands(app, ctx);
   AddVmPassThrough(app, ctx, argv);
   return RunCli(app, ctx, argc, argv);
 }
