@@ -32,8 +32,9 @@ enum class EventKind : uint8_t {
   kTwinAction = 15,      // twin VM snapshot/playbook/task results: attrs
   kAudit = 16,           // exports/bundles of the log itself: attrs
   kRetention = 17,       // retention applied: attrs (deleted range, counts)
+  kFleet = 18,           // fleet publisher (fleet/): attrs event=connected|lost|caught_up, ...
 };
-inline constexpr int kEventKindMax = 17;
+inline constexpr int kEventKindMax = 18;
 
 std::string_view KindName(EventKind k);                    // e.g. "exec", "unit_start"
 std::optional<EventKind> KindFromName(std::string_view name);

@@ -221,6 +221,7 @@ void Apply(BasicState<P>& s, const V& e, const EventKey& key) {
     case EventKind::kTwinAction:
     case EventKind::kAudit:
     case EventKind::kRetention:
+    case EventKind::kFleet:
     case EventKind::kUnknown:
       break;
   }

@@ -151,8 +151,9 @@ static Status CheckChainAnchor(EventLog::Impl& m, const Result<std::optional<Anc
     loss.kept_dir = kept_wals->Keep();
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    auto ps = m.db->Put(wo, m.meta, LossMetaKey(loss), loss.ToJson());
-    if (!ps.ok()) return FromRocks(ps, "cannot record the loss found at open");
+    rocksdb::WriteBatch b;
+    b.Put(m.meta, LossMetaKey(loss), loss.ToJson()).PermitUncheckedError();
+    if (Status ps = m.WriteOther(wo, &b, "cannot record the loss found at open"); !ps.ok()) return ps;
     m.open_loss = std::move(loss);
   } else {
     kept_wals->Discard();
@@ -163,8 +164,11 @@ static Status CheckChainAnchor(EventLog::Impl& m, const Result<std::optional<Anc
   if (Status us = m.anchor->Update(m.head); !us.ok()) return us;
   if (Status ss = m.anchor->Sync(); !ss.ok()) return ss;
   if (!anchored) {
-    auto ps = m.db->Put(rocksdb::WriteOptions(), m.meta, kMetaAnchored, "1");
-    if (!ps.ok()) return FromRocks(ps, "cannot write meta " + std::string(kMetaAnchored));
+    rocksdb::WriteBatch b;
+    b.Put(m.meta, kMetaAnchored, "1").PermitUncheckedError();
+    if (Status ps = m.WriteOther({}, &b, "cannot write meta " + std::string(kMetaAnchored)); !ps.ok()) {
+      return ps;
+    }
   }
   return Status::Ok();
 }
@@ -275,9 +279,9 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
                                      std::to_string(kSchemaVersion) + "; upgrade safetytwin");
     }
   } else if (writer) {
-    auto ps = impl->db->Put(rocksdb::WriteOptions(), impl->meta, kMetaSchema,
-                            std::to_string(kSchemaVersion));
-    if (!ps.ok()) return FromRocks(ps, "cannot write schema version");
+    rocksdb::WriteBatch b;
+    b.Put(impl->meta, kMetaSchema, std::to_string(kSchemaVersion)).PermitUncheckedError();
+    if (Status ps = impl->WriteOther({}, &b, "cannot write schema version"); !ps.ok()) return ps;
   }
   if (impl->db->Get(rocksdb::ReadOptions(), impl->meta, kMetaHead, &v).ok()) {
     if (!HeadFromJson(v, &impl->head)) {
@@ -309,8 +313,9 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
     }
     if (!it->status().ok()) return FromRocks(it->status(), "cannot index snapshots");
     batch.Put(impl->meta, kMetaSnapIndex, "1").PermitUncheckedError();
-    auto ws = impl->db->Write(rocksdb::WriteOptions(), &batch);
-    if (!ws.ok()) return FromRocks(ws, "cannot write the snapshot index");
+    if (Status ws = impl->WriteOther({}, &batch, "cannot write the snapshot index"); !ws.ok()) {
+      return ws;
+    }
     impl->snap_index = true;
   }
   if (writer) {
@@ -424,7 +429,7 @@ Status EventLog::Sync() {
   Status pending = impl_->Drain();
   if (!pending.ok()) return pending;
   impl_->dirty.store(false);
-  return FromRocks(impl_->db->SyncWAL(), "cannot sync WAL");
+  return FromRocks(impl_->SyncWal(), "cannot sync WAL");
 }
 
 Status EventLog::Drain() { return impl_->Drain(); }
@@ -667,8 +672,8 @@ Status EventLog::PutSnapshot(const Snapshot& snap) {
   rocksdb::WriteBatch batch;
   auto s = batch.Put(impl_->snapshots, key, EncodeSnapshot(snap));
   if (s.ok()) s = batch.Put(impl_->meta, kSnapIndexPrefix + key, "");
-  if (s.ok()) s = impl_->db->Write(wo, &batch);
-  return FromRocks(s, "cannot write snapshot");
+  if (!s.ok()) return FromRocks(s, "cannot write snapshot");
+  return impl_->WriteOther(wo, &batch, "cannot write snapshot");
 }
 
 Result<std::optional<EventKey>> EventLog::SnapshotKeyAtOrBefore(const EventKey& key) const {
@@ -746,7 +751,11 @@ Status EventLog::PutTwin(const std::string& key, const std::string& value) {
   if (Status d = impl_->Drain(); !d.ok()) return d;
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.fsync != FsyncPolicy::kNever;
-  return FromRocks(impl_->db->Put(wo, impl_->twin, key, value), "cannot write twin catalogue");
+  rocksdb::WriteBatch batch;
+  if (auto s = batch.Put(impl_->twin, key, value); !s.ok()) {
+    return FromRocks(s, "cannot write twin catalogue");
+  }
+  return impl_->WriteOther(wo, &batch, "cannot write twin catalogue");
 }
 
 Status EventLog::ScanTwin(
@@ -819,9 +828,9 @@ Status EventLog::PutSeal(const Seal& seal) {
   if (Status d = impl_->Drain(); !d.ok()) return d;
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.fsync != FsyncPolicy::kNever;
-  return FromRocks(
-      impl_->db->Put(wo, impl_->meta, kSealPrefix + EncodeKey(seal.key), SealToJson(seal)),
-      "cannot write seal");
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->meta, kSealPrefix + EncodeKey(seal.key), SealToJson(seal)).PermitUncheckedError();
+  return impl_->WriteOther(wo, &batch, "cannot write seal");
 }
 
 }  // namespace twin

@@ -181,6 +181,12 @@ class EventLog {
   // Checks every record (FlatBuffers verifier), the chain, the seals and the head, and what the
   // chain anchor vouched for against what the log holds (recorded losses included).
   VerifyReport Verify() const;
+  // The cheap part of Verify, for a quick check (`verify --quick`): every table block's checksum
+  // (CheckTables), the last record against the recorded chain head, every seal's record against
+  // the seal, the chain anchor and recorded losses. It does not decode or re-hash the records,
+  // so an edit that rewrote a record and its checksums in place is found by Verify only.
+  // records = 0 (none re-hashed); seals_checked counts the seals compared.
+  VerifyReport QuickVerify() const;
 
   // Writer: what this open found missing against the chain anchor (or dropped from the WAL),
   // already recorded in meta; nullptr when nothing. The caller records it as a gap.

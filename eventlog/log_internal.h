@@ -189,14 +189,49 @@ struct EventLog::Impl {
     }
   }
 
+  // Every write of the writer goes through here. A write that fails leaves RocksDB's WAL file
+  // marked as having seen an error, and the packaged RocksDB (7.8, built with assertions) aborts
+  // the process if that file is synced or written again. So a WAL sync never runs while a write
+  // is in flight (wal_mu), and after the first failure nothing touches the WAL again: no sync, no
+  // write, no flush at close (write_failed; the log must be reopened).
+  rocksdb::Status WriteToWal(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* batch) {
+    std::lock_guard<std::mutex> g(wal_mu);
+    if (write_failed.load()) {
+      return rocksdb::Status::Aborted("an earlier write to this log failed; reopen the log");
+    }
+    auto s = db->Write(wo, batch);
+    if (!s.ok()) write_failed.store(true);
+    return s;
+  }
+
+  // The WAL sync of the group commit and of EventLog::Sync: never during a write, never after a
+  // failed one (WriteToWal).
+  rocksdb::Status SyncWal() {
+    std::lock_guard<std::mutex> g(wal_mu);
+    if (write_failed.load()) {
+      return rocksdb::Status::Aborted("an earlier write to this log failed; reopen the log");
+    }
+    return db->SyncWAL();
+  }
+
+  // A write outside the append pipeline (snapshot, seal, twin catalogue, retention, meta): a
+  // failure is sticky like a failed append, so Drain reports it to every later caller.
+  Status WriteOther(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* batch,
+                    const std::string& what) {
+    auto s = WriteToWal(wo, batch);
+    if (s.ok()) return Status::Ok();
+    Status st = FromRocks(s, what + " in " + dir + " (the log takes no more writes until it is "
+                                 "reopened)");
+    std::lock_guard<std::mutex> l(commit_mu);
+    if (commit_failure.ok()) commit_failure = st;
+    return st;
+  }
+
   Status Commit(Slot& slot) {
     rocksdb::WriteOptions wo;
     wo.sync = options.fsync == FsyncPolicy::kAlways;
-    auto s = db->Write(wo, &slot.batch);
+    auto s = WriteToWal(wo, &slot.batch);
     if (!s.ok()) {
-      // The WAL file saw an error: RocksDB's packaged build aborts (a failed assertion) if it is
-      // synced again, so the syncer and the destructor stop syncing from here on.
-      write_failed.store(true);
       return FromRocks(s, "cannot append to event log in " + dir + " (a batch of " +
                               std::to_string(slot.events) +
                               " events and any queued after it were not written; reopen the "
@@ -254,7 +289,8 @@ struct EventLog::Impl {
   std::condition_variable sync_cv;
   bool stop = false;
   std::atomic<bool> dirty{false};
-  std::atomic<bool> write_failed{false};
+  std::atomic<bool> write_failed{false};  // set under wal_mu (WriteToWal)
+  std::mutex wal_mu;                       // a WAL write and a WAL sync never overlap
 
   // Merging of small tables (writer only; eventlog/table_merge.h).
   std::thread merger;
@@ -309,7 +345,7 @@ struct EventLog::Impl {
       syncer.join();
     }
     if (db) {
-      if (writer && dirty.load() && !write_failed.load()) db->SyncWAL().PermitUncheckedError();
+      if (writer && dirty.load()) SyncWal().PermitUncheckedError();
       if (anchor) anchor->Sync().IgnoreError();  // best effort at close
       FlushOnClose();
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
@@ -333,9 +369,7 @@ struct EventLog::Impl {
     while (!stop) {
       sync_cv.wait_for(l, std::chrono::milliseconds(std::max<uint32_t>(options.fsync_interval_ms, 1)));
       l.unlock();
-      if (dirty.exchange(false) && !write_failed.load()) {
-        db->SyncWAL().PermitUncheckedError();  // a failed sync is retried next tick
-      }
+      if (dirty.exchange(false)) SyncWal().PermitUncheckedError();  // retried next tick
       if (anchor) anchor->Sync().IgnoreError();  // retried next tick
       l.lock();
     }

@@ -83,8 +83,7 @@ Result<uint64_t> EventLog::ApplyRetention(uint64_t max_age_ns, uint64_t max_byte
   if (!s.ok()) return FromRocks(s, "retention batch");
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  s = m.db->Write(wo, &batch);
-  if (!s.ok()) return FromRocks(s, "cannot apply retention");
+  if (Status ws = m.WriteOther(wo, &batch, "cannot apply retention"); !ws.ok()) return ws;
   rocksdb::Slice begin_s(zero), end_s(end);
   m.db->CompactRange(rocksdb::CompactRangeOptions(), m.events, &begin_s, &end_s)
       .PermitUncheckedError();  // space comes back later if this fails

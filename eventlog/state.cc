@@ -10,7 +10,8 @@ namespace {
 constexpr std::array<std::string_view, kEventKindMax + 1> kKindNames = {
     "unknown",     "exec",       "exit",         "fork",       "bind",   "listen",
     "close",       "unit_start", "unit_stop",    "unit_file",  "host",   "gap",
-    "resync",      "daemon_start", "daemon_stop", "twin",      "audit",  "retention"};
+    "resync",      "daemon_start", "daemon_stop", "twin",      "audit",  "retention",
+    "fleet"};
 
 // An Event as the fold core reads it.
 struct FoldInput {

@@ -3,13 +3,39 @@
 
 namespace twin {
 
+// Each problem with the record key it is about (none for meta, scan and raw-key problems):
+// the report is sorted by it, records first.
+using Found = std::vector<std::pair<std::optional<EventKey>, VerifyProblem>>;
+
+static std::vector<VerifyProblem> Sorted(Found found) {
+  std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    if (a.first && b.first) return *a.first < *b.first;
+    return a.first.has_value() && !b.first.has_value();
+  });
+  std::vector<VerifyProblem> out;
+  for (auto& [key, p] : found) out.push_back(std::move(p));
+  return out;
+}
+
+// What the chain anchor vouched for and the log lacks: found now (a reader's open), or found
+// and recorded by twind at an earlier open. Either way the records are gone.
+static void AddLossProblems(const Status& open_problem, const std::vector<LossReport>& losses,
+                            Found* found) {
+  if (!open_problem.ok()) found->push_back({std::nullopt, {"anchor", open_problem.message()}});
+  for (const LossReport& loss : losses) {
+    if (!loss.vouched_lost() && loss.anchor_problem.empty()) continue;
+    found->push_back({loss.log_head.key,
+                      {KeyToString(loss.log_head.key),
+                       loss.Describe() + " (found when twind opened the log at " +
+                           FormatRfc3339Ns(loss.detected_ns) + " and recorded as a gap)"}});
+  }
+}
+
 VerifyReport EventLog::Verify() const {
   (void)impl_->Drain();
   VerifyReport rep;
   const Impl& m = *impl_;
-  // Each problem with the record key it is about (none for meta, scan and raw-key problems):
-  // the report is sorted by it, records first.
-  std::vector<std::pair<std::optional<EventKey>, VerifyProblem>> found;
+  Found found;
   auto problem = [&](const std::string& key, const std::string& what) {
     found.push_back({std::nullopt, {key, what}});
   };
@@ -91,20 +117,76 @@ VerifyReport EventLog::Verify() const {
   } else if (count != origin.count) {
     problem("meta:chain_head", "missing although the log has records");
   }
-  // What the chain anchor vouched for and the log lacks: found now (a reader's open), or found
-  // and recorded by twind at an earlier open. Either way the records are gone.
-  if (!m.open_problem.ok()) problem("anchor", m.open_problem.message());
-  for (const LossReport& loss : RecordedLosses()) {
-    if (!loss.vouched_lost() && loss.anchor_problem.empty()) continue;
-    record_problem(loss.log_head.key,
-                   loss.Describe() + " (found when twind opened the log at " +
-                FormatRfc3339Ns(loss.detected_ns) + " and recorded as a gap)");
+  AddLossProblems(m.open_problem, RecordedLosses(), &found);
+  rep.problems = Sorted(std::move(found));
+  return rep;
+}
+
+VerifyReport EventLog::QuickVerify() const {
+  (void)impl_->Drain();
+  VerifyReport rep;
+  const Impl& m = *impl_;
+  Found found;
+  auto problem = [&](const std::string& key, const std::string& what) {
+    found.push_back({std::nullopt, {key, what}});
+  };
+  auto record_problem = [&](const EventKey& k, const std::string& what) {
+    found.push_back({k, {KeyToString(k), what}});
+  };
+  if (Status ts = CheckTables(); !ts.ok()) problem("tables", ts.message());
+  auto stored_hash = [&](const EventKey& k, Hash* h) -> rocksdb::Status {
+    std::string v;
+    auto s = m.db->Get(rocksdb::ReadOptions(), m.events, EncodeKey(k), &v);
+    if (s.ok() && v.size() < 32) return rocksdb::Status::Corruption("record shorter than its chain hash");
+    if (s.ok()) std::memcpy(h->data(), v.data(), 32);
+    return s;
+  };
+  const ChainHead origin = m.Origin();
+  std::string hv;
+  if (m.db->Get(rocksdb::ReadOptions(), m.meta, kMetaHead, &hv).ok()) {
+    ChainHead head;
+    auto last = Last();
+    if (!HeadFromJson(hv, &head)) {
+      problem("meta:chain_head", "unreadable");
+    } else if (!last.ok()) {
+      problem("scan", last.status().message());
+    } else if (!last.value() ? head.count != origin.count : !(last.value()->key == head.key)) {
+      problem("meta:chain_head",
+              "the log ends at " + (last.value() ? KeyToString(last.value()->key) : "its origin") +
+                  " but the recorded head is " + KeyToString(head.key) + " after " +
+                  std::to_string(head.count) + " records: records were removed or added at the end");
+    } else if (last.value()) {
+      Hash h{};
+      auto gs = stored_hash(head.key, &h);
+      if (!gs.ok()) {
+        record_problem(head.key, "cannot read the head record: " + gs.ToString());
+      } else if (h != head.head) {
+        record_problem(head.key, "the last record's chain hash is not the recorded head");
+      }
+    }
+  } else if (auto last = Last(); last.ok() && last.value()) {
+    problem("meta:chain_head", "missing although the log has records");
   }
-  std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
-    if (a.first && b.first) return *a.first < *b.first;
-    return a.first.has_value() && !b.first.has_value();
-  });
-  for (auto& [key, p] : found) rep.problems.push_back(std::move(p));
+  auto seals = Seals();
+  if (!seals.ok()) {
+    problem("meta:seals", seals.status().message());
+  } else {
+    for (const auto& s : seals.value()) {
+      if (s.key < origin.key || (origin.count != 0 && s.key == origin.key)) continue;
+      ++rep.seals_checked;
+      Hash h{};
+      auto gs = stored_hash(s.key, &h);
+      if (gs.IsNotFound()) {
+        record_problem(s.key, "sealed record is missing");
+      } else if (!gs.ok()) {
+        record_problem(s.key, "cannot read the sealed record: " + gs.ToString());
+      } else if (h != s.head) {
+        record_problem(s.key, "seal does not match the chain (the sealed record's hash differs)");
+      }
+    }
+  }
+  AddLossProblems(m.open_problem, RecordedLosses(), &found);
+  rep.problems = Sorted(std::move(found));
   return rep;
 }
 

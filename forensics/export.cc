@@ -44,6 +44,7 @@ std::string_view TimestampDesc(EventKind k) {
     case EventKind::kTwinAction: return "Twin Action";
     case EventKind::kAudit: return "Log Audit";
     case EventKind::kRetention: return "Retention Applied";
+    case EventKind::kFleet: return "Fleet Publisher";
     default: return "Event Recorded";
   }
 }

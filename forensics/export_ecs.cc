@@ -34,6 +34,7 @@ EcsClass EcsClassOf(const Event& e) {
     case EventKind::kTwinAction: return {"host", "change"};
     case EventKind::kAudit: return {"configuration", "access"};
     case EventKind::kRetention: return {"configuration", "deletion"};
+    case EventKind::kFleet: return {"host", "info"};
     default: return {"host", "info"};
   }
 }

@@ -2,6 +2,7 @@
 // registers its subcommands on it:
 //   AddLogCommands        state, diff, events, verify [--key], info, recover   (log_cmds.cc)
 //   AddForensicsCommands  export, bundle, verify-bundle, setup-keys           (forensics_cmds.cc)
+//   AddFleetCommands      fleet list|state|drift|watch|digest                  (fleet_cmds.cc)
 //   AddLineageCommands    tree, lineage                                        (lineage_cmds.cc)
 //   AddSqlCommands        sql (SQLite virtual tables over the log, sql.h)      (sql_cmd.cc)
 //   AddVmCommands         vm, in twin-replay-vm only (vm_cmd.cc); twin-replay registers a
@@ -39,6 +40,7 @@ struct CliContext {
 void AddLogCommands(CLI::App& app, CliContext& ctx);
 void AddForensicsCommands(CLI::App& app, CliContext& ctx);
 void AddVmCommands(CLI::App& app, CliContext& ctx);
+void AddFleetCommands(CLI::App& app, CliContext& ctx);  // fleet_cmds.cc
 void AddLineageCommands(CLI::App& app, CliContext& ctx);  // tree, lineage (lineage_cmds.cc)
 void AddSqlCommands(CLI::App& app, CliContext& ctx);      // sql (sql_cmd.cc)
 

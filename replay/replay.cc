@@ -51,6 +51,7 @@ int ReplayMain(int argc, char** argv) {
   app.add_flag("--json", ctx.json, "machine-readable output (JSON; JSON Lines for events)");
   AddLogCommands(app, ctx);
   AddForensicsCommands(app, ctx);
+  AddFleetCommands(app, ctx);
   AddLineageCommands(app, ctx);
   AddSqlCommands(app, ctx);
   AddVmPassThrough(app, ctx, argv);

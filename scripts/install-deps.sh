@@ -25,4 +25,19 @@ if [[ ! -e /usr/sbin/policy-rc.d ]]; then
 fi
 apt-get update -q
 apt-get install -y -q "${missing[@]}"
+# etcd-server is here for the fleet tests and benches, which start their own members on loopback
+# ports with their own data dirs. The package enables (and under systemd starts) a system etcd
+# on 127.0.0.1:2379 without auth; when this script installed it, that service is disabled and
+# stopped so nothing listens that the user did not ask for. An etcd the user had stays as it was.
+for p in "${missing[@]}"; do
+  if [[ "$p" == etcd-server ]]; then
+    if [[ -d /run/systemd/system ]]; then
+      systemctl disable --now etcd.service >/dev/null 2>&1 || true
+    else
+      systemctl disable etcd.service >/dev/null 2>&1 ||
+        rm -f /etc/systemd/system/multi-user.target.wants/etcd.service /etc/systemd/system/etcd2.service
+    fi
+    log "etcd-server installed for the fleet tests; its system service is disabled (docs/FLEET.md)"
+  fi
+done
 log "done"

@@ -14,6 +14,7 @@
 
 #include "userspace/loopback_addr.h"
 #include "format/terminal.h"
+#include "fleet/options_toml.h"
 
 namespace twin::capture {
 
@@ -50,7 +51,8 @@ const std::set<std::string> kKnownKeys = {
     "ringbuf_size",   "ringbuf_wakeup_bytes", "max_args",      "queue_capacity",
     "batch_max",      "fsync",            "fsync_interval_ms", "reconcile_grace_ms",
     "log_level",      "log_file",         "pid_file",          "force_raw_tp",
-    "no_twin",        "min_free_bytes",   "retention_max_age", "retention_max_bytes"};
+    "no_twin",        "min_free_bytes",   "retention_max_age", "retention_max_bytes",
+    "fleet"};
 
 // Typed access to one TOML table; every error names the file and the key.
 class TomlReader {
@@ -188,6 +190,10 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
     }
   }
   chain(r.Size("retention_max_bytes", 1ull << 50, &cfg->retention_max_bytes));
+  if (auto n = t["fleet"]; n && s.ok()) {
+    if (!n.is_table()) chain(Status::InvalidArgument("config " + path + ": fleet must be a table ([fleet])"));
+    else chain(fleet::FleetOptionsFromToml(*n.as_table(), path, &cfg->fleet));
+  }
   return s;
 }
 
@@ -221,6 +227,9 @@ Status ValidateConfig(const DaemonConfig& cfg) {
   }
   if (cfg.max_args < 1 || cfg.max_args > 16384) return bad("max_args", "must be 1..16384");
   if (cfg.compact_interval_ms < 100) return bad("compact_interval", "must be at least 0.1 s");
+  if (cfg.fleet.enabled()) {
+    if (Status f = fleet::ValidateFleetOptions(cfg.fleet); !f.ok()) return f;
+  }
   for (const std::string* p : {&cfg.log_file, &cfg.pid_file}) {
     if (!p->empty() && (*p)[0] != '/') {
       return bad(p == &cfg.log_file ? "log_file" : "pid_file", "'" + LogEscape(*p) + "' is not an absolute path");
@@ -234,7 +243,8 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   // A later flag overrides an earlier one (wrappers append their own).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::string data_dir, config, metrics, metrics_socket, ringbuf, fsync, log_level, log_file, pid_file;
-  std::string retention_age, retention_bytes;
+  std::string retention_age, retention_bytes, fleet_endpoints, fleet_host_id;
+  std::vector<std::string> fleet_labels;
   double compact = 0;
   uint32_t max_args = 0;
   bool foreground = false, check = false, json = false, no_twin = false, raw_tp = false;
@@ -255,6 +265,11 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   app.add_flag("--no-twin", no_twin, "do not drive the twin VM");
   app.add_option("--retention-max-age", retention_age, "delete history older than this (e.g. 30d; 0 = keep)");
   app.add_option("--retention-max-bytes", retention_bytes, "keep the log under this size (e.g. 8G; 0 = no limit)");
+  app.add_option("--fleet-endpoints", fleet_endpoints,
+                 "publish state digests to this etcd cluster: URL,URL,... (docs/FLEET.md)");
+  app.add_option("--fleet-label", fleet_labels, "a fleet label key=value (repeatable), e.g. role=web")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--fleet-host-id", fleet_host_id, "this host's id in the fleet (default: the machine id)");
   app.add_flag("--force-raw-tp", raw_tp, "use raw tracepoints even where tp_btf works");
   try {
     app.parse(argc, argv);
@@ -299,6 +314,17 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
     if (!r.ok()) return refuse("--retention-max-bytes: " + r.status().message());
     cfg->retention_max_bytes = *r;
   }
+  if (!fleet_endpoints.empty()) {
+    auto e = fleet::ParseEndpointList(fleet_endpoints);
+    if (!e.ok()) return refuse("--fleet-endpoints: " + e.status().message());
+    cfg->fleet.endpoints = *e;
+  }
+  for (const std::string& l : fleet_labels) {
+    auto kv = fleet::ParseLabel(l);
+    if (!kv.ok()) return refuse("--fleet-label: " + kv.status().message());
+    fleet::SetLabel(cfg->fleet.labels, kv->first, kv->second);
+  }
+  if (!fleet_host_id.empty()) cfg->fleet.host_id = fleet_host_id;
   if (app.count("--max-args")) cfg->max_args = max_args;
   if (!fsync.empty()) cfg->fsync = fsync;
   if (!log_level.empty()) cfg->log_level = log_level;

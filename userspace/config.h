@@ -5,6 +5,7 @@
 #include <string>
 
 #include "eventlog/status.h"
+#include "fleet/options.h"
 
 namespace twin::capture {
 
@@ -34,6 +35,8 @@ struct DaemonConfig {
   // Retention, applied on snapshot boundaries; 0 = unlimited.
   uint64_t retention_max_age_ns = 30ull * 86400 * 1000000000;  // 30 days
   uint64_t retention_max_bytes = 8ull << 30;                    // 8 GiB
+  // The fleet publisher ([fleet] table, --fleet-*): off unless endpoints are set.
+  fleet::FleetOptions fleet;
   // Set by ParseCommandLine when --check is given and the config is invalid: --check reports it
   // as NOT READY (the daemon itself refuses such a config with exit code 2).
   std::string config_error;

@@ -18,6 +18,7 @@
 #include "forensics/audit.h"
 #include "forensics/seal.h"
 #include "vm/twin_sync.h"
+#include "fleet/publisher.h"
 
 namespace twin::capture {
 namespace {
@@ -55,15 +56,59 @@ vm::TwinOptions TwinOptionsFor(const DaemonConfig& cfg) {
 
 // The modules that ride on the daemon: the twin VM driver, forward-secure sealing, retention.
 DaemonHooks MakeHooks(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> log) {
+  struct FleetLog {
+    // The publisher's fleet events go to the log while it is open; a few wait across a reopen.
+    std::mutex mu;
+    EventLog* log = nullptr;
+    std::vector<Event> waiting;
+  };
   struct Shared {
     std::unique_ptr<vm::TwinSync> twin_sync;
     std::unique_ptr<ForwardSecureSealer> sealer;
     uint64_t next_retention_ns = 0;
+    std::shared_ptr<FleetLog> fleet_log = std::make_shared<FleetLog>();
+    bool fleet_started = false;
+    std::unique_ptr<fleet::Publisher> publisher;  // last member: stops (and revokes) first
   };
   auto sh = std::make_shared<Shared>();
   sh->sealer = std::make_unique<ForwardSecureSealer>(cfg.data_dir);
+  if (cfg.fleet.enabled()) {
+    auto fl = sh->fleet_log;
+    auto sink = [fl, log](Event e) {
+      std::string attrs;
+      for (const auto& [k, v] : e.attrs) attrs += " " + k + "=" + v;
+      const bool bad = !e.attrs.empty() && e.attrs[0].second != "connected" && e.attrs[0].second != "caught_up";
+      log->log(bad ? spdlog::level::warn : spdlog::level::info, "fleet:{}", LogEscape(attrs));
+      std::lock_guard<std::mutex> lock(fl->mu);
+      if (fl->log) {
+        fl->log->Append(e).status().IgnoreError();  // best effort: the log may itself be down
+      } else if (fl->waiting.size() < 32) {
+        fl->waiting.push_back(std::move(e));
+      }
+    };
+    sh->publisher = std::make_unique<fleet::Publisher>(
+        cfg.fleet, fleet::ReadLocalIdentity(cfg.fleet.host_id), std::move(sink), TWIN_VERSION);
+  }
   DaemonHooks h;
   h.on_open = [sh, cfg, log](EventLog& elog) {
+    if (sh->publisher) {
+      {
+        std::lock_guard<std::mutex> lock(sh->fleet_log->mu);
+        sh->fleet_log->log = &elog;
+        for (const Event& e : sh->fleet_log->waiting) elog.Append(e).status().IgnoreError();
+        sh->fleet_log->waiting.clear();
+      }
+      if (!sh->fleet_started) {
+        sh->fleet_started = true;
+        if (Status s = sh->publisher->Start(); !s.ok()) {
+          log->error("fleet publisher not started: {}", s.ToString());
+          sh->publisher.reset();
+        } else {
+          log->info("fleet publisher started: host {} -> {} etcd endpoint(s)",
+                    LogEscape(sh->publisher->identity().host_id), cfg.fleet.endpoints.size());
+        }
+      }
+    }
     if (!sh->sealer->enabled()) {
       log->warn("no forward-secure seal key in {}: run 'twin-replay setup-keys' to enable sealing",
                 cfg.data_dir);
@@ -78,6 +123,8 @@ DaemonHooks MakeHooks(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> l
   };
   h.on_snapshot = [sh](const Snapshot& snap) {
     if (sh->twin_sync) sh->twin_sync->OnSnapshot(snap);
+    // The digest is cut here (units and listeners only) and handed over; etcd is never waited on.
+    if (sh->publisher) sh->publisher->OfferState(snap.state);
   };
   h.after_compaction = [sh, cfg, log](EventLog& elog, uint64_t now_ns) {
     if (Status s = sh->sealer->MaybeSeal(elog, now_ns); !s.ok()) {
@@ -100,6 +147,8 @@ DaemonHooks MakeHooks(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> l
   h.on_close = [sh]() {
     if (sh->twin_sync) sh->twin_sync->Stop();
     sh->twin_sync.reset();
+    std::lock_guard<std::mutex> lock(sh->fleet_log->mu);
+    sh->fleet_log->log = nullptr;
   };
   return h;
 }

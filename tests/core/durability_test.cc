@@ -487,9 +487,14 @@ TEST(ReaderReports, FlippedTableBytesAreReportedByEveryReaderAndRefusedByTheWrit
   auto w = EventLog::OpenWriter(dir);
   ASSERT_FALSE(w.ok()) << "the writer opened a log with a damaged table";
   EXPECT_NE(w.status().message().find(name), std::string::npos) << w.status().message();
+  // info is a summary that reads the first and last records only, and says it checked nothing
+  // more; verify --quick reads every table block.
   auto info = testing::Replay(t, "info --data-dir " + dir);
-  EXPECT_EQ(info.code, 1) << info.out << info.err;
-  EXPECT_NE(info.err.find(name), std::string::npos) << info.err;
+  EXPECT_NE(info.out.find("not checked by info"), std::string::npos) << info.out << info.err;
+  auto quick = testing::Replay(t, "verify --quick --data-dir " + dir);
+  EXPECT_EQ(quick.code, 1) << quick.out << quick.err;
+  EXPECT_NE((quick.out + quick.err).find(name), std::string::npos) << quick.out << quick.err;
+  EXPECT_EQ((quick.out + quick.err).find("OK"), std::string::npos) << quick.out;
   auto ev = testing::Replay(t, "events --data-dir " + dir);
   EXPECT_EQ(ev.code, 1);
   EXPECT_NE(ev.err.find("twin-replay verify"), std::string::npos) << ev.err;
@@ -531,6 +536,76 @@ TEST(ReaderReports, AnEditedRecordIsNeverPrintedAsGood) {
     EXPECT_EQ(st.code, 1) << cmd << ": " << st.err;
     EXPECT_NE(st.err.find("chain hash mismatch"), std::string::npos) << cmd << ": " << st.err;
   }
+}
+
+// verify --quick: OK on a sound log; finds the records removed at the end (the recorded head
+// names a record that is gone) and a seal whose record's hash was rewritten; an argv rewritten
+// with its stored hash kept is only found by the full verify (the documented limit).
+TEST(QuickVerify, FindsATruncatedEndAndAForgedSealButLeavesRecordEditsToVerify) {
+  TempDir t;
+  const std::string dir = t.sub("data");
+  MakeLog(dir, 2000);
+  auto ok = testing::Replay(t, "verify --quick --data-dir " + dir);
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("OK (quick)"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("after 2000 records"), std::string::npos) << ok.out;
+  auto js = testing::Replay(t, "verify --quick --json --data-dir " + dir);
+  EXPECT_EQ(js.code, 0) << js.err;
+  EXPECT_NE(js.out.find("\"quick\":true"), std::string::npos) << js.out;
+  auto both = testing::Replay(t, "verify --quick --key twinvk1:00 --data-dir " + dir);
+  EXPECT_EQ(both.code, 2) << both.out << both.err;
+  EXPECT_NE(both.err.find("cannot be combined"), std::string::npos) << both.err;
+
+  const std::string edited = t.sub("edited");
+  MakeLog(edited, 200);
+  {
+    testing::RawDb raw(edited);
+    auto all = raw.All(raw.events());
+    auto log_event = Synth(200)[99];
+    log_event.argv = {"/bin/forged-argv"};
+    raw.Put(raw.events(), all[99].first, all[99].second.substr(0, 32) + EncodeEventToString(log_event));
+  }
+  EXPECT_EQ(testing::Replay(t, "verify --quick --data-dir " + edited).code, 0)
+      << "the quick check is not meant to re-hash records";
+  EXPECT_EQ(testing::Replay(t, "verify --data-dir " + edited).code, 1);
+
+  const std::string cut = t.sub("cut");
+  MakeLog(cut, 2000);
+  {
+    testing::RawDb raw(cut);
+    auto all = raw.All(raw.events());
+    raw.Delete(raw.events(), all.back().first);
+  }
+  auto c = testing::Replay(t, "verify --quick --data-dir " + cut);
+  EXPECT_EQ(c.code, 1) << c.out << c.err;
+  EXPECT_NE(c.out.find("removed or added at the end"), std::string::npos) << c.out;
+
+  const std::string sealed = t.sub("sealed");
+  {
+    LogOptions o;
+    o.seal_every_events = 500;
+    auto w = EventLog::OpenWriter(sealed, o);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    auto events = Synth(2000);
+    for (size_t i = 0; i < 2000; i += 100) {
+      ASSERT_TRUE((*w)->Append(std::span(events).subspan(i, 100)).ok());
+    }
+    ASSERT_TRUE((*w)->Sync().ok());
+    auto seals = (*w)->Seals();
+    ASSERT_TRUE(seals.ok());
+    ASSERT_GE(seals->size(), 2u);
+  }
+  {
+    testing::RawDb raw(sealed);
+    auto all = raw.All(raw.events());
+    // The 500th record (sealed) rewritten with a fresh chain hash of its own.
+    std::string v = all[499].second;
+    v[0] = static_cast<char>(v[0] ^ 0xff);
+    raw.Put(raw.events(), all[499].first, v);
+  }
+  auto sq = testing::Replay(t, "verify --quick --data-dir " + sealed);
+  EXPECT_EQ(sq.code, 1) << sq.out << sq.err;
+  EXPECT_NE(sq.out.find("seal does not match the chain"), std::string::npos) << sq.out;
 }
 
 TEST(ReaderReports, AnUnknownSchemaVersionIsRefused) {

@@ -5,6 +5,10 @@
 
 #include <cstring>
 #include <filesystem>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -16,6 +20,12 @@
 namespace twin {
 namespace {
 
+std::string Incompressible(std::mt19937_64& rng, size_t n) {
+  std::string s(n, 'a');
+  for (char& c : s) c = static_cast<char>('a' + rng() % 26);  // LZ4 finds no repeats in this
+  return s;
+}
+
 TEST(DiskFull, AppendFailsLoudlyAndTheReopenedLogHoldsWholeBatches) {
   TWIN_REQUIRE(geteuid() == 0, "mounting a small tmpfs needs root");
   SmallTmpfs fs("24m");
@@ -23,6 +33,7 @@ TEST(DiskFull, AppendFailsLoudlyAndTheReopenedLogHoldsWholeBatches) {
   const std::string dir = fs.sub("log");
 
   SynthGenerator g(SynthOptions{});
+  std::mt19937_64 rng(7);
   constexpr size_t kBatch = 50;
   uint64_t acked = 0;
   Status failure;
@@ -34,7 +45,9 @@ TEST(DiskFull, AppendFailsLoudlyAndTheReopenedLogHoldsWholeBatches) {
     for (int i = 0; i < 400 && failure.ok(); ++i) {
       batch.clear();
       g.Fill(batch, kBatch);
-      for (auto& e : batch) e.unit_file_content.assign(16 * 1024, 'u');  // ~0.8 MB a batch
+      // ~0.8 MB a batch of bytes no compressor shrinks: the WAL is bounded (4 MB) and flushed
+      // into LZ4 tables, so a compressible payload would never fill the filesystem.
+      for (auto& e : batch) e.unit_file_content = Incompressible(rng, 16 * 1024);
       auto r = log->Append(batch);
       if (r.ok()) {
         acked += kBatch;
@@ -88,6 +101,82 @@ TEST(DiskFull, AppendFailsLoudlyAndTheReopenedLogHoldsWholeBatches) {
   VerifyReport v = log->Verify();
   EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front().what);
   EXPECT_EQ(v.records, head.count + kBatch);
+}
+
+// Fills what is left of the filesystem holding dir with a file (the full disk of a host whose
+// other programs took the space).
+void FillUp(const std::string& dir) {
+  FILE* f = std::fopen((dir + "/../filler").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::string chunk(64 * 1024, 'f');
+  while (std::fwrite(chunk.data(), 1, chunk.size(), f) == chunk.size()) {
+  }
+  std::fclose(f);
+}
+
+// A snapshot (or seal, or catalogue entry) is the first write that fails, with appends before
+// it still waiting for the group commit's WAL sync. The packaged RocksDB aborts the process if
+// a WAL that saw a failed write is synced, written or flushed again; the log must not touch it
+// after the failure, report the failure to every later write, and the reopened log must verify.
+// Each round with a 1 ms group commit, so a sync is due right when the write fails.
+TEST(DiskFull, AFailedSnapshotWriteIsStickyAndTheWalIsNeverSyncedAgain) {
+  TWIN_REQUIRE(geteuid() == 0, "mounting a small tmpfs needs root");
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 6; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    SmallTmpfs fs("32m");
+    ASSERT_TRUE(fs.mounted()) << "mount tmpfs: " << fs.error();
+    const std::string dir = fs.sub("log");
+    SynthGenerator g(SynthOptions{.seed = static_cast<uint64_t>(round + 1)});
+    LogOptions opts;
+    opts.fsync_interval_ms = 1;
+    uint64_t acked = 0;
+    {
+      auto opened = EventLog::OpenWriter(dir, opts);
+      ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+      auto log = std::move(opened).value();
+      std::vector<Event> batch;
+      g.Fill(batch, 200);
+      ASSERT_TRUE(log->Append(batch).ok());
+      ASSERT_TRUE(log->Drain().ok());
+      acked = 200;
+      FillUp(dir);
+      // More appends: they go into the space RocksDB preallocated for its WAL.
+      for (int i = 0; i < round; ++i) {
+        batch.clear();
+        g.Fill(batch, 50);
+        if (log->Append(batch).ok() && log->Drain().ok()) acked += 50;
+      }
+      Snapshot snap;
+      snap.state.last_key = log->Head().key;
+      snap.state.events_folded = log->Head().count;
+      for (int u = 0; u < 8; ++u) {  // 8 MB, beyond any preallocated WAL space
+        Unit unit;
+        unit.name = "u" + std::to_string(u) + ".service";
+        unit.file_content = Incompressible(rng, 1 << 20);
+        snap.state.units[unit.name] = unit;
+      }
+      const Status st = log->PutSnapshot(snap);
+      ASSERT_FALSE(st.ok()) << "an 8 MB snapshot fitted on a full tmpfs";
+      EXPECT_NE(st.ToString().find(dir), std::string::npos) << st.ToString();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // group commit ticks
+      // Sticky: nothing is written after the failure, whatever it is.
+      batch.resize(1);
+      EXPECT_FALSE(log->Append(batch).ok());
+      EXPECT_FALSE(log->Sync().ok());
+      EXPECT_FALSE(log->PutTwin("after", "x").ok());
+      const ChainHead h = log->Head();
+      EXPECT_FALSE(log->PutSeal(Seal{h.key, h.count, h.head, 1, "", 0}).ok());
+      std::filesystem::remove(dir + "/../filler");
+    }  // closing must not touch the failed WAL either (the process would abort here)
+    auto reopened = EventLog::OpenWriter(dir, opts);
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    auto log = std::move(reopened).value();
+    EXPECT_EQ(log->Head().count, acked);
+    VerifyReport v = log->Verify();
+    EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front().what);
+    EXPECT_EQ(v.records, acked);
+  }
 }
 
 }  // namespace
