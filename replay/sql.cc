@@ -235,8 +235,9 @@ struct EventsTable {
     if (narrow) cost *= 0.5;
     info->estimatedCost = cost;
     info->estimatedRows = static_cast<sqlite3_int64>(cost);
-    // Rows come in the log's order: time, then sequence.
-    if (info->nOrderBy == 1 && !info->aOrderBy[0].desc &&
+    // Rows come in the log's order: time, then sequence -- unless an `=` may stand for an IN
+    // list, which SQLite runs as one scan per value.
+    if (plan.find('=') == std::string::npos && info->nOrderBy == 1 && !info->aOrderBy[0].desc &&
         (info->aOrderBy[0].iColumn == kEvTsNs || info->aOrderBy[0].iColumn == kEvTime)) {
       info->orderByConsumed = 1;
     }
@@ -815,11 +816,27 @@ int Authorize(void* ud, int action, const char* a, const char* b, const char*, c
   }
 }
 
+constexpr const char* kReadOnlyHint =
+    " (twin-replay sql runs one read-only SELECT over events, processes, listeners, units and "
+    "snapshots; see docs/SQL.md)";
+
+// SQLite's message for the failed statement, on one line; a refusal says why.
+std::string Explain(sqlite3* db);
+
 std::string OneLine(std::string s) {
   for (char& ch : s) {
     if (ch == '\n' || ch == '\r') ch = ' ';
   }
   return s;
+}
+
+std::string Explain(sqlite3* db) {
+  std::string m = OneLine(sqlite3_errmsg(db));
+  if (sqlite3_errcode(db) == SQLITE_AUTH || m.find("not authorized") != std::string::npos ||
+      m.find("prohibited") != std::string::npos) {
+    m += kReadOnlyHint;
+  }
+  return m;
 }
 
 }  // namespace
@@ -882,7 +899,7 @@ Status SqlSession::Run(const std::string& sql,
   int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &stmt, &tail);
   if (rc != SQLITE_OK) {
     if (!impl_->read_error.ok()) return impl_->read_error;
-    return Status::InvalidArgument(OneLine(sqlite3_errmsg(db)));
+    return Status::InvalidArgument(Explain(db));
   }
   std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
   if (!stmt) return Status::InvalidArgument("the query is empty (give one SELECT statement)");
@@ -891,7 +908,7 @@ Status SqlSession::Run(const std::string& sql,
       return Status::InvalidArgument("give one statement (found more after the first ';')");
     }
   }
-  if (!sqlite3_stmt_readonly(stmt)) return Status::InvalidArgument("read-only: only SELECT statements run");
+  if (!sqlite3_stmt_readonly(stmt)) return Status::InvalidArgument(std::string("refused: the statement writes") + kReadOnlyHint);
   const int n = sqlite3_column_count(stmt);
   std::vector<std::string> names;
   for (int i = 0; i < n; ++i) {
@@ -925,7 +942,7 @@ Status SqlSession::Run(const std::string& sql,
   }
   if (rc != SQLITE_DONE) {
     if (!impl_->read_error.ok()) return impl_->read_error;
-    return Status::InvalidArgument(OneLine(sqlite3_errmsg(db)));
+    return Status::InvalidArgument(Explain(db));
   }
   return Status::Ok();
 }

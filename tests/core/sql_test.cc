@@ -230,6 +230,19 @@ TEST_F(SqlLog, EventsTableMatchesEventsJsonForTimeKindAndPidFilters) {
   json sq = SqlJson("SELECT json FROM events WHERE kind = 'exec' AND pid = " + std::to_string(pid));
   ASSERT_EQ(sq.size(), execs.size());
   for (size_t i = 0; i < execs.size(); ++i) EXPECT_EQ(Nested(sq[i]["json"]), execs[i]);
+  // kind IN (...): SQLite runs one filtered scan per value; ORDER BY ts_ns, seq restores the log's order.
+  const std::vector<json> ee = Lines(RunArgv(t_, {"events", "--kind", "exec,exit", "--since", std::to_string(since),
+                                                  "--json", "--data-dir", dir_}).out);
+  json in = SqlJson("SELECT json FROM events WHERE kind IN ('exec', 'exit') AND ts_ns >= " + std::to_string(since) +
+                    " ORDER BY ts_ns, seq");
+  ASSERT_EQ(in.size(), ee.size());
+  for (size_t i = 0; i < ee.size(); ++i) EXPECT_EQ(Nested(in[i]["json"]), ee[i]);
+  json in1 = SqlJson("SELECT json FROM events WHERE kind IN ('exec', 'exit') AND ts_ns >= " + std::to_string(since) +
+                     " ORDER BY ts_ns");
+  ASSERT_EQ(in1.size(), ee.size());
+  for (size_t i = 1; i < in1.size(); ++i) {
+    EXPECT_LE(Nested(in1[i - 1]["json"])["ts_ns"].get<uint64_t>(), Nested(in1[i]["json"])["ts_ns"].get<uint64_t>());
+  }
   // Whole seconds: time = S is the window [S s, S s + 1 s).
   const uint64_t s = ts_[2] / 1'000'000'000;
   const size_t in_second = Lines(RunArgv(t_, {"events", "--since", std::to_string(s * 1'000'000'000), "--until",
