@@ -43,6 +43,15 @@ int ReportReadError(const Status& s, const std::string& data_dir) {
   return corrupt ? kExitProblem : kExitUsage;
 }
 
+Result<std::string> BootIdBefore(const EventLog& log, uint64_t t_ns) {
+  auto first = log.First();
+  if (!first.ok()) return first.status();
+  if (!first.value() || t_ns <= first.value()->key.ts_ns) return std::string();
+  auto st = StateAt(log, t_ns - 1);
+  if (!st.ok()) return st.status();
+  return std::move(st.value().host.boot_id);
+}
+
 int ReportScanError(std::string_view prefix, const Status& s) {
   PrintError(prefix, s.message());
   return s.code() == Status::Code::kCorruption || s.code() == Status::Code::kTampered ? kExitProblem
