@@ -3,13 +3,13 @@
 # bench/run-cli-bench.sh measures the other commands, on a synthetic log of N events written by
 # bench/log_load --burst N (clock-stamped, a snapshot every 100,000 events; built once):
 #   children of X at T        sql over `processes` at T (one fold) filtered by parent_id
-#   children of X in a window sql over `events` (the time range and kinds pushed down) by
-#                             parent_process_id, the minute before T
+#   children of X in a window sql over `events` (the time range, kinds and parent_process_id
+#                             pushed down), the second before T (~70,000 events of the burst)
 #   who listened on P at T    sql: listeners at T joined with processes at T on the owner's id
 # next to, in the same runs and alternating with them: bare_open (RocksDB alone: open, one Get,
 # one seek -- the floor), `state --at T` (what answering either state question took before sql:
 # the whole state, filtered by the caller), `tree --at T --id X` and `events --since --until
-# --kind fork,exec` over the same minute. Each run picks a new random T (and the X and P alive
+# --kind fork,exec` over the same second. Each run picks a new random T (and the X and P alive
 # then). Prints a Markdown table of p50/p90 wall and p50 CPU (user+sys) ms.
 # Usage: bench/run-sql-bench.sh [build dir]   (TWIN_SQL_BENCH_EVENTS=10000000, TWIN_CLI_RUNS=11)
 set -euo pipefail
@@ -70,7 +70,7 @@ while done < runs:
     x, port = pick(t)
     if x is None or port is None:
         continue
-    w0 = t - 60 * 10**9
+    w0 = t - 10**9  # a burst log holds ~70,000 events a second: about the lead's one-minute window
     cmds = {
         "bare_open (floor)": [bare, d],
         "sql: children of X at T": [ours, "--data-dir", d, "sql", "--json",
@@ -81,10 +81,10 @@ while done < runs:
             "SELECT l.address, l.port, l.protocol, l.pid, p.path, p.cmdline FROM listeners l "
             "LEFT JOIN processes p ON p.id = l.process_id AND p.at = l.at "
             f"WHERE l.at = {t} AND l.port = {port}"],
-        "sql: children of X in the minute before T": [ours, "--data-dir", d, "sql", "--json",
+        "sql: children of X in the second before T": [ours, "--data-dir", d, "sql", "--json",
             f"SELECT datetime, kind, process_id, cmdline FROM events WHERE ts_ns BETWEEN {w0} AND {t} "
             f"AND kind IN ('fork', 'exec') AND parent_process_id = '{x}'"],
-        "baseline: events --since T-1m --until T --kind fork,exec": [ours, "--data-dir", d, "events",
+        "baseline: events --since T-1s --until T --kind fork,exec": [ours, "--data-dir", d, "events",
             "--since", str(w0), "--until", str(t), "--kind", "fork,exec", "--json"],
     }
     items = list(cmds.items())

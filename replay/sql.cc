@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 
+#include "eventlog/event_view.h"
 #include "eventlog/filter.h"
 #include "eventlog/process_id.h"
 #include "eventlog/state.h"
@@ -195,8 +196,8 @@ struct EventsTable {
       "protocol INTEGER, family INTEGER, address TEXT, port INTEGER, socket INTEGER, result INTEGER, "
       "unit_file_path TEXT, unit_file_sha256 TEXT, reason TEXT, json TEXT)";
 
-  // idxStr: two characters per argument: the column ('n' ts_ns, 's' time, 'k' kind, 'p' pid)
-  // and the operator ('=', '>', 'G' >=, '<', 'L' <=).
+  // idxStr: two characters per argument: the column ('n' ts_ns, 's' time, 'k' kind, 'p' pid,
+  // 'i' process_id, 'q' parent_process_id) and the operator ('=', '>', 'G' >=, '<', 'L' <=).
   static int BestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
     std::string plan;
     int argc = 0;
@@ -209,6 +210,8 @@ struct EventsTable {
       if (c.iColumn == kEvTime) col = 's';
       if (c.iColumn == kEvKind && c.op == SQLITE_INDEX_CONSTRAINT_EQ) col = 'k';
       if (c.iColumn == kEvPid && c.op == SQLITE_INDEX_CONSTRAINT_EQ) col = 'p';
+      if (c.iColumn == kEvProcessId && c.op == SQLITE_INDEX_CONSTRAINT_EQ) col = 'i';
+      if (c.iColumn == kEvParentProcessId && c.op == SQLITE_INDEX_CONSTRAINT_EQ) col = 'q';
       switch (c.op) {
         case SQLITE_INDEX_CONSTRAINT_EQ: op = '='; break;
         case SQLITE_INDEX_CONSTRAINT_GT: op = '>'; break;
@@ -247,10 +250,57 @@ struct EventsTable {
   }
 };
 
+// A record read in place, copied out (its strings borrow the record only during the scan).
+Event ToEvent(const EventView& v) {
+  Event e;
+  e.kind = v.kind;
+  e.ts_ns = v.ts_ns;
+  e.mono_ns = v.mono_ns;
+  e.pid = v.pid;
+  e.ppid = v.ppid;
+  e.start_ns = v.start_ns;
+  e.parent_start_ns = v.parent_start_ns;
+  e.uid = v.uid;
+  e.gid = v.gid;
+  e.comm = v.comm;
+  e.exe = v.exe;
+  e.cwd = v.cwd;
+  e.argv.assign(v.argv.begin(), v.argv.end());
+  e.argv_truncated = v.argv_truncated;
+  e.exe_truncated = v.exe_truncated;
+  e.cwd_truncated = v.cwd_truncated;
+  e.cgroup = v.cgroup;
+  e.unit = v.unit;
+  e.container_id = v.container_id;
+  e.exit_code = v.exit_code;
+  e.signal = v.signal;
+  e.core_dumped = v.core_dumped;
+  e.duration_ns = v.duration_ns;
+  e.proto = v.proto;
+  e.family = v.family;
+  e.addr = v.addr;
+  e.port = v.port;
+  e.sock_inode = v.sock_inode;
+  e.result = v.result;
+  e.unit_file_path = v.unit_file_path;
+  e.unit_file_sha256 = v.unit_file_sha256;
+  e.unit_file_content = v.unit_file_content;
+  e.host = v.host;
+  e.gap_start_ns = v.gap_start_ns;
+  e.gap_end_ns = v.gap_end_ns;
+  e.lost = v.lost;
+  e.reason = v.reason;
+  e.resync_op = v.resync_op;
+  e.resync_entity = v.resync_entity;
+  for (const auto& [k, val] : v.attrs) e.attrs.emplace_back(std::string(k), std::string(val));
+  return e;
+}
+
 struct EventsCursor {
   sqlite3_vtab_cursor base{};
   Impl* impl = nullptr;
   EventFilter f;
+  std::optional<ProcessId> id, parent_id;  // process_id = / parent_process_id =
   bool empty = false;  // the constraints cannot match
   EventKey next;
   bool done = false;
@@ -269,19 +319,27 @@ struct EventsCursor {
 
   static EventsCursor* Of(sqlite3_vtab_cursor* c) { return reinterpret_cast<EventsCursor*>(c); }
 
-  // The next rows, from `next` on. The boot id is followed across the scan as `events` does.
+  // The next rows, from `next` on, each record read in place and copied only when it matches.
+  // The boot id is followed across the scan as `events` does.
   Status Fill() {
     rows.clear();
     i = 0;
     if (done) return Status::Ok();
     Status inner;
     bool stopped = false;
-    Status s = impl->log->Scan(next, {f.until_ns, UINT64_MAX}, [&](const EventKey& k, const Event& e) {
+    Status s = impl->log->ScanViews(next, {f.until_ns, UINT64_MAX}, [&](const EventKey& k, const EventView& e) {
       if (e.kind == EventKind::kHostFacts) {
         boot = e.host.boot_id;
         boot_known = true;
       }
       if (!f.Matches(e)) return true;
+      const Group g = GroupOf(e);
+      if (id && !((g == kProc || g == kExit || g == kSock) && e.pid == id->pid && e.start_ns == id->start_ns)) {
+        return true;
+      }
+      if (parent_id && !(g == kProc && e.ppid == parent_id->pid && e.parent_start_ns == parent_id->start_ns)) {
+        return true;
+      }
       if (!boot_known && e.pid != 0) {
         auto b = BootIdBefore(*impl->log, f.since_ns);
         if (!b.ok()) {
@@ -291,7 +349,8 @@ struct EventsCursor {
         boot = std::move(b).value();
         boot_known = true;
       }
-      rows.push_back({k, e, boot});
+      if ((id && BootTag(boot) != id->boot) || (parent_id && BootTag(boot) != parent_id->boot)) return true;
+      rows.push_back({k, ToEvent(e), boot});
       if (rows.size() >= kChunk) {
         next = NextKey(k);
         stopped = true;
@@ -308,6 +367,8 @@ struct EventsCursor {
   static int Filter(sqlite3_vtab_cursor* cur, int, const char* idx, int argc, sqlite3_value** argv) {
     EventsCursor* c = Of(cur);
     c->f = EventFilter{};
+    c->id.reset();
+    c->parent_id.reset();
     c->empty = false;
     c->done = false;
     c->boot.clear();
@@ -332,6 +393,21 @@ struct EventsCursor {
         }
         if (!c->f.kinds.empty() && c->f.kinds[0] != *k) c->empty = true;
         c->f.kinds = {*k};
+        continue;
+      }
+      if (col == 'i' || col == 'q') {
+        auto& slot = col == 'i' ? c->id : c->parent_id;
+        if (sqlite3_value_type(v) != SQLITE_TEXT) {
+          c->empty = true;
+          continue;
+        }
+        auto pid = ParseProcessId(std::string_view(reinterpret_cast<const char*>(sqlite3_value_text(v)),
+                                                   static_cast<size_t>(sqlite3_value_bytes(v))));
+        if (!pid.ok() || (slot && !(*slot == pid.value()))) {
+          c->empty = true;  // no row has this id
+          continue;
+        }
+        slot = pid.value();
         continue;
       }
       if (sqlite3_value_type(v) != SQLITE_INTEGER) continue;  // SQLite's own check decides
@@ -393,7 +469,8 @@ struct EventsCursor {
 
   // Which columns a kind has (the rest are NULL), as `events --json` shows them.
   enum Group { kProc, kExit, kSock, kUnitG, kOther };
-  static Group GroupOf(const Event& e) {
+  template <typename E>
+  static Group GroupOf(const E& e) {
     switch (e.kind) {
       case EventKind::kProcessExec:
       case EventKind::kProcessFork: return kProc;

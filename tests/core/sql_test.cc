@@ -230,6 +230,24 @@ TEST_F(SqlLog, EventsTableMatchesEventsJsonForTimeKindAndPidFilters) {
   json sq = SqlJson("SELECT json FROM events WHERE kind = 'exec' AND pid = " + std::to_string(pid));
   ASSERT_EQ(sq.size(), execs.size());
   for (size_t i = 0; i < execs.size(); ++i) EXPECT_EQ(Nested(sq[i]["json"]), execs[i]);
+  // process_id = and parent_process_id = (pushed down) give exactly the rows whose ids match.
+  std::map<std::string, size_t> by_id, by_parent;
+  for (const json& w : want) {
+    if (w.contains("process_id")) ++by_id[w["process_id"]];
+    if (w.contains("parent_process_id")) ++by_parent[w["parent_process_id"]];
+  }
+  ASSERT_FALSE(by_parent.empty());
+  const std::string busy = std::max_element(by_id.begin(), by_id.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+  const std::string parent = std::max_element(by_parent.begin(), by_parent.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+  json of_id = SqlJson("SELECT json FROM events" + range + " AND process_id = '" + busy + "'");
+  json of_parent = SqlJson("SELECT json FROM events" + range + " AND parent_process_id = '" + parent + "'");
+  EXPECT_EQ(of_id.size(), by_id[busy]);
+  EXPECT_EQ(of_parent.size(), by_parent[parent]);
+  for (const json& r : of_id) EXPECT_EQ(Nested(r["json"])["process_id"], busy);
+  for (const json& r : of_parent) EXPECT_EQ(Nested(r["json"])["parent_process_id"], parent);
+  // Not an id, or the id in another boot: no rows.
+  EXPECT_EQ(SqlJson("SELECT json FROM events WHERE parent_process_id = 'x'").size(), 0u);
+  EXPECT_EQ(SqlJson("SELECT json FROM events WHERE process_id = 'ffffffffffffffff" + busy.substr(16) + "'").size(), 0u);
   // kind IN (...): SQLite runs one filtered scan per value; ORDER BY ts_ns, seq restores the log's order.
   const std::vector<json> ee = Lines(RunArgv(t_, {"events", "--kind", "exec,exit", "--since", std::to_string(since),
                                                   "--json", "--data-dir", dir_}).out);
