@@ -409,6 +409,71 @@ TEST_F(FleetEtcd, PublishedStateEqualsTheLocalStateAtDigest) {
   std::filesystem::remove_all(std::filesystem::path(dir).parent_path(), ec);
 }
 
+TEST_F(FleetEtcd, EtcdUserAuthLimitsAHostToThePrefixItsRoleMayWrite) {
+  const char* etcdctl = access("/usr/bin/etcdctl", X_OK) == 0 ? "/usr/bin/etcdctl" : nullptr;
+  TWIN_REQUIRE(etcdctl != nullptr, "etcd-client (etcdctl) is not installed");
+  const std::string ep = cluster_->EndpointList();
+  auto ctl = [&](std::vector<std::string> args, bool as_root) {
+    std::vector<std::string> v = {etcdctl, "--endpoints", ep};
+    if (as_root) v.push_back("--user=root:rootpw");
+    for (auto& a : args) v.push_back(a);
+    return testing::RunArgv(v);
+  };
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"user", "add", "root:rootpw", "--interactive=false"},
+           {"user", "grant-role", "root", "root"},
+           {"role", "add", "twind"},
+           {"role", "grant-permission", "twind", "readwrite", opts_.prefix, "--prefix=true"},
+           {"user", "add", "twind:twindpw", "--interactive=false"},
+           {"user", "grant-role", "twind", "twind"},
+           {"auth", "enable"}}) {
+    auto r = ctl(args, false);
+    ASSERT_EQ(r.code, 0) << args[0] << " " << args[1] << ": " << r.err;
+  }
+  char tmpl[] = "/tmp/twin-fleet-pw-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  ASSERT_EQ(write(fd, "twindpw\n", 8), 8);
+  close(fd);
+  const std::string pw_file = tmpl;
+
+  FleetOptions o = opts_;
+  o.user = "twind";
+  o.password_file = pw_file;
+  Recorded rec;
+  Publisher p(o, HostIdentity{"authed", "authed", "authed", "b"}, [&](Event e) { rec.Add(std::move(e)); });
+  ASSERT_TRUE(p.Start().ok());
+  ASSERT_TRUE(Publish(p, testing::SimDigest("authed")));
+  auto listed = Fleet({"list", "--user", "twind", "--password-file", pw_file, "--json"});
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  EXPECT_EQ(json::parse(listed.out)["hosts"][0]["host_id"], "authed");
+
+  // Without credentials etcd refuses: one line, exit 1.
+  auto anon = Fleet({"list"});
+  EXPECT_NE(anon.code, 0);
+  EXPECT_EQ(std::count(anon.err.begin(), anon.err.end(), '\n'), 1) << anon.err;
+  // A wrong password: the publisher says so in a fleet event and keeps retrying.
+  char bad_t[] = "/tmp/twin-fleet-badpw-XXXXXX";
+  const int bfd = mkstemp(bad_t);
+  ASSERT_EQ(write(bfd, "wrong\n", 6), 6);
+  close(bfd);
+  FleetOptions bad = o;
+  bad.password_file = bad_t;
+  Recorded bad_rec;
+  Publisher q(bad, HostIdentity{"wrongpw", "wrongpw", "wrongpw", "b"}, [&](Event e) { bad_rec.Add(std::move(e)); });
+  ASSERT_TRUE(q.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return bad_rec.Count("lost") == 1; }));
+  EXPECT_NE(q.stats().last_error.find("authentication"), std::string::npos) << q.stats().last_error;
+  // The role covers only the prefix: the same user cannot write beside it.
+  EtcdClient c(o, "twindpw");
+  auto outside = c.Put({{"/elsewhere/x", "y", 0}});
+  EXPECT_FALSE(outside.ok());
+  EXPECT_NE(outside.status().message().find("permission denied"), std::string::npos) << outside.status().message();
+  q.Stop();
+  p.Stop();
+  unlink(tmpl);
+  unlink(bad_t);
+}
+
 TEST_F(FleetEtcd, BadInputGetsOneLineErrors) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"state", "host", "--at", "yesterday-ish"},
