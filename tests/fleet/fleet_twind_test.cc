@@ -2,7 +2,7 @@
 // equals the local digest of its own log; with two members killed publishing fails, capture is
 // unaffected (a marked exec storm is fully recorded) and the loss is in the log; with them back
 // it catches up; killed with SIGKILL, its lease expires and the fleet shows it down.
-// Needs root and BPF (label privileged + fleet); skips otherwise, failing under SAFETYTWIN_NO_SKIP.
+// Needs root and BPF (label privileged); skips otherwise, failing under SAFETYTWIN_NO_SKIP.
 #include <spawn.h>
 
 #include <fstream>
