@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "eventlog/compactor.h"
 #include "eventlog/log.h"
 #include "eventlog/process_id.h"
 #include "eventlog/state.h"
@@ -281,6 +282,39 @@ TEST(Lineage, PidReuseGivesDifferentIdsAndDifferentParents) {
   CmdRun gone = Replay(t, "tree --id " + Id(200, 40 * kSec) + " --at " + At(6) + " --data-dir " + dir);
   EXPECT_EQ(gone.code, 1);
   EXPECT_NE(gone.err.find("is not in the state"), std::string::npos) << gone.err;
+}
+
+// events --since a point after a snapshot: the boot id comes from the snapshot, or from a host
+// facts record between the snapshot and the window (the window itself holds none).
+TEST(Lineage, EventsTakeTheBootFromTheSnapshotAndTheHostFactsAfterIt) {
+  TempDir t;
+  Host h;
+  const std::string dir = t.sub("data");
+  {
+    auto log = std::move(EventLog::OpenWriter(dir).value());
+    Compactor c(*log);
+    ASSERT_TRUE(log->Append(std::vector<Event>{h.Host_(0, kBoot1), h.Known(0, 1, 1 * kSec, 0, 0, "/sbin/init"),
+                                               h.Exec(1, 300, 5 * kSec, 1, 1 * kSec, {"/bin/a"})}).ok());
+    ASSERT_TRUE(c.RunOnce(kT0 + 1 * kSec).ok());
+    ASSERT_TRUE(log->Append(std::vector<Event>{h.Exec(2, 301, 6 * kSec, 1, 1 * kSec, {"/bin/b"}),
+                                               h.Host_(3, kBoot2),
+                                               h.Exec(4, 302, 7 * kSec, 1, 1 * kSec, {"/bin/c"})}).ok());
+  }
+  auto ids = [&](uint64_t since) {
+    std::vector<std::string> out;
+    CmdRun r = Replay(t, "events --kind exec --since " + At(since) + " --json --data-dir " + dir);
+    EXPECT_EQ(r.code, 0) << r.err;
+    for (size_t i = 0, j; i < r.out.size(); i = j + 1) {
+      j = r.out.find('\n', i);
+      out.push_back(json::parse(r.out.substr(i, j - i))["process_id"]);
+    }
+    return out;
+  };
+  const std::string tag2 = BootTag(kBoot2);
+  // From the snapshot (boot 1), then the host facts in the window (boot 2).
+  EXPECT_EQ(ids(2), (std::vector<std::string>{Id(301, 6 * kSec), tag2 + "-" + std::to_string(7 * kSec) + "-302"}));
+  // The host facts between the snapshot and the window: boot 2.
+  EXPECT_EQ(ids(4), (std::vector<std::string>{tag2 + "-" + std::to_string(7 * kSec) + "-302"}));
 }
 
 // The same pid and start time in two boots are two processes.
