@@ -1,6 +1,8 @@
 // The fleet against a real 3-member etcd cluster on loopback (tests/fleet/etcd_cluster.h): the
 // real publisher fed with simulated hosts' digests, and the real twin-replay fleet commands.
 // Without etcd-server installed these skip (a failure under SAFETYTWIN_NO_SKIP=1, as in CI).
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <mutex>
@@ -472,6 +474,74 @@ TEST_F(FleetEtcd, EtcdUserAuthLimitsAHostToThePrefixItsRoleMayWrite) {
   p.Stop();
   unlink(tmpl);
   unlink(bad_t);
+}
+
+// openssl (Debian's openssl package) makes a CA, a server certificate for 127.0.0.1 and a client
+// certificate; every argument is ours, passed as argv.
+bool MakeCerts(const std::string& d) {
+  {
+    std::ofstream(d + "/server.ext") << "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n";
+    std::ofstream(d + "/client.ext") << "extendedKeyUsage=clientAuth\n";
+  }
+  const std::vector<std::vector<std::string>> steps = {
+      {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+       d + "/ca.key", "-out", d + "/ca.pem", "-days", "2", "-subj", "/CN=twin-test-ca"},
+      {"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+       d + "/server.key", "-out", d + "/server.csr", "-subj", "/CN=127.0.0.1"},
+      {"x509", "-req", "-in", d + "/server.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+       "-CAcreateserial", "-out", d + "/server.pem", "-days", "2", "-extfile", d + "/server.ext"},
+      {"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+       d + "/client.key", "-out", d + "/client.csr", "-subj", "/CN=twind"},
+      {"x509", "-req", "-in", d + "/client.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+       "-CAcreateserial", "-out", d + "/client.pem", "-days", "2", "-extfile", d + "/client.ext"}};
+  for (auto args : steps) {
+    args.insert(args.begin(), "/usr/bin/openssl");
+    if (testing::RunArgv(args).code != 0) return false;
+  }
+  return true;
+}
+
+TEST(FleetTls, ClientCertificatesAreRequiredAndUsed) {
+  TWIN_REQUIRE(testing::EtcdBinary() != nullptr, "etcd-server is not installed (scripts/packages.txt)");
+  TWIN_REQUIRE(access("/usr/bin/openssl", X_OK) == 0, "openssl is not installed");
+  char tmpl[] = "/tmp/twin-fleet-tls-XXXXXX";
+  const std::string d = mkdtemp(tmpl);
+  ASSERT_TRUE(MakeCerts(d));
+  testing::EtcdCluster cluster(kBasePort);
+  cluster.UseTls(d + "/ca.pem", d + "/server.pem", d + "/server.key", d + "/client.pem", d + "/client.key");
+  ASSERT_TRUE(cluster.Start()) << "TLS cluster did not come up; logs in " << cluster.dir();
+  FleetOptions o;
+  o.endpoints = cluster.Endpoints();
+  o.prefix = "/tls/";
+  o.ca_file = d + "/ca.pem";
+  o.cert_file = d + "/client.pem";
+  o.key_file = d + "/client.key";
+  ASSERT_TRUE(ValidateFleetOptions(o).ok());
+  Publisher p(o, HostIdentity{"tls-host", "tls-host", "tls-host", "b"}, nullptr);
+  ASSERT_TRUE(p.Start().ok());
+  Digest dg = testing::SimDigest("tls-host");
+  dg.host_id = "tls-host";
+  const std::string sha = ContentHash(dg);
+  p.Offer(dg);
+  ASSERT_TRUE(p.WaitPublished(sha, std::chrono::seconds(120)));
+  const std::string eps = cluster.EndpointList();
+  auto ok = testing::RunArgv({TWIN_REPLAY_BIN, "fleet", "list", "--json", "--config", "/dev/null", "--endpoints", eps,
+                              "--prefix", "/tls/", "--cacert", o.ca_file, "--cert", o.cert_file, "--key", o.key_file});
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(json::parse(ok.out)["hosts"][0]["host_id"], "tls-host");
+  // Without a client certificate the members refuse the connection: one line, exit 1.
+  auto nocert = testing::RunArgv({TWIN_REPLAY_BIN, "fleet", "list", "--config", "/dev/null", "--endpoints", eps,
+                                  "--prefix", "/tls/", "--cacert", o.ca_file, "--timeout-ms", "2000"});
+  EXPECT_EQ(nocert.code, 1);
+  EXPECT_EQ(std::count(nocert.err.begin(), nocert.err.end(), '\n'), 1) << nocert.err;
+  // Without our CA the server certificate is not trusted.
+  auto noca = testing::RunArgv({TWIN_REPLAY_BIN, "fleet", "list", "--config", "/dev/null", "--endpoints", eps,
+                                "--prefix", "/tls/", "--cert", o.cert_file, "--key", o.key_file, "--timeout-ms", "2000"});
+  EXPECT_EQ(noca.code, 1);
+  EXPECT_NE(noca.err.find("certificate"), std::string::npos) << noca.err;
+  p.Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(d, ec);
 }
 
 TEST_F(FleetEtcd, BadInputGetsOneLineErrors) {
