@@ -938,6 +938,7 @@ std::string Daemon::RenderMetrics() {
   o += fmt::format("# TYPE twind_resync_corrections_total counter\ntwind_resync_corrections_total {}\n", ctr_.resync_corrections.load());
   o += fmt::format("# TYPE twind_append_errors_total counter\ntwind_append_errors_total {}\n", ctr_.append_errors.load());
   o += fmt::format("# TYPE twind_db_size_bytes gauge\ntwind_db_size_bytes {}\n", ctr_.db_bytes.load());
+  if (hooks_.metrics) o += hooks_.metrics();
   return o;
 }
 

@@ -23,6 +23,23 @@ namespace {
 using json = nlohmann::json;
 using testing::Eventually;
 
+std::string Scrape(const std::string& sock_path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  strncpy(sa.sun_path, sock_path.c_str(), sizeof(sa.sun_path) - 1);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) {
+    const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    (void)!send(fd, req, sizeof req - 1, MSG_NOSIGNAL);
+    char buf[8192];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
 size_t CountFleet(const std::string& dir, const std::string& what) {
   size_t n = 0;
   for (const auto& ke : testing::ReadAll(dir)) {
@@ -46,7 +63,7 @@ TEST(FleetTwind, PublishesItsStateSurvivesQuorumLossWithoutLosingCaptureAndExpir
   }
   testing::Twind twind(data);
   twind.set_config(cfg);
-  ASSERT_TRUE(twind.Start());
+  ASSERT_TRUE(twind.Start({"--metrics-socket", tmp + "/metrics.sock"}));
 
   FleetOptions o;
   o.endpoints = cluster.Endpoints();
@@ -63,6 +80,8 @@ TEST(FleetTwind, PublishesItsStateSurvivesQuorumLossWithoutLosingCaptureAndExpir
   ASSERT_TRUE(Eventually([&] { return host_state() == "alive" && DigestAtTime(client, kDefaultPrefix, "twind-under-test", 0).ok(); }))
       << twind.Log();
   EXPECT_EQ(CountFleet(data, "connected"), 1u);
+  ASSERT_TRUE(Eventually([&] { return Scrape(tmp + "/metrics.sock").find("twind_fleet_connected 1\n") != std::string::npos; }));
+  EXPECT_NE(Scrape(tmp + "/metrics.sock").find("twind_fleet_published_total "), std::string::npos);
 
   // Its state in etcd is the digest of its own log at the state's time.
   auto pub = DigestAtTime(client, kDefaultPrefix, "twind-under-test", 0);
@@ -98,6 +117,7 @@ TEST(FleetTwind, PublishesItsStateSurvivesQuorumLossWithoutLosingCaptureAndExpir
     waitpid(pid, nullptr, 0);
   }
   ASSERT_TRUE(Eventually([&] { return CountFleet(data, "lost") >= 1; })) << twind.Log();
+  EXPECT_NE(Scrape(tmp + "/metrics.sock").find("twind_fleet_connected 0\n"), std::string::npos);
   std::set<std::string> seen;
   ASSERT_TRUE(Eventually([&] {
     seen.clear();
