@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <cstdio>
 #include <random>
 
 #include "fleet/keys.h"
@@ -21,6 +22,28 @@ uint64_t WallNs() {
 }
 
 }  // namespace
+
+std::string PrometheusText(const PublisherStats& s) {
+  std::string o;
+  auto line = [&](const char* name, const char* type, const char* help, double v) {
+    o += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " ";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    o += buf;
+    o += '\n';
+  };
+  line("twind_fleet_connected", "gauge", "1 while the publisher holds its etcd lease.", s.connected ? 1 : 0);
+  line("twind_fleet_published_total", "counter", "State digests written to etcd.", static_cast<double>(s.published));
+  line("twind_fleet_offered_total", "counter", "Digests handed over after compactions.", static_cast<double>(s.offered));
+  line("twind_fleet_unchanged_total", "counter", "Offers not published: the content had not changed.", static_cast<double>(s.skipped_unchanged));
+  line("twind_fleet_superseded_total", "counter", "Offers replaced by a newer one before they were sent.", static_cast<double>(s.superseded));
+  line("twind_fleet_failures_total", "counter", "Failed etcd requests (each retried with backoff).", static_cast<double>(s.failures));
+  line("twind_fleet_heartbeats_total", "counter", "Lease keep-alives answered.", static_cast<double>(s.heartbeats));
+  line("twind_fleet_too_large_total", "counter", "Digests over the size cap, not published.", static_cast<double>(s.too_large));
+  line("twind_fleet_last_publish_latency_seconds", "gauge", "Offer to written, of the last digest.", s.last_latency_ns / 1e9);
+  line("twind_fleet_last_revision", "gauge", "etcd revision of the last digest written.", static_cast<double>(s.last_revision));
+  return o;
+}
 
 Event FleetEvent(std::string_view what, uint64_t ts_ns,
                  std::vector<std::pair<std::string, std::string>> attrs) {

@@ -40,6 +40,9 @@ struct PublisherStats {
   std::string last_error;
 };
 
+// The stats as Prometheus text (twind_fleet_*), for twind's metrics endpoint.
+std::string PrometheusText(const PublisherStats& s);
+
 // A fleet event for the local log (kind fleet; attrs event=connected|lost|caught_up, ...).
 Event FleetEvent(std::string_view what, uint64_t ts_ns,
                  std::vector<std::pair<std::string, std::string>> attrs);

@@ -171,7 +171,7 @@ void AppendMessage(const Event& e, std::string& out) {
 
 std::unique_ptr<LineFormatter> MakeFormatter(ExportFormat f, const HostFacts& host) {
   switch (f) {
-    case ExportFormat::kTimesketch: return MakeTimesketchFormatter();
+    case ExportFormat::kTimesketch: return MakeTimesketchFormatter(host);
     case ExportFormat::kEcs: return MakeEcsFormatter(host);
     case ExportFormat::kOcsf: return MakeOcsfFormatter(host);
     case ExportFormat::kCsv: return MakeCsvFormatter();

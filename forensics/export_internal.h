@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "eventlog/codec.h"
+#include "eventlog/process_id.h"
 #include "eventlog/timefmt.h"
 #include "forensics/digest.h"
 #include "forensics/export.h"
@@ -75,12 +76,10 @@ inline uint64_t BootToWall(const Event& e, uint64_t boot_ns) {
   return e.ts_ns - e.mono_ns + boot_ns;
 }
 
+// The stable process id (eventlog/process_id.h) in the boot of h: ECS process.entity_id, OCSF
+// process.uid, Timesketch process_id.
 inline std::string EntityId(const HostFacts& h, int32_t pid, uint64_t start_ns) {
-  std::string s = h.boot_id.empty() ? std::string() : h.boot_id + "/";
-  AppendInt(s, pid);
-  s += '/';
-  AppendUint(s, start_ns);
-  return s;
+  return ProcessIdOf(h.boot_id, pid, start_ns);
 }
 
 inline std::string CommandLine(const Event& e) {
@@ -103,7 +102,7 @@ inline std::string ListenAddr(const Event& e) {
   return e.family == kFamilyInet6 ? "::" : "0.0.0.0";
 }
 
-std::unique_ptr<LineFormatter> MakeTimesketchFormatter();
+std::unique_ptr<LineFormatter> MakeTimesketchFormatter(const HostFacts& host);
 std::unique_ptr<LineFormatter> MakeEcsFormatter(const HostFacts& host);
 std::unique_ptr<LineFormatter> MakeOcsfFormatter(const HostFacts& host);
 std::unique_ptr<LineFormatter> MakeCsvFormatter();

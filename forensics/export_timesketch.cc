@@ -31,7 +31,7 @@ void B(std::string& out, std::string_view k, bool v) {
   out += v ? "true" : "false";
 }
 
-void AppendEventFields(const EventKey& key, const Event& e, std::string& out) {
+void AppendEventFields(const EventKey& key, const Event& e, const HostFacts& host, std::string& out) {
   Str(out, "kind", KindName(e.kind));
   U(out, "ts_ns", e.ts_ns);
   U(out, "seq", key.seq);
@@ -41,8 +41,10 @@ void AppendEventFields(const EventKey& key, const Event& e, std::string& out) {
   if (proc) {
     I(out, "pid", e.pid);
     U(out, "start_ns", e.start_ns);
+    if (e.pid && e.start_ns) Str(out, "process_id", EntityId(host, e.pid, e.start_ns));
     if (e.ppid) I(out, "ppid", e.ppid);
     if (e.parent_start_ns) U(out, "parent_start_ns", e.parent_start_ns);
+    if (e.ppid && e.parent_start_ns) Str(out, "parent_process_id", EntityId(host, e.ppid, e.parent_start_ns));
     if (!e.comm.empty()) Str(out, "comm", e.comm);
   }
   if (e.kind == EventKind::kProcessExec || e.kind == EventKind::kProcessFork ||
@@ -120,7 +122,9 @@ void AppendEventFields(const EventKey& key, const Event& e, std::string& out) {
 
 class TimesketchFormatter : public LineFormatter {
  public:
+  explicit TimesketchFormatter(const HostFacts& h) : host_(h) {}
   void Line(const EventKey& key, const Event& e, const Hash& chain, std::string& out) override {
+    if (e.kind == EventKind::kHostFacts) host_ = e.host;
     msg_.clear();
     AppendMessage(e, msg_);
     out += "{\"message\":";
@@ -136,18 +140,19 @@ class TimesketchFormatter : public LineFormatter {
     out += "\",\"chain_hash\":\"";
     AppendHex(out, std::string_view(reinterpret_cast<const char*>(chain.data()), chain.size()));
     out += '"';
-    AppendEventFields(key, e, out);
+    AppendEventFields(key, e, host_, out);
     out += "}\n";
   }
 
  private:
+  HostFacts host_;
   std::string msg_;
 };
 
 }  // namespace
 
-std::unique_ptr<LineFormatter> MakeTimesketchFormatter() {
-  return std::make_unique<TimesketchFormatter>();
+std::unique_ptr<LineFormatter> MakeTimesketchFormatter(const HostFacts& host) {
+  return std::make_unique<TimesketchFormatter>(host);
 }
 
 }  // namespace twin::export_detail

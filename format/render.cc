@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "eventlog/process_id.h"
 #include "eventlog/timefmt.h"
 
 namespace twin {
@@ -81,8 +82,17 @@ void SockJson(const E& e, JsonWriter& w) {
 }
 
 template <typename E>
-void ProcIdJson(const E& e, JsonWriter& w) {
+void ProcIdJson(const E& e, JsonWriter& w, const std::string* boot_tag) {
   w.FieldI("pid", e.pid).FieldU("start_ns", e.start_ns);
+  if (boot_tag && e.pid != 0 && e.start_ns != 0) {
+    w.Field("process_id", FormatProcessId(*boot_tag, e.pid, e.start_ns));
+  }
+}
+template <typename E>
+void ParentIdJson(const E& e, JsonWriter& w, const std::string* boot_tag) {
+  if (boot_tag && e.ppid != 0 && e.parent_start_ns != 0) {
+    w.Field("parent_process_id", FormatProcessId(*boot_tag, e.ppid, e.parent_start_ns));
+  }
 }
 
 template <typename E>
@@ -140,7 +150,7 @@ void HostToJson(const HostFacts& h, JsonWriter& w) {
 
 namespace {
 template <typename E>
-void EventToJsonT(const EventKey& key, const E& e, JsonWriter& w) {
+void EventToJsonT(const EventKey& key, const E& e, JsonWriter& w, const std::string* tag) {
   char tb[32];
   w.BeginObject()
       .Field("kind", KindName(e.kind))
@@ -151,12 +161,13 @@ void EventToJsonT(const EventKey& key, const E& e, JsonWriter& w) {
   switch (e.kind) {
     case EventKind::kProcessExec:
     case EventKind::kProcessFork:
-      ProcIdJson(e, w);
+      ProcIdJson(e, w, tag);
       w.FieldU("parent_start_ns", e.parent_start_ns);
+      ParentIdJson(e, w, tag);
       ProcImageJson(e, w);
       break;
     case EventKind::kProcessExit:
-      ProcIdJson(e, w);
+      ProcIdJson(e, w, tag);
       w.FieldI("ppid", e.ppid).Field("comm", std::string_view(e.comm)).FieldI("exit_code", e.exit_code)
           .FieldI("signal", e.signal).FieldB("core_dumped", e.core_dumped)
           .FieldU("duration_ns", e.duration_ns).Field("unit", std::string_view(e.unit));
@@ -164,7 +175,7 @@ void EventToJsonT(const EventKey& key, const E& e, JsonWriter& w) {
     case EventKind::kSocketBind:
     case EventKind::kSocketListen:
     case EventKind::kListenerClose:
-      ProcIdJson(e, w);
+      ProcIdJson(e, w, tag);
       w.Field("comm", std::string_view(e.comm)).Field("unit", std::string_view(e.unit));
       SockJson(e, w);
       if (e.kind == EventKind::kSocketBind) w.FieldI("result", e.result);
@@ -188,10 +199,11 @@ void EventToJsonT(const EventKey& key, const E& e, JsonWriter& w) {
     case EventKind::kResync:
       w.Field("op", ResyncOpName(e.resync_op)).Field("entity", ResyncEntityName(e.resync_entity));
       if (e.resync_entity == ResyncEntity::kProcess) {
-        ProcIdJson(e, w);
+        ProcIdJson(e, w, tag);
+        ParentIdJson(e, w, tag);
         ProcImageJson(e, w);
       } else if (e.resync_entity == ResyncEntity::kListener) {
-        ProcIdJson(e, w);
+        ProcIdJson(e, w, tag);
         w.Field("comm", std::string_view(e.comm)).Field("unit", std::string_view(e.unit));
         SockJson(e, w);
       } else if (e.resync_entity == ResyncEntity::kUnit) {
@@ -208,8 +220,18 @@ void EventToJsonT(const EventKey& key, const E& e, JsonWriter& w) {
 }
 }  // namespace
 
-void EventToJson(const EventKey& key, const Event& e, JsonWriter& w) { EventToJsonT(key, e, w); }
-void EventToJson(const EventKey& key, const EventView& e, JsonWriter& w) { EventToJsonT(key, e, w); }
+void EventToJson(const EventKey& key, const Event& e, JsonWriter& w) { EventToJsonT(key, e, w, nullptr); }
+void EventToJson(const EventKey& key, const EventView& e, JsonWriter& w) {
+  EventToJsonT(key, e, w, nullptr);
+}
+void EventToJson(const EventKey& key, const Event& e, std::string_view boot_id, JsonWriter& w) {
+  const std::string tag = BootTag(boot_id);
+  EventToJsonT(key, e, w, &tag);
+}
+void EventToJson(const EventKey& key, const EventView& e, std::string_view boot_id, JsonWriter& w) {
+  const std::string tag = BootTag(boot_id);
+  EventToJsonT(key, e, w, &tag);
+}
 
 std::string EventSummary(const Event& e) {
   auto who = [&] { return fmt::format("{} {}", e.pid, EscapeForTerminal(e.comm)); };
@@ -267,8 +289,14 @@ std::string EventSummary(const Event& e) {
   }
 }
 
-void ProcessToJson(const Process& p, JsonWriter& w) {
-  w.BeginObject().FieldI("pid", p.pid).FieldU("start_ns", p.start_ns).FieldI("ppid", p.ppid)
+void ProcessToJson(const Process& p, std::string_view boot_id, JsonWriter& w) {
+  const std::string tag = BootTag(boot_id);
+  w.BeginObject().Field("id", FormatProcessId(tag, p.pid, p.start_ns));
+  if (p.ppid != 0 && p.parent_start_ns != 0) {
+    w.Field("parent_id", FormatProcessId(tag, p.ppid, p.parent_start_ns));
+  }
+  w.FieldI("pid", p.pid).FieldU("start_ns", p.start_ns).FieldI("ppid", p.ppid)
+      .FieldU("parent_start_ns", p.parent_start_ns)
       .FieldU("uid", p.uid).FieldU("gid", p.gid).Field("comm", p.comm).Field("exe", p.exe)
       .Field("cwd", p.cwd);
   w.Key("argv");
@@ -281,10 +309,12 @@ void ProcessToJson(const Process& p, JsonWriter& w) {
       .Field("container_id", p.container_id).FieldU("since_ns", p.since_ns).EndObject();
 }
 
-void ListenerToJson(const Listener& l, JsonWriter& w) {
+void ListenerToJson(const Listener& l, std::string_view boot_id, JsonWriter& w) {
   w.BeginObject().Field("proto", ProtoName(l.proto)).Field("family", FamilyName(l.family))
       .Field("addr", l.addr).FieldU("port", l.port).FieldI("pid", l.pid)
-      .FieldU("start_ns", l.start_ns).Field("comm", l.comm).Field("unit", l.unit)
+      .FieldU("start_ns", l.start_ns);
+  if (l.pid != 0 && l.start_ns != 0) w.Field("process_id", ProcessIdOf(boot_id, l.pid, l.start_ns));
+  w.Field("comm", l.comm).Field("unit", l.unit)
       .FieldU("sock_inode", l.sock_inode).FieldU("since_ns", l.since_ns).EndObject();
 }
 
@@ -303,11 +333,11 @@ void StateToJson(const State& s, uint64_t at_ns, JsonWriter& w) {
   w.Key("host");
   HostToJson(s.host, w);
   w.Key("processes").BeginArray();
-  for (const auto& [k, p] : s.processes) ProcessToJson(p, w);
+  for (const auto& [k, p] : s.processes) ProcessToJson(p, s.host.boot_id, w);
   w.EndArray().Key("units").BeginArray();
   for (const auto& [k, u] : s.units) UnitToJson(u, w, true);
   w.EndArray().Key("listeners").BeginArray();
-  for (const auto& [k, l] : s.listeners) ListenerToJson(l, w);
+  for (const auto& [k, l] : s.listeners) ListenerToJson(l, s.host.boot_id, w);
   w.EndArray().EndObject();
 }
 
@@ -360,27 +390,29 @@ std::string StateTable(const State& s, uint64_t at_ns) {
   return out;
 }
 
-void DiffToJson(const StateDiff& d, uint64_t t1, uint64_t t2, JsonWriter& w) {
+void DiffToJson(const StateDiff& d, uint64_t t1, uint64_t t2, std::string_view boot_before,
+                std::string_view boot_after, JsonWriter& w) {
   w.BeginObject().Field("from", FormatRfc3339Ns(t1)).Field("to", FormatRfc3339Ns(t2));
+  // fn(entity, boot id of the state it is from)
   auto section = [&](const char* name, const auto& md, auto fn) {
     w.Key(name).BeginObject();
     w.Key("added").BeginArray();
-    for (const auto& x : md.added) fn(x);
+    for (const auto& x : md.added) fn(x, boot_after);
     w.EndArray().Key("removed").BeginArray();
-    for (const auto& x : md.removed) fn(x);
+    for (const auto& x : md.removed) fn(x, boot_before);
     w.EndArray().Key("changed").BeginArray();
     for (const auto& [a, b] : md.changed) {
       w.BeginObject().Key("before");
-      fn(a);
+      fn(a, boot_before);
       w.Key("after");
-      fn(b);
+      fn(b, boot_after);
       w.EndObject();
     }
     w.EndArray().EndObject();
   };
-  section("processes", d.processes, [&](const Process& p) { ProcessToJson(p, w); });
-  section("units", d.units, [&](const Unit& u) { UnitToJson(u, w, false); });
-  section("listeners", d.listeners, [&](const Listener& l) { ListenerToJson(l, w); });
+  section("processes", d.processes, [&](const Process& p, std::string_view b) { ProcessToJson(p, b, w); });
+  section("units", d.units, [&](const Unit& u, std::string_view) { UnitToJson(u, w, false); });
+  section("listeners", d.listeners, [&](const Listener& l, std::string_view b) { ListenerToJson(l, b, w); });
   w.FieldB("host_changed", d.host_changed);
   if (d.host_changed) {
     w.Key("host_before");

@@ -21,19 +21,30 @@ std::string_view ResyncOpName(ResyncOp op);              // "upsert", "remove", 
 std::string_view ResyncEntityName(ResyncEntity entity);  // "process", "listener", "unit"
 
 // One JSON object for an event: kind, time (RFC 3339 ns), ts_ns, seq, mono_ns and the kind's
-// own fields.
+// own fields: the canonical rendering of the record alone (bundles' events.jsonl).
 void EventToJson(const EventKey& key, const Event& e, JsonWriter& w);
 void EventToJson(const EventKey& key, const EventView& e, JsonWriter& w);  // the same bytes
+// The same with the process ids (eventlog/process_id.h) a record does not hold itself: boot_id is
+// the host's boot id in effect at the event (the last host facts at or before it). Events with a
+// process (pid and start_ns) get "process_id"; those that carry the parent's start (exec, fork,
+// a process resync) get "parent_process_id".
+void EventToJson(const EventKey& key, const Event& e, std::string_view boot_id, JsonWriter& w);
+void EventToJson(const EventKey& key, const EventView& e, std::string_view boot_id, JsonWriter& w);
 std::string EventSummary(const Event& e);  // the DETAIL column of the events table
 
+// Processes carry "id" and "parent_id" (when the parent's start is known), listeners the
+// owner's "process_id", made with the state's boot id (s.host.boot_id): after a reboot the
+// start-up resync removes the previous boot's processes.
 void StateToJson(const State& s, uint64_t at_ns, JsonWriter& w);
 std::string StateTable(const State& s, uint64_t at_ns);
-void ProcessToJson(const Process& p, JsonWriter& w);
-void ListenerToJson(const Listener& l, JsonWriter& w);
+void ProcessToJson(const Process& p, std::string_view boot_id, JsonWriter& w);
+void ListenerToJson(const Listener& l, std::string_view boot_id, JsonWriter& w);
 void UnitToJson(const Unit& u, JsonWriter& w, bool with_content);
 void HostToJson(const HostFacts& h, JsonWriter& w);
 
-void DiffToJson(const StateDiff& d, uint64_t t1, uint64_t t2, JsonWriter& w);
+// boot_before / boot_after: the two states' boot ids (for the ids of removed and added entities).
+void DiffToJson(const StateDiff& d, uint64_t t1, uint64_t t2, std::string_view boot_before,
+                std::string_view boot_after, JsonWriter& w);
 std::string DiffTable(const StateDiff& d, uint64_t t1, uint64_t t2);
 
 }  // namespace twin

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "eventlog/codec.h"
+#include "eventlog/event_view.h"
 #include "eventlog/open_guard.h"
 #include "replay/args.h"
 
@@ -41,6 +43,39 @@ int ReportReadError(const Status& s, const std::string& data_dir) {
   }
   PrintError("twin-replay: ", msg);
   return corrupt ? kExitProblem : kExitUsage;
+}
+
+Result<std::string> BootIdBefore(const EventLog& log, uint64_t t_ns) {
+  if (t_ns == 0) return std::string();
+  // The host facts of the snapshot before T, then of the host facts records after it: the other
+  // records of the tail are only checked (chain, verifier) and skipped, not folded.
+  const EventKey before{t_ns - 1, UINT64_MAX};
+  auto snap = log.SnapshotKeyAtOrBefore(before);
+  if (!snap.ok()) return snap.status();
+  std::string boot;
+  EventKey from{0, 0};
+  if (snap.value()) {
+    auto st = log.SnapshotStateAt(*snap.value());
+    if (!st.ok()) return st.status();
+    boot = std::move(st.value().host.boot_id);
+    from = NextKey(*snap.value());
+  }
+  EventView v;
+  Status bad;
+  Status s = log.ScanRecords(
+      from, before,
+      [&](const EventKey& k, std::string_view record) {
+        if (Status d = DecodeEventView(record, &v); !d.ok()) {
+          bad = RecordCorruption(k, d);
+          return false;
+        }
+        if (v.kind == EventKind::kHostFacts) boot = v.host.boot_id;
+        return true;
+      },
+      nullptr, /*check_chain=*/true);
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  return boot;
 }
 
 int ReportScanError(std::string_view prefix, const Status& s) {

@@ -3,6 +3,8 @@
 //   AddLogCommands        state, diff, events, verify [--key], info, recover   (log_cmds.cc)
 //   AddForensicsCommands  export, bundle, verify-bundle, setup-keys           (forensics_cmds.cc)
 //   AddFleetCommands      fleet list|state|drift|watch|digest                  (fleet_cmds.cc)
+//   AddLineageCommands    tree, lineage                                        (lineage_cmds.cc)
+//   AddSqlCommands        sql (SQLite virtual tables over the log, sql.h)      (sql_cmd.cc)
 //   AddVmCommands         vm, in twin-replay-vm only (vm_cmd.cc); twin-replay registers a
 //                         pass-through that execs it, so that libvirt loads only for `vm`.
 // A subcommand's callback runs the command and leaves its exit status in CliContext::rc.
@@ -39,6 +41,8 @@ void AddLogCommands(CLI::App& app, CliContext& ctx);
 void AddForensicsCommands(CLI::App& app, CliContext& ctx);
 void AddVmCommands(CLI::App& app, CliContext& ctx);
 void AddFleetCommands(CLI::App& app, CliContext& ctx);  // fleet_cmds.cc
+void AddLineageCommands(CLI::App& app, CliContext& ctx);  // tree, lineage (lineage_cmds.cc)
+void AddSqlCommands(CLI::App& app, CliContext& ctx);      // sql (sql_cmd.cc)
 
 // Adds --data-dir and --json to a subcommand (the app has them too), bound to ctx.
 void AddCommonOptions(CLI::App* sub, CliContext& ctx, bool with_json = true);
@@ -60,6 +64,10 @@ class Output {
  private:
   std::string buf_;
 };
+
+// The host's boot id in effect just before t_ns (the state's host facts); empty when the log
+// starts at or after t_ns or has recorded none. See eventlog/process_id.h.
+Result<std::string> BootIdBefore(const EventLog& log, uint64_t t_ns);
 
 // Prints a bad argument or a scan failure; 1 for a damaged log, 2 for the rest.
 int ReportScanError(std::string_view prefix, const Status& s);

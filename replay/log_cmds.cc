@@ -62,7 +62,7 @@ int CmdDiff(const CliContext& c, const std::string& t1_text, const std::string& 
   Output out;
   if (c.json) {
     JsonWriter w(out.buf());
-    DiffToJson(d, t1, t2, w);
+    DiffToJson(d, t1, t2, a.value().host.boot_id, b.value().host.boot_id, w);
     out.buf() += '\n';
   } else {
     out.buf() = DiffTable(d, t1, t2);
@@ -102,14 +102,35 @@ int CmdEvents(const CliContext& c, const std::string& since, const std::string& 
   uint64_t n = 0;
   Status s;
   if (c.json) {
-    // JSON Lines straight from each record (no copy of its strings into an Event).
-    s = ForEachFilteredView(*log, f, [&](const EventKey& k, const EventView& e) {
+    // JSON Lines straight from each record (no copy of its strings into an Event). The process
+    // ids need the boot id in effect: the state's before --since (folded only if a process event
+    // comes before any host facts in the window), then each host facts record's, whatever the
+    // filter shows.
+    std::string boot;
+    bool boot_known = false;
+    Status boot_status;
+    s = log->ScanViews({f.since_ns, 0}, {f.until_ns, UINT64_MAX}, [&](const EventKey& k, const EventView& e) {
+      if (e.kind == EventKind::kHostFacts) {
+        boot = e.host.boot_id;
+        boot_known = true;
+      }
+      if (!f.Matches(e)) return true;
+      if (!boot_known && e.pid != 0) {
+        auto b = BootIdBefore(*log, f.since_ns);
+        if (!b.ok()) {
+          boot_status = b.status();
+          return false;
+        }
+        boot = std::move(b).value();
+        boot_known = true;
+      }
       JsonWriter w(out.buf());
-      EventToJson(k, e, w);
+      EventToJson(k, e, boot, w);
       out.buf() += '\n';
       out.MaybeFlush();
       return limit == 0 || ++n < limit;
     });
+    if (s.ok()) s = boot_status;
   } else {
     s = ForEachFiltered(*log, f, [&](const EventKey& k, const Event& e) {
       out.buf() += fmt::format("{:<30} {:<12} {}\n", FormatRfc3339Ns(e.ts_ns), KindName(e.kind),

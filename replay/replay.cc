@@ -52,6 +52,8 @@ int ReplayMain(int argc, char** argv) {
   AddLogCommands(app, ctx);
   AddForensicsCommands(app, ctx);
   AddFleetCommands(app, ctx);
+  AddLineageCommands(app, ctx);
+  AddSqlCommands(app, ctx);
   AddVmPassThrough(app, ctx, argv);
   return RunCli(app, ctx, argc, argv);
 }

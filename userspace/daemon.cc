@@ -825,7 +825,9 @@ std::string Daemon::RenderMetrics() {
     std::lock_guard<std::mutex> l(drops_mu_);
     drops = drops_snapshot_;
   }
-  return RenderDaemonMetrics(ctr_, drops);
+  std::string o = RenderDaemonMetrics(ctr_, drops);
+  if (hooks_.metrics) o += hooks_.metrics();
+  return o;
 }
 
 }  // namespace

@@ -28,6 +28,8 @@ struct DaemonHooks {
   std::function<void(EventLog&, uint64_t now_ns)> after_compaction;
   // Before the log is closed (stop workers that use it).
   std::function<void()> on_close;
+  // More Prometheus text for the metrics endpoint (the fleet publisher's), on the metrics thread.
+  std::function<std::string()> metrics;
 };
 
 // Told once whether start-up succeeded (the daemonizing parent waits for it).

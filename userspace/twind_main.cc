@@ -101,8 +101,8 @@ DaemonHooks MakeHooks(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> l
       if (!sh->fleet_started) {
         sh->fleet_started = true;
         if (Status s = sh->publisher->Start(); !s.ok()) {
+          // Kept (not started): the metrics thread may read its stats at any time.
           log->error("fleet publisher not started: {}", s.ToString());
-          sh->publisher.reset();
         } else {
           log->info("fleet publisher started: host {} -> {} etcd endpoint(s)",
                     LogEscape(sh->publisher->identity().host_id), cfg.fleet.endpoints.size());
@@ -144,6 +144,9 @@ DaemonHooks MakeHooks(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> l
       }
     }
   };
+  if (sh->publisher) {
+    h.metrics = [sh] { return fleet::PrometheusText(sh->publisher->stats()); };
+  }
   h.on_close = [sh]() {
     if (sh->twin_sync) sh->twin_sync->Stop();
     sh->twin_sync.reset();

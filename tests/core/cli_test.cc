@@ -281,14 +281,23 @@ class EventsJson : public ::testing::Test {
     }
     return out;
   }
-  // What `events --json` printed before it read records in place.
+  // What `events --json` printed before it read records in place, with the process ids made
+  // from the boot id in effect: the fully folded state's before the window, then each host
+  // facts record's (whether the filter shows it or not).
   std::string Reference(const EventFilter& f, uint64_t limit) {
     auto log = std::move(EventLog::OpenReader(dir_).value());
-    std::string out;
+    std::string out, boot;
+    if (f.since_ns > 0) {
+      auto st = StateAtByFullFold(*log, f.since_ns - 1);
+      EXPECT_TRUE(st.ok()) << st.status().ToString();
+      if (st.ok()) boot = st.value().host.boot_id;
+    }
     uint64_t n = 0;
-    Status s = ForEachFiltered(*log, f, [&](const EventKey& k, const Event& e) {
+    Status s = log->Scan({f.since_ns, 0}, {f.until_ns, UINT64_MAX}, [&](const EventKey& k, const Event& e) {
+      if (e.kind == EventKind::kHostFacts) boot = e.host.boot_id;
+      if (!f.Matches(e)) return true;
       JsonWriter w(out);
-      EventToJson(k, e, w);
+      EventToJson(k, e, boot, w);
       out += '\n';
       return limit == 0 || ++n < limit;
     });

@@ -43,7 +43,17 @@ class EtcdCluster {
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
 
-  std::string ClientUrl(int i) const { return "http://127.0.0.1:" + std::to_string(base_ + 2 * i); }
+  // Clients over TLS with client certificates (etcd --client-cert-auth); peers stay on http.
+  // REQUIRES: before Start. Files are PEM paths.
+  void UseTls(std::string ca, std::string cert, std::string key, std::string client_cert,
+              std::string client_key) {
+    scheme_ = "https";
+    ca_ = ca;
+    client_cert_ = client_cert;
+    client_key_ = client_key;
+    tls_args_ = {"--cert-file", cert, "--key-file", key, "--client-cert-auth", "--trusted-ca-file", ca};
+  }
+  std::string ClientUrl(int i) const { return scheme_ + "://127.0.0.1:" + std::to_string(base_ + 2 * i); }
   std::string PeerUrl(int i) const { return "http://127.0.0.1:" + std::to_string(base_ + 2 * i + 1); }
   std::vector<std::string> Endpoints() const {
     std::vector<std::string> v;
@@ -78,6 +88,7 @@ class EtcdCluster {
         "--initial-cluster-state", "new", "--heartbeat-interval", "50", "--election-timeout", "500",
         "--logger", "zap", "--log-outputs", dir_ + "/" + Name(i) + ".log", "--log-level", "warn"};
     for (const auto& e : extra_) args.push_back(e);
+    for (const auto& e : tls_args_) args.push_back(e);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -99,6 +110,9 @@ class EtcdCluster {
     fleet::FleetOptions o;
     o.endpoints = Endpoints();
     o.timeout_ms = 2000;
+    o.ca_file = ca_;
+    o.cert_file = client_cert_;
+    o.key_file = client_key_;
     fleet::EtcdClient c(o, "");
     for (int tries = 0; tries < 600; ++tries) {
       if (c.Put({{"/twin-test/health", "ok", 0}}).ok()) return true;
@@ -113,6 +127,9 @@ class EtcdCluster {
   std::string dir_;
   std::vector<pid_t> pids_;
   std::vector<std::string> extra_;
+  std::string scheme_ = "http";
+  std::string ca_, client_cert_, client_key_;
+  std::vector<std::string> tls_args_;
 };
 
 // Polls cond every 50 ms until it holds or max passes: for states reached asynchronously (a

@@ -1,6 +1,8 @@
 // The fleet against a real 3-member etcd cluster on loopback (tests/fleet/etcd_cluster.h): the
 // real publisher fed with simulated hosts' digests, and the real twin-replay fleet commands.
 // Without etcd-server installed these skip (a failure under SAFETYTWIN_NO_SKIP=1, as in CI).
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <mutex>
@@ -407,6 +409,139 @@ TEST_F(FleetEtcd, PublishedStateEqualsTheLocalStateAtDigest) {
   EXPECT_EQ(rj["units"].size(), st.units.size());  // the fold of the log is the oracle
   std::error_code ec;
   std::filesystem::remove_all(std::filesystem::path(dir).parent_path(), ec);
+}
+
+TEST_F(FleetEtcd, EtcdUserAuthLimitsAHostToThePrefixItsRoleMayWrite) {
+  const char* etcdctl = access("/usr/bin/etcdctl", X_OK) == 0 ? "/usr/bin/etcdctl" : nullptr;
+  TWIN_REQUIRE(etcdctl != nullptr, "etcd-client (etcdctl) is not installed");
+  const std::string ep = cluster_->EndpointList();
+  auto ctl = [&](std::vector<std::string> args, bool as_root) {
+    std::vector<std::string> v = {etcdctl, "--endpoints", ep};
+    if (as_root) v.push_back("--user=root:rootpw");
+    for (auto& a : args) v.push_back(a);
+    return testing::RunArgv(v);
+  };
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"user", "add", "root:rootpw", "--interactive=false"},
+           {"user", "grant-role", "root", "root"},
+           {"role", "add", "twind"},
+           {"role", "grant-permission", "twind", "readwrite", opts_.prefix, "--prefix=true"},
+           {"user", "add", "twind:twindpw", "--interactive=false"},
+           {"user", "grant-role", "twind", "twind"},
+           {"auth", "enable"}}) {
+    auto r = ctl(args, false);
+    ASSERT_EQ(r.code, 0) << args[0] << " " << args[1] << ": " << r.err;
+  }
+  char tmpl[] = "/tmp/twin-fleet-pw-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  ASSERT_EQ(write(fd, "twindpw\n", 8), 8);
+  close(fd);
+  const std::string pw_file = tmpl;
+
+  FleetOptions o = opts_;
+  o.user = "twind";
+  o.password_file = pw_file;
+  Recorded rec;
+  Publisher p(o, HostIdentity{"authed", "authed", "authed", "b"}, [&](Event e) { rec.Add(std::move(e)); });
+  ASSERT_TRUE(p.Start().ok());
+  ASSERT_TRUE(Publish(p, testing::SimDigest("authed")));
+  auto listed = Fleet({"list", "--user", "twind", "--password-file", pw_file, "--json"});
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  EXPECT_EQ(json::parse(listed.out)["hosts"][0]["host_id"], "authed");
+
+  // Without credentials etcd refuses: one line, exit 1.
+  auto anon = Fleet({"list"});
+  EXPECT_NE(anon.code, 0);
+  EXPECT_EQ(std::count(anon.err.begin(), anon.err.end(), '\n'), 1) << anon.err;
+  // A wrong password: the publisher says so in a fleet event and keeps retrying.
+  char bad_t[] = "/tmp/twin-fleet-badpw-XXXXXX";
+  const int bfd = mkstemp(bad_t);
+  ASSERT_EQ(write(bfd, "wrong\n", 6), 6);
+  close(bfd);
+  FleetOptions bad = o;
+  bad.password_file = bad_t;
+  Recorded bad_rec;
+  Publisher q(bad, HostIdentity{"wrongpw", "wrongpw", "wrongpw", "b"}, [&](Event e) { bad_rec.Add(std::move(e)); });
+  ASSERT_TRUE(q.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return bad_rec.Count("lost") == 1; }));
+  EXPECT_NE(q.stats().last_error.find("authentication"), std::string::npos) << q.stats().last_error;
+  // The role covers only the prefix: the same user cannot write beside it.
+  EtcdClient c(o, "twindpw");
+  auto outside = c.Put({{"/elsewhere/x", "y", 0}});
+  EXPECT_FALSE(outside.ok());
+  EXPECT_NE(outside.status().message().find("permission denied"), std::string::npos) << outside.status().message();
+  q.Stop();
+  p.Stop();
+  unlink(tmpl);
+  unlink(bad_t);
+}
+
+// openssl (Debian's openssl package) makes a CA, a server certificate for 127.0.0.1 and a client
+// certificate; every argument is ours, passed as argv.
+bool MakeCerts(const std::string& d) {
+  {
+    std::ofstream(d + "/server.ext") << "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n";
+    std::ofstream(d + "/client.ext") << "extendedKeyUsage=clientAuth\n";
+  }
+  const std::vector<std::vector<std::string>> steps = {
+      {"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+       d + "/ca.key", "-out", d + "/ca.pem", "-days", "2", "-subj", "/CN=twin-test-ca"},
+      {"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+       d + "/server.key", "-out", d + "/server.csr", "-subj", "/CN=127.0.0.1"},
+      {"x509", "-req", "-in", d + "/server.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+       "-CAcreateserial", "-out", d + "/server.pem", "-days", "2", "-extfile", d + "/server.ext"},
+      {"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+       d + "/client.key", "-out", d + "/client.csr", "-subj", "/CN=twind"},
+      {"x509", "-req", "-in", d + "/client.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+       "-CAcreateserial", "-out", d + "/client.pem", "-days", "2", "-extfile", d + "/client.ext"}};
+  for (auto args : steps) {
+    args.insert(args.begin(), "/usr/bin/openssl");
+    if (testing::RunArgv(args).code != 0) return false;
+  }
+  return true;
+}
+
+TEST(FleetTls, ClientCertificatesAreRequiredAndUsed) {
+  TWIN_REQUIRE(testing::EtcdBinary() != nullptr, "etcd-server is not installed (scripts/packages.txt)");
+  TWIN_REQUIRE(access("/usr/bin/openssl", X_OK) == 0, "openssl is not installed");
+  char tmpl[] = "/tmp/twin-fleet-tls-XXXXXX";
+  const std::string d = mkdtemp(tmpl);
+  ASSERT_TRUE(MakeCerts(d));
+  testing::EtcdCluster cluster(kBasePort);
+  cluster.UseTls(d + "/ca.pem", d + "/server.pem", d + "/server.key", d + "/client.pem", d + "/client.key");
+  ASSERT_TRUE(cluster.Start()) << "TLS cluster did not come up; logs in " << cluster.dir();
+  FleetOptions o;
+  o.endpoints = cluster.Endpoints();
+  o.prefix = "/tls/";
+  o.ca_file = d + "/ca.pem";
+  o.cert_file = d + "/client.pem";
+  o.key_file = d + "/client.key";
+  ASSERT_TRUE(ValidateFleetOptions(o).ok());
+  Publisher p(o, HostIdentity{"tls-host", "tls-host", "tls-host", "b"}, nullptr);
+  ASSERT_TRUE(p.Start().ok());
+  Digest dg = testing::SimDigest("tls-host");
+  dg.host_id = "tls-host";
+  const std::string sha = ContentHash(dg);
+  p.Offer(dg);
+  ASSERT_TRUE(p.WaitPublished(sha, std::chrono::seconds(120)));
+  const std::string eps = cluster.EndpointList();
+  auto ok = testing::RunArgv({TWIN_REPLAY_BIN, "fleet", "list", "--json", "--config", "/dev/null", "--endpoints", eps,
+                              "--prefix", "/tls/", "--cacert", o.ca_file, "--cert", o.cert_file, "--key", o.key_file});
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(json::parse(ok.out)["hosts"][0]["host_id"], "tls-host");
+  // Without a client certificate the members refuse the connection: one line, exit 1.
+  auto nocert = testing::RunArgv({TWIN_REPLAY_BIN, "fleet", "list", "--config", "/dev/null", "--endpoints", eps,
+                                  "--prefix", "/tls/", "--cacert", o.ca_file, "--timeout-ms", "2000"});
+  EXPECT_EQ(nocert.code, 1);
+  EXPECT_EQ(std::count(nocert.err.begin(), nocert.err.end(), '\n'), 1) << nocert.err;
+  // Without our CA the server certificate is not trusted.
+  auto noca = testing::RunArgv({TWIN_REPLAY_BIN, "fleet", "list", "--config", "/dev/null", "--endpoints", eps,
+                                "--prefix", "/tls/", "--cert", o.cert_file, "--key", o.key_file, "--timeout-ms", "2000"});
+  EXPECT_EQ(noca.code, 1);
+  EXPECT_NE(noca.err.find("certificate"), std::string::npos) << noca.err;
+  p.Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(d, ec);
 }
 
 TEST_F(FleetEtcd, BadInputGetsOneLineErrors) {

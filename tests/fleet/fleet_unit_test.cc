@@ -7,6 +7,7 @@
 #include "fleet/drift.h"
 #include "fleet/keys.h"
 #include "fleet/options.h"
+#include "fleet/publisher.h"
 #include "tests/fleet/sim.h"
 
 namespace twin::fleet {
@@ -205,6 +206,20 @@ TEST(FleetOptions, BadSettingsGetOneLineErrorsNamingThem) {
   o.user.clear();
   o.lease_ttl_s = 1;
   EXPECT_NE(ValidateFleetOptions(o).message().find("lease_ttl"), std::string::npos);
+}
+
+TEST(FleetMetrics, StatsBecomePrometheusLines) {
+  PublisherStats s;
+  s.connected = true;
+  s.published = 7;
+  s.failures = 2;
+  s.last_latency_ns = 12'500'000;
+  const std::string t = PrometheusText(s);
+  EXPECT_NE(t.find("twind_fleet_connected 1\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("twind_fleet_published_total 7\n"), std::string::npos);
+  EXPECT_NE(t.find("twind_fleet_failures_total 2\n"), std::string::npos);
+  EXPECT_NE(t.find("twind_fleet_last_publish_latency_seconds 0.0125\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("# TYPE twind_fleet_published_total counter\n"), std::string::npos);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eventlog/process_id.h"
 #include "eventlog/timefmt.h"
 #include "forensics/export.h"
 #include "format/json_writer.h"
@@ -70,10 +71,18 @@ json ParseLine(const std::string& line) {
 TEST_F(Export, TimesketchEveryLineHasTheRequiredFields) {
   auto lines = Run("timesketch");
   ASSERT_EQ(lines.size(), events_.size());
+  std::string boot;  // the boot id in effect: the last host facts'
   for (size_t i = 0; i < lines.size(); ++i) {
     SCOPED_TRACE(i);
     json j = ParseLine(lines[i]);
     const Event& e = events_[i].second;
+    if (e.kind == EventKind::kHostFacts) boot = e.host.boot_id;
+    if (j.contains("pid") && e.pid && e.start_ns) {
+      EXPECT_EQ(j.at("process_id"), ProcessIdOf(boot, e.pid, e.start_ns));
+    }
+    if (j.contains("parent_start_ns") && e.ppid) {
+      EXPECT_EQ(j.at("parent_process_id"), ProcessIdOf(boot, e.ppid, e.parent_start_ns));
+    }
     ASSERT_TRUE(j.at("message").is_string());
     EXPECT_FALSE(j["message"].get<std::string>().empty());
     ASSERT_TRUE(j.at("datetime").is_string());
@@ -113,12 +122,13 @@ TEST_F(Export, EcsEveryLineFollowsTheSchema) {
   auto lines = Run("ecs");
   ASSERT_EQ(lines.size(), events_.size());
   size_t with_process = 0, with_server = 0, with_service = 0;
-  std::string hostname;
+  std::string hostname, boot;
   for (size_t i = 0; i < lines.size(); ++i) {
     SCOPED_TRACE(i);
     json j = ParseLine(lines[i]);
     const Event& e = events_[i].second;
     if (e.kind == EventKind::kHostFacts) hostname = e.host.hostname;
+    if (e.kind == EventKind::kHostFacts) boot = e.host.boot_id;
     ASSERT_TRUE(j.at("@timestamp").is_string());
     EXPECT_TRUE(std::regex_match(j["@timestamp"].get<std::string>(), kIsoWithOffset));
     EXPECT_EQ(ParseTime(j["@timestamp"].get<std::string>(), 0).value(), e.ts_ns);
@@ -142,7 +152,12 @@ TEST_F(Export, EcsEveryLineFollowsTheSchema) {
       ++with_process;
       const json& p = j["process"];
       EXPECT_TRUE(p.at("pid").is_number_integer());
-      if (p.contains("entity_id")) EXPECT_TRUE(p["entity_id"].is_string());
+      // The stable process id in the boot in effect (eventlog/process_id.h).
+      EXPECT_EQ(p.contains("entity_id"), e.start_ns != 0);
+      if (p.contains("entity_id")) EXPECT_EQ(p["entity_id"], ProcessIdOf(boot, e.pid, e.start_ns));
+      if (p.contains("parent") && p["parent"].contains("entity_id")) {
+        EXPECT_EQ(p["parent"]["entity_id"], ProcessIdOf(boot, e.ppid, e.parent_start_ns));
+      }
       if (p.contains("name")) EXPECT_TRUE(p["name"].is_string());
       if (p.contains("executable")) EXPECT_TRUE(p["executable"].is_string());
       if (p.contains("args")) {
@@ -190,10 +205,12 @@ TEST_F(Export, OcsfEveryLineFollowsTheSchema) {
       {0, {0, {0, 99}}}};                         // Base Event
   const std::set<int> severities = {0, 1, 2, 3, 4, 5, 6, 99};
   std::map<int, int> seen;
+  std::string boot;
   for (size_t i = 0; i < lines.size(); ++i) {
     SCOPED_TRACE(i);
     json j = ParseLine(lines[i]);
     const Event& e = events_[i].second;
+    if (e.kind == EventKind::kHostFacts) boot = e.host.boot_id;
     for (const char* f : {"class_uid", "category_uid", "activity_id", "type_uid", "severity_id", "time"}) {
       ASSERT_TRUE(j.at(f).is_number_integer()) << f;
     }
@@ -219,6 +236,10 @@ TEST_F(Export, OcsfEveryLineFollowsTheSchema) {
       const json& p = j.at("process");
       EXPECT_TRUE(p.at("pid").is_number_integer());
       EXPECT_TRUE(j.at("actor").at("process").at("pid").is_number_integer());
+      if (e.start_ns) EXPECT_EQ(p.at("uid"), ProcessIdOf(boot, e.pid, e.start_ns));
+      if (e.ppid && e.parent_start_ns) {
+        EXPECT_EQ(p.at("parent_process").at("uid"), ProcessIdOf(boot, e.ppid, e.parent_start_ns));
+      }
       if (p.contains("cmd_line")) EXPECT_TRUE(p["cmd_line"].is_string());
       if (p.contains("file")) {
         EXPECT_TRUE(p["file"].at("name").is_string());
