@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eventlog/timefmt.h"
 #include "fleet/keys.h"
 #include "format/json_writer.h"
 #include "format/terminal.h"
@@ -210,10 +211,10 @@ Result<DigestAt> DigestAtTime(EtcdClient& c, const std::string& prefix, const st
   if (compacted) {
     return Status::NotFound("that time is older than etcd keeps for host '" + host_id +
                             "' (history compacted; the oldest state still kept is from " +
-                            std::to_string(oldest_seen_ns) + " ns)");
+                            FormatRfc3339Ns(oldest_seen_ns) + ")");
   }
   return Status::NotFound("host '" + host_id + "' had published no state at that time (its first kept state is from " +
-                          std::to_string(oldest_seen_ns) + " ns)");
+                          FormatRfc3339Ns(oldest_seen_ns) + ")");
 }
 
 }  // namespace twin::fleet
