@@ -770,7 +770,7 @@ Status EventLog::ScanTwin(
   return FromRocks(it->status(), "cannot read twin catalogue");
 }
 
-ChainHead EventLog::Origin() const { return impl_->Origin(); }
+Result<ChainHead> EventLog::Origin() const { return impl_->ReadOrigin(); }
 
 Status EventLog::CheckTables() const { return CheckTablesOf(*impl_); }
 

@@ -166,8 +166,9 @@ class EventLog {
   Status ScanTwin(const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
   ChainHead Head() const;
-  // Where the chain starts after retention (count = events deleted before it).
-  ChainHead Origin() const;
+  // Where the chain starts after retention (count = events deleted before it); Corruption when
+  // the recorded origin is unreadable.
+  Result<ChainHead> Origin() const;
   // The furthest the log had vouched for, whatever this copy holds: the recorded chain head or
   // the newest seal, whichever counts more. Empty for an empty log.
   std::optional<ChainHead> Vouched() const;

@@ -375,11 +375,23 @@ struct EventLog::Impl {
     }
   }
 
-  ChainHead Origin() const {
+  // Where the chain starts after retention: empty (count 0, zero hash) when retention never ran.
+  // An unreadable value is Corruption; Origin() then gives the empty origin, so that the chain
+  // check fails at the first record instead of vouching for anything (verify names the key).
+  Result<ChainHead> ReadOrigin() const {
     ChainHead origin;
     std::string v;
-    if (db->Get(rocksdb::ReadOptions(), meta, kMetaOrigin, &v).ok()) HeadFromJson(v, &origin);
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, kMetaOrigin, &v);
+    if (s.IsNotFound()) return origin;
+    if (!s.ok()) return FromRocks(s, "cannot read meta:chain_origin");
+    if (!HeadFromJson(v, &origin)) {
+      return Status::Corruption("meta:chain_origin is unreadable; run 'twin-replay verify'");
+    }
     return origin;
+  }
+  ChainHead Origin() const {
+    auto o = ReadOrigin();
+    return o.ok() ? o.value() : ChainHead{};
   }
 };
 

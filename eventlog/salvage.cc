@@ -136,7 +136,10 @@ Result<SalvageReport> SalvageLog(const std::string& src, const std::string& out)
   if (!log.ok()) return log.status();
   const EventLog& l = *log.value();
   rep.verify = l.Verify();
-  const uint64_t origin = l.Origin().count;  // events retention deleted before the chain's start
+  auto origin_r = l.Origin();
+  if (!origin_r.ok()) return origin_r.status();
+  const ChainHead origin_head = origin_r.value();
+  const uint64_t origin = origin_head.count;  // events retention deleted before the chain's start
   rep.records = rep.verify.records;
   if (auto f = l.First(); f.ok() && f.value()) rep.first = f.value()->key;
   if (auto e = l.Last(); e.ok() && e.value()) rep.last = e.value()->key;
@@ -149,7 +152,7 @@ Result<SalvageReport> SalvageLog(const std::string& src, const std::string& out)
     rep.expected_last = vouched->key;
   }
   // Each appended record takes the next sequence number: a hole in them is where records were.
-  uint64_t next_seq = l.Origin().key.seq + 1;
+  uint64_t next_seq = origin_head.key.seq + 1;
   std::optional<EventKey> prev;
   Status scanned = l.ScanRaw({0, 0}, {UINT64_MAX, UINT64_MAX}, [&](std::string_view key,
                                                                    std::string_view) {

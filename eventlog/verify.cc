@@ -42,6 +42,7 @@ VerifyReport EventLog::Verify() const {
   auto record_problem = [&](const EventKey& k, const std::string& what) {
     found.push_back({k, {KeyToString(k), what}});
   };
+  if (auto o = m.ReadOrigin(); !o.ok()) problem("meta:chain_origin", o.status().message());
   ChainHead origin = m.Origin();
   Hash prev = origin.head;
   uint64_t count = origin.count;
@@ -141,6 +142,7 @@ VerifyReport EventLog::QuickVerify() const {
     if (s.ok()) std::memcpy(h->data(), v.data(), 32);
     return s;
   };
+  if (auto o = m.ReadOrigin(); !o.ok()) problem("meta:chain_origin", o.status().message());
   const ChainHead origin = m.Origin();
   std::string hv;
   if (m.db->Get(rocksdb::ReadOptions(), m.meta, kMetaHead, &hv).ok()) {

@@ -11,7 +11,6 @@
 #include <memory>
 #include <set>
 
-#include <nlohmann/json.hpp>
 
 #include "eventlog/codec.h"
 #include "eventlog/folder.h"
@@ -40,15 +39,10 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
   // 1. Anchor: chain hash and count just before the range, from the last seal before it.
   ChainHead anchor;
   EventKey scan_from{0, 0};
-  auto origin_meta = log.GetMeta("chain_origin");
-  if (!origin_meta.ok()) return origin_meta.status();
-  if (origin_meta.value()) {
-    auto j = nlohmann::json::parse(*origin_meta.value(), nullptr, false);
-    if (!j.is_object() || !ParseHashHex(j.value("hash", std::string()), &anchor.head)) {
-      return Status::Corruption("meta:chain_origin is unreadable; run twin-replay verify");
-    }
-    anchor.count = j.value("count", uint64_t{0});
-    anchor.key = {j.value("ts_ns", uint64_t{0}), j.value("seq", uint64_t{0})};
+  auto origin = log.Origin();
+  if (!origin.ok()) return origin.status();
+  if (origin.value().count != 0) {
+    anchor = origin.value();
     scan_from = NextKey(anchor.key);
   }
   auto seals_r = log.Seals();

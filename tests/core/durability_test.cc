@@ -622,6 +622,30 @@ TEST(ReaderReports, AnUnknownSchemaVersionIsRefused) {
   EXPECT_EQ(info.code, 1) << info.err;
 }
 
+// The chain's recorded start after retention, overwritten with garbage: every command that relies
+// on it names it instead of checking the chain from a zero origin or anchoring a bundle on it.
+TEST(ReaderReports, AnUnreadableChainOriginIsNamedByVerifyAndRefusedByBundle) {
+  TempDir t;
+  const std::string dir = t.sub("data");
+  MakeLog(dir, 10);
+  { testing::RawDb raw(dir); raw.Put(raw.meta(), "chain_origin", "{\"ts_ns\":1,\"seq\":"); }
+  auto r = EventLog::OpenReader(dir);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto origin = r.value()->Origin();
+  ASSERT_FALSE(origin.ok());
+  EXPECT_NE(origin.status().message().find("meta:chain_origin"), std::string::npos);
+  r.value().reset();
+  for (const char* cmd : {"verify", "verify --quick"}) {
+    auto v = testing::Replay(t, std::string(cmd) + " --data-dir " + dir);
+    EXPECT_EQ(v.code, 1) << cmd << ": " << v.out << v.err;
+    EXPECT_NE(v.out.find("meta:chain_origin"), std::string::npos) << cmd << ": " << v.out;
+  }
+  auto b = testing::Replay(t, "bundle --since 0 --until now --out " + t.sub("case.tar") +
+                                  " --data-dir " + dir);
+  EXPECT_NE(b.code, 0) << b.out << b.err;
+  EXPECT_NE(b.err.find("meta:chain_origin is unreadable"), std::string::npos) << b.err;
+}
+
 TEST(ReaderReports, AForeignManifestIsCalledThatWithTheNextStep) {
   TempDir t;
   const std::string dir = t.sub("data");
