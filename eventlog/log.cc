@@ -318,6 +318,27 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
     }
     impl->snap_index = true;
   }
+  if (impl->db->Get(rocksdb::ReadOptions(), impl->meta, kMetaGapMaxLag, &v).ok() && v.size() == 8) {
+    impl->gap_max_lag = GetBE64(v.data());
+  } else if (writer) {
+    // A log from before the bound (or a new one): measured once over the whole index.
+    uint64_t lag = 0;
+    std::unique_ptr<rocksdb::Iterator> it(impl->db->NewIterator(rocksdb::ReadOptions(), impl->meta));
+    for (it->Seek(kGapIndexPrefix); it->Valid() && it->key().starts_with(kGapIndexPrefix); it->Next()) {
+      const rocksdb::Slice k = it->key();
+      if (k.size() != std::strlen(kGapIndexPrefix) + 24) continue;
+      const uint64_t start = GetBE64(k.data() + k.size() - 24);
+      const uint64_t recorded = GetBE64(k.data() + k.size() - 16);
+      lag = std::max(lag, recorded > start ? recorded - start : 0);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "cannot read the gap index");
+    char buf[8];
+    PutBE64(buf, lag);
+    rocksdb::WriteBatch batch;
+    batch.Put(impl->meta, kMetaGapMaxLag, rocksdb::Slice(buf, 8)).PermitUncheckedError();
+    if (Status ws = impl->WriteOther({}, &batch, "cannot write the gap bound"); !ws.ok()) return ws;
+    impl->gap_max_lag = lag;
+  }
   if (writer) {
     impl->encoder = std::make_unique<RecordEncoder>();
     impl->committed = impl->head;
@@ -397,6 +418,17 @@ Result<EventKey> EventLog::Append(std::span<const Event> events) {
       PutBE64(end, e.gap_end_ns != 0 ? e.gap_end_ns : UINT64_MAX);
       s = batch.Put(m.meta, kGapIndexPrefix + std::string(idx, 24), std::string(end, 8));
       if (!s.ok()) return FromRocks(s, "cannot build batch");
+      const uint64_t start = GetBE64(idx);
+      const uint64_t lag = k.ts_ns > start ? k.ts_ns - start : 0;
+      if (lag > m.gap_max_lag.load()) {
+        char lag_be[8];
+        PutBE64(lag_be, lag);
+        s = batch.Put(m.meta, kMetaGapMaxLag, rocksdb::Slice(lag_be, 8));
+        if (!s.ok()) return FromRocks(s, "cannot build batch");
+        // Raised before the entry can be read (the batch commits later): a reader in this
+        // process may see a bound that is too large, never one too small.
+        m.gap_max_lag = lag;
+      }
     }
     if (m.options.seal_every_events != 0 && head.count % m.options.seal_every_events == 0) {
       Seal seal{head.key, head.count, head.head, e.ts_ns, "", 0};
@@ -771,6 +803,22 @@ Status EventLog::ScanTwin(
 }
 
 Result<ChainHead> EventLog::Origin() const { return impl_->ReadOrigin(); }
+
+Result<size_t> EventLog::MergeSmallTablesNow() {
+  if (!impl_->writer) return Status::InvalidArgument("merging tables needs the writer");
+  size_t total = 0;
+  for (int pass = 0; pass < 64; ++pass) {
+    size_t merged = 0;
+    for (auto* cf : {impl_->events, impl_->snapshots}) {
+      auto m = MergeSmallTables(*impl_->db, cf);
+      if (!m.ok()) return m.status();
+      merged += m.value();
+    }
+    total += merged;
+    if (merged == 0) break;
+  }
+  return total;
+}
 
 Status EventLog::CheckTables() const { return CheckTablesOf(*impl_); }
 

@@ -204,6 +204,10 @@ class EventLog {
   // event describing what was removed. Returns the number of events deleted.
   Result<uint64_t> ApplyRetention(uint64_t max_age_ns, uint64_t max_bytes, uint64_t now_ns);
   uint64_t ApproximateSizeBytes() const;
+  // Writer only: merges runs of small tables until none is left -- what the writer's merger does
+  // a pass every 10 s while it runs. For tools that write a log much faster than real time (the
+  // benchmarks' logs), so that it has the shape twind leaves. Returns the tables merged away.
+  Result<size_t> MergeSmallTablesNow();
 
   const std::string& dir() const;
 

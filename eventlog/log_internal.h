@@ -52,6 +52,12 @@ inline constexpr const char* kMetaAnchored = "chain_anchored";
 // UINT64_MAX while open). A gap is recorded after the loss it describes; StateAt looks ahead
 // through the index for a gap covering T recorded after T.
 inline constexpr const char* kGapIndexPrefix = "gapidx/";
+// BE64: no gap in the index was recorded more than this many ns after its start (the record's
+// key time minus gap_start). A gap covering T and recorded after T therefore starts after
+// T - lag, and the look-ahead reads only the index from there. Written with the index entries
+// that raise it; computed once by the writer on a log from before it (absent: readers read the
+// whole index). Too large is only slower, never wrong.
+inline constexpr const char* kMetaGapMaxLag = "gap_max_lag";
 
 inline void PutBE64(char* p, uint64_t v) {
   for (int i = 7; i >= 0; --i) {
@@ -122,6 +128,9 @@ struct EventLog::Impl {
   std::string dir;
   bool writer = false;
   bool snap_index = false;  // meta holds a complete snapshot index
+  // kMetaGapMaxLag, UINT64_MAX when the log has none (the whole gap index is read). Raised
+  // under mu by Append; read without it by the look-ahead.
+  std::atomic<uint64_t> gap_max_lag{UINT64_MAX};
   LogOptions options;
   std::shared_ptr<BackgroundDeleteFs> fs;  // writer only; outlives db
   std::unique_ptr<rocksdb::Env> env;

@@ -62,6 +62,11 @@ rocksdb::Options LogDbOptions() {
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.info_log = StderrRocksLogger(o.info_log_level);
   o.keep_log_file_num = 3;
+  // Every open replays the MANIFEST: each flush, merge and blob file adds an edit to it, and
+  // RocksDB starts a fresh one (the live files only) past this size, not at its 1 GB default.
+  // A 10 M-event log written in one run left 490 KB, ~12% of a `state --at` process's CPU in
+  // VersionSet::Recover (perf, docs/BENCHMARKS.md); its live files fit in ~30 KB.
+  o.max_manifest_file_size = 64 << 10;
   return o;
 }
 

@@ -17,7 +17,14 @@ Result<std::optional<uint64_t>> EventLog::GapRecordedAfter(uint64_t t_ns) const 
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->meta));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+  // Only gaps starting after T - lag can have been recorded after T (see kMetaGapMaxLag).
+  std::string from = prefix;
+  const uint64_t lag = impl_->gap_max_lag.load();
+  if (lag != UINT64_MAX && t_ns > lag) {
+    from.resize(prefix.size() + 8);
+    PutBE64(from.data() + prefix.size(), t_ns - lag);
+  }
+  for (it->Seek(from); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (it->key().size() != prefix.size() + 24 || it->value().size() != 8) continue;
     const uint64_t start = GetBE64(it->key().data() + prefix.size());
     std::string rec(it->key().data() + prefix.size() + 8, 16);

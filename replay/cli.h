@@ -2,7 +2,8 @@
 // registers its subcommands on it:
 //   AddLogCommands        state, diff, events, verify [--key], info, recover   (log_cmds.cc)
 //   AddForensicsCommands  export, bundle, verify-bundle, setup-keys           (forensics_cmds.cc)
-//   AddFleetCommands      fleet list|state|drift|watch|digest                  (fleet_cmds.cc)
+//   AddFleetCommands      fleet list|state|drift|watch|digest, in twin-replay-fleet only
+//                         (fleet_cmds.cc, fleet_main.cc): a pass-through as for vm, libcurl.
 //   AddLineageCommands    tree, lineage                                        (lineage_cmds.cc)
 //   AddSqlCommands        sql (SQLite virtual tables over the log, sql.h)      (sql_cmd.cc)
 //   AddVmCommands         vm, in twin-replay-vm only (vm_cmd.cc); twin-replay registers a

@@ -13,30 +13,35 @@
 namespace twin {
 namespace {
 
-// `vm` runs in twin-replay-vm, installed next to this binary, with the same arguments: only that
-// command loads libvirt (vm/CMakeLists.txt). Returns only if the exec failed.
-int ExecVmCommand(char** argv) {
+// `vm` and `fleet` run in binaries of their own installed next to this one (twin-replay-vm,
+// twin-replay-fleet) with the same arguments: only they load libvirt and libcurl, and the ~40
+// libraries each pulls in (several ms of dynamic linking per run: docs/BENCHMARKS.md). Returns
+// only if the exec failed.
+int ExecHelper(const char* command, const char* program, char** argv) {
+  const std::string what = std::string("twin-replay: ") + command + ": ";
   std::string self(PATH_MAX, '\0');
   const ssize_t n = readlink("/proc/self/exe", self.data(), self.size());
   if (n <= 0) {
-    PrintError("twin-replay: vm: ", std::string("cannot find this program's path in /proc/self/exe: ") +
-                                        std::strerror(errno));
+    PrintError(what, std::string("cannot find this program's path in /proc/self/exe: ") +
+                         std::strerror(errno));
     return kExitProblem;
   }
   self.resize(static_cast<size_t>(n));
-  const std::string helper = self.substr(0, self.rfind('/') + 1) + "twin-replay-vm";
+  const std::string helper = self.substr(0, self.rfind('/') + 1) + program;
   execv(helper.c_str(), argv);
-  PrintError("twin-replay: vm: ", "cannot run " + helper + ": " + std::strerror(errno) +
-                                     " (it is installed with twin-replay; reinstall safetytwin)");
+  PrintError(what, "cannot run " + helper + ": " + std::strerror(errno) +
+                       " (it is installed with twin-replay; reinstall safetytwin)");
   return kExitProblem;
 }
 
-// `vm` is registered here as a pass-through: its own options are parsed by twin-replay-vm.
-void AddVmPassThrough(CLI::App& app, CliContext& ctx, char** argv) {
-  auto* vm = app.add_subcommand("vm", "the twin VM at any time (--at T), the snapshot catalogue (--list)");
-  vm->prefix_command();   // everything after `vm` is twin-replay-vm's
-  vm->set_help_flag();    // including --help
-  vm->callback([&ctx, argv] { ctx.rc = ExecVmCommand(argv); });
+// A pass-through: everything after the command, --help included, is parsed by the helper, which
+// parses the whole command line again with the same global options.
+void AddPassThrough(CLI::App& app, CliContext& ctx, char** argv, const char* command,
+                    const char* program, const char* description) {
+  auto* sub = app.add_subcommand(command, description);
+  sub->prefix_command();
+  sub->set_help_flag();
+  sub->callback([&ctx, argv, command, program] { ctx.rc = ExecHelper(command, program, argv); });
 }
 
 }  // namespace
@@ -51,10 +56,12 @@ int ReplayMain(int argc, char** argv) {
   app.add_flag("--json", ctx.json, "machine-readable output (JSON; JSON Lines for events)");
   AddLogCommands(app, ctx);
   AddForensicsCommands(app, ctx);
-  AddFleetCommands(app, ctx);
+  AddPassThrough(app, ctx, argv, "fleet", "twin-replay-fleet",
+                 "the fleet in etcd: hosts, a host's state at T, drift, watch");
   AddLineageCommands(app, ctx);
   AddSqlCommands(app, ctx);
-  AddVmPassThrough(app, ctx, argv);
+  AddPassThrough(app, ctx, argv, "vm", "twin-replay-vm",
+                 "the twin VM at any time (--at T), the snapshot catalogue (--list)");
   return RunCli(app, ctx, argc, argv);
 }
 
