@@ -363,6 +363,63 @@ TEST(Certainty, StateInsideAGapRecordedLaterIsUncertain) {
   }
 }
 
+// The look-ahead reads only gaps that start after T - gap_max_lag: a downtime recorded long after
+// it began still covers T behind hundreds of short gaps, in this process and in a fresh reader,
+// and on a log from before the bound (meta:gap_max_lag missing: the whole index is read, and
+// the next writer measures it again).
+TEST(Certainty, ALateRecordedGapIsFoundBehindManyShortOnes) {
+  TempDir t;
+  const std::string dir = t.sub("data");
+  const uint64_t s = 1'000'000'000;
+  {
+    auto w = EventLog::OpenWriter(dir);
+    ASSERT_TRUE(w.ok());
+    std::vector<Event> ev = {Exec(1 * s, 1)};
+    for (uint64_t i = 0; i < 500; ++i) ev.push_back(Gap(10 * s + i * s, 10 * s + i * s - 1000, 10 * s + i * s, 1));
+    ASSERT_TRUE((*w)->Append(ev).ok());
+    auto certain = StateAt(**w, 5 * s);
+    ASSERT_TRUE(certain.ok());
+    EXPECT_FALSE(certain->uncertain);
+    // Down from 2 s to 900 s, recorded at restart.
+    ASSERT_TRUE((*w)->Append(std::vector<Event>{Gap(900 * s, 2 * s, 900 * s, 0), ResyncComplete(901 * s)}).ok());
+    auto in_downtime = StateAt(**w, 5 * s);
+    ASSERT_TRUE(in_downtime.ok());
+    EXPECT_TRUE(in_downtime->uncertain) << "the writer's own look-ahead missed the late gap";
+    EXPECT_EQ(in_downtime->uncertain_since_ns, 2 * s);
+  }
+  auto check = [&](const char* what) {
+    auto r = EventLog::OpenReader(dir);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    auto st = StateAt(**r, 5 * s);
+    ASSERT_TRUE(st.ok());
+    EXPECT_TRUE(st->uncertain) << what;
+    auto before = StateAt(**r, 1 * s + 1);
+    ASSERT_TRUE(before.ok());
+    EXPECT_FALSE(before->uncertain) << what;
+  };
+  check("a fresh reader");
+  {
+    testing::RawDb raw(dir);
+    auto v = raw.Get(raw.meta(), "gap_max_lag");
+    ASSERT_TRUE(v.has_value());
+    uint64_t lag = 0;
+    for (unsigned char c : *v) lag = (lag << 8) | c;
+    EXPECT_EQ(lag, 898 * s);
+    raw.Delete(raw.meta(), "gap_max_lag");
+  }
+  check("a log without the bound");
+  { auto w = EventLog::OpenWriter(dir); ASSERT_TRUE(w.ok()); }
+  {
+    testing::RawDb raw(dir);
+    auto v = raw.Get(raw.meta(), "gap_max_lag");
+    ASSERT_TRUE(v.has_value()) << "the writer did not measure the bound again";
+    uint64_t lag = 0;
+    for (unsigned char c : *v) lag = (lag << 8) | c;
+    EXPECT_EQ(lag, 898 * s);
+  }
+  check("after the writer measured the bound");
+}
+
 TEST(Certainty, AnOpenGapCoversEverythingUntilTheGapThatClosesIt) {
   TempDir t;
   auto w = EventLog::OpenWriter(t.path());

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,11 @@ class RawDb {
   }
   void Put(rocksdb::ColumnFamilyHandle* cf, const std::string& k, const std::string& v) {
     ASSERT_TRUE(db_->Put({}, cf, k, v).ok());
+  }
+  std::optional<std::string> Get(rocksdb::ColumnFamilyHandle* cf, const std::string& k) {
+    std::string v;
+    if (!db_->Get({}, cf, k, &v).ok()) return std::nullopt;
+    return v;
   }
   void Delete(rocksdb::ColumnFamilyHandle* cf, const std::string& k) {
     ASSERT_TRUE(db_->Delete({}, cf, k).ok());
