@@ -130,7 +130,8 @@ Status IntInto(const TomlReader& r, const char* key, int64_t lo, int64_t hi, T* 
 Status HostConfigFromToml(const toml::table& t, const std::string& path, HostConfigOptions* o) {
   static const std::set<std::string> kKeys = {"enabled",     "roots",         "dpkg_dir",
                                               "passwd_file", "group_file",    "max_content",
-                                              "secret_paths", "extra_secret_paths", "debounce_ms"};
+                                              "secret_paths", "extra_secret_paths", "debounce_ms",
+                                              "twin"};
   TomlReader r(t, path);
   for (const auto& [k, v] : t) {
     if (!kKeys.count(std::string(k.str()))) {
@@ -165,6 +166,7 @@ Status HostConfigFromToml(const toml::table& t, const std::string& path, HostCon
   chain(paths("secret_paths", &o->secret_paths, false));
   chain(paths("extra_secret_paths", &o->secret_paths, true));
   chain(IntInto(r, "debounce_ms", 0, 60000, &o->debounce_ms));
+  chain(r.Bool("twin", &o->twin));
   for (const std::string* p : {&o->dpkg_dir, &o->passwd_file, &o->group_file}) {
     if (s.ok() && (p->empty() || (*p)[0] != '/')) {
       chain(r.Err("host_config", "'" + LogEscape(*p) + "' is not an absolute path"));
