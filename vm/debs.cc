@@ -6,6 +6,7 @@
 #include <functional>
 #include <sstream>
 
+#include "eventlog/deb_version.h"
 #include "vm/process.h"
 
 namespace twin::vm {
@@ -26,22 +27,33 @@ std::string Trim(std::string s) {
   return s;
 }
 
-// "perl:any (>= 5)" -> "perl"
-std::string DepName(const std::string& d) {
+// "perl:any (>= 5.36)" -> {perl, >=, 5.36}
+Dependency ParseDep(const std::string& d) {
+  Dependency out;
   std::string n = Trim(d);
+  const size_t paren = n.find('(');
+  if (paren != std::string::npos) {
+    std::string c = n.substr(paren + 1);
+    c = Trim(c.substr(0, c.find(')')));
+    size_t i = 0;
+    while (i < c.size() && (c[i] == '<' || c[i] == '>' || c[i] == '=')) ++i;
+    out.op = c.substr(0, i);
+    out.version = Trim(c.substr(i));
+  }
   n = n.substr(0, n.find_first_of(" ("));
-  if (auto c = n.find(':'); c != std::string::npos) n = n.substr(0, c);
-  return n;
+  if (auto colon = n.find(':'); colon != std::string::npos) n = n.substr(0, colon);
+  out.name = n;
+  return out;
 }
 
-std::vector<std::vector<std::string>> ParseDeps(const std::string& field) {
-  std::vector<std::vector<std::string>> out;
+std::vector<std::vector<Dependency>> ParseDeps(const std::string& field) {
+  std::vector<std::vector<Dependency>> out;
   if (Trim(field).empty()) return out;
   for (const std::string& group : Split(field, ',')) {
-    std::vector<std::string> alts;
+    std::vector<Dependency> alts;
     for (const std::string& a : Split(group, '|')) {
-      std::string n = DepName(a);
-      if (!n.empty()) alts.push_back(n);
+      Dependency d = ParseDep(a);
+      if (!d.name.empty()) alts.push_back(d);
     }
     if (!alts.empty()) out.push_back(alts);
   }
@@ -64,7 +76,7 @@ std::map<std::string, HostPackage> ParseHostPackages(const std::string& text) {
     HostPackage p{f[0], f[1], f[2], ParseDeps(f[4]), {}};
     for (auto& d : ParseDeps(f[5])) p.depends.push_back(d);
     for (auto& g : ParseDeps(f[6]))
-      for (auto& n : g) p.provides.push_back(n);
+      for (auto& d : g) p.provides.push_back(d.name);
     out[p.name] = std::move(p);  // a second architecture of the same name: the last one
   }
   return out;
@@ -81,8 +93,13 @@ Result<std::map<std::string, HostPackage>> ReadHostPackages() {
 
 std::vector<std::string> PackagesToInstall(const std::vector<std::string>& roots,
                                            const std::map<std::string, HostPackage>& host,
-                                           const std::set<std::string>& twin_installed,
+                                           const std::map<std::string, std::string>& twin_installed,
                                            std::vector<std::string>* unresolved) {
+  auto twin_ok = [&](const Dependency& d) {
+    auto it = twin_installed.find(d.name);
+    if (it == twin_installed.end()) return false;
+    return d.op.empty() || SatisfiesDebianConstraint(it->second, d.op, d.version);
+  };
   std::map<std::string, std::string> provider;  // virtual name -> host package
   for (const auto& [n, p] : host)
     for (const auto& v : p.provides) provider.emplace(v, n);
@@ -99,18 +116,17 @@ std::vector<std::string> PackagesToInstall(const std::vector<std::string>& roots
     for (const auto& alts : p.depends) {
       bool satisfied = false;
       for (const auto& a : alts) {
-        if (twin_installed.count(a) || seen.count(a)) satisfied = true;
+        if (twin_ok(a) || seen.count(a.name)) satisfied = true;
       }
       if (satisfied) continue;
       std::string pick;
       for (const auto& a : alts) {
-        if (!(pick = resolve(a)).empty()) break;
+        if (!(pick = resolve(a.name)).empty()) break;
       }
       if (pick.empty()) {
-        if (unresolved) unresolved->push_back(name + " needs " + alts.front());
+        if (unresolved) unresolved->push_back(name + " needs " + alts.front().name);
         continue;
       }
-      if (twin_installed.count(pick)) continue;
       visit(pick);
     }
     order.push_back(name);

@@ -14,9 +14,14 @@
 
 namespace twin::vm {
 
+struct Dependency {
+  std::string name;
+  std::string op, version;  // "" when unversioned; else = >= <= >> <<
+};
+
 struct HostPackage {
   std::string name, version, arch;
-  std::vector<std::vector<std::string>> depends;  // Pre-Depends + Depends: alternatives groups
+  std::vector<std::vector<Dependency>> depends;  // Pre-Depends + Depends: alternatives groups
   std::vector<std::string> provides;
 };
 
@@ -26,13 +31,15 @@ Result<std::map<std::string, HostPackage>> ReadHostPackages();
 // ${Pre-Depends}\t${Depends}\t${Provides}\n'` output; only installed ones are kept.
 std::map<std::string, HostPackage> ParseHostPackages(const std::string& text);
 
-// roots plus, recursively, every dependency the twin does not have (twin_installed: names),
-// dependencies before dependents. An alternative group is satisfied by its first member the twin
-// has, else the first the host has; a virtual name by a host package that provides it.
-// Dependencies the host does not have either are reported in *unresolved.
+// roots plus, recursively, every dependency the twin does not have (twin_installed: name ->
+// version), dependencies before dependents. An alternative group is satisfied by its first
+// member the twin has, else the first the host has; a virtual name by a host package that
+// provides it. A versioned dependency the twin's version does not satisfy is installed at the
+// host's (perl needs perl-base at exactly its own version). Dependencies the host does not have
+// either are reported in *unresolved.
 std::vector<std::string> PackagesToInstall(const std::vector<std::string>& roots,
                                            const std::map<std::string, HostPackage>& host,
-                                           const std::set<std::string>& twin_installed,
+                                           const std::map<std::string, std::string>& twin_installed,
                                            std::vector<std::string>* unresolved);
 
 struct DebChoice {

@@ -380,9 +380,7 @@ Result<ApplyOutcome> TwinVm::ApplyTo(const std::string& domain, const StateDiff&
         res.unresolved.push_back("cannot read the host's packages: " + host.status().message());
         return res;
       }
-      std::set<std::string> have;
-      for (const auto& [n, v] : twin) have.insert(n);
-      std::vector<std::string> names = PackagesToInstall(roots, *host, have, &res.unresolved);
+      std::vector<std::string> names = PackagesToInstall(roots, *host, twin, &res.unresolved);
       for (const auto& n : names) res.debs.push_back(FindDeb(host->at(n), deb_dir));
       return res;
     };

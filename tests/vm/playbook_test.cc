@@ -312,7 +312,7 @@ TEST(HostDebs, ClosureTakesWhatTheTwinLacksDependenciesFirst) {
       "libperl5.36\t5.36.0-7\tamd64\tinstalled\t\tlibc6\t\n"
       "libc6\t2.36-9\tamd64\tinstalled\t\t\t\n"
       "init-system-helpers\t1.65\tall\tinstalled\t\t\t\n"
-      "libevent-2.1-7\t2.1.12\tamd64\tinstalled\t\tlibc6\t\n"
+      "libevent-2.1-7\t2.1.12\tamd64\tinstalled\t\tlibc6 (>= 2.14)\t\n"
       "exim4\t4.96\tamd64\tinstalled\t\tlibc6\tmail-transport-agent, default-mta\n"
       "gone\t1.0\tamd64\tconfig-files\t\t\t\n";
   auto host = ParseHostPackages(dpkg);
@@ -320,12 +320,21 @@ TEST(HostDebs, ClosureTakesWhatTheTwinLacksDependenciesFirst) {
   EXPECT_FALSE(host.count("gone"));
   EXPECT_EQ(host["passwd"].version, "1:4.13");
   std::vector<std::string> unresolved;
-  auto order = PackagesToInstall({"memcached"}, host, {"libc6", "perl-base", "passwd"}, &unresolved);
-  // adduser (passwd in the twin), perl (libperl missing), libevent; the MTA through its provider.
+  auto order = PackagesToInstall({"memcached"}, host,
+                                 {{"libc6", "2.36-9"}, {"perl-base", "5.36.0-7"}, {"passwd", "1:4.13"},
+                                  {"libevent-2.1-7", "2.1.7-1"}},
+                                 &unresolved);
+  // adduser (passwd in the twin), perl (libperl missing), libevent (the twin's is older
+  // than memcached's >= 2.1.8-stable); the MTA through its provider.
   std::vector<std::string> want = {"init-system-helpers", "adduser", "libperl5.36", "perl",
                                    "libevent-2.1-7", "exim4", "memcached"};
   EXPECT_EQ(order, want);
   EXPECT_TRUE(unresolved.empty());
+  // A twin libc6 too old for the constraint brings the host's; a newer one does not.
+  auto libc = PackagesToInstall({"libevent-2.1-7"}, host, {{"libc6", "2.13-1"}}, &unresolved);
+  EXPECT_EQ(libc, (std::vector<std::string>{"libc6", "libevent-2.1-7"}));
+  libc = PackagesToInstall({"libevent-2.1-7"}, host, {{"libc6", "2.36-9+deb12u9"}}, &unresolved);
+  EXPECT_EQ(libc, (std::vector<std::string>{"libevent-2.1-7"}));
   auto none = PackagesToInstall({"nothere"}, host, {}, &unresolved);
   EXPECT_TRUE(none.empty());
   ASSERT_EQ(unresolved.size(), 1u);
