@@ -5,13 +5,6 @@
 namespace twin::testing {
 namespace {
 
-std::string AttrOf(const Event& e, const std::string& key) {
-  for (const auto& [k, v] : e.attrs) {
-    if (k == key) return v;
-  }
-  return "";
-}
-
 // Runs argv (no shell), output to the given file; returns the exit status.
 int RunTo(const std::vector<std::string>& args, const std::string& out_path) {
   pid_t pid = fork();
