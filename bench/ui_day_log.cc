@@ -1,0 +1,93 @@
+// ui_day_log: writes a day of synthetic host activity for the web UI's benchmark
+// (bench/run-ui-bench.sh): N events (default 1,000,000) spread evenly over the 24 hours that end
+// now, in batches of 1000, with a compactor snapshot every 10 s of log time (8,640 a day) as
+// twind cuts them. Then measures the timeline aggregate of the whole day in-process (open +
+// TimelineDocument), --runs times, and prints the times in ms.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "eventlog/compactor.h"
+#include "eventlog/log.h"
+#include "eventlog/synth.h"
+#include "eventlog/timefmt.h"
+#include "replay/timeline.h"
+
+int main(int argc, char** argv) {
+  std::string dir;
+  uint64_t n = 1'000'000, runs = 5;
+  bool write = true;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--data-dir") dir = argv[i + 1];
+    else if (a == "--events") n = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--runs") runs = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--write") write = std::string(argv[i + 1]) != "0";
+  }
+  if (dir.empty() || n == 0) {
+    std::fprintf(stderr, "usage: ui_day_log --data-dir DIR [--events N] [--runs R] [--write 0|1]\n");
+    return 2;
+  }
+  constexpr uint64_t kDay = 86'400'000'000'000ull;
+  const uint64_t end = twin::WallNowNs();
+  if (write) {
+    auto opened = twin::EventLog::OpenWriter(dir);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "ui_day_log: %s\n", opened.status().message().c_str());
+      return 1;
+    }
+    auto log = std::move(opened).value();
+    twin::Compactor compactor(*log, UINT64_MAX);
+    twin::SynthOptions so;
+    so.start_ns = end - kDay;
+    so.mean_step_ns = kDay / n;
+    twin::SynthGenerator gen(so);
+    std::vector<twin::Event> batch;
+    uint64_t next_snap = so.start_ns + 10'000'000'000ull;
+    for (uint64_t done = 0; done < n;) {
+      batch.clear();
+      for (uint64_t i = 0; i < 1000 && done < n; ++i, ++done) {
+        batch.push_back(gen.Next());
+        batch.back().ts_ns = so.start_ns + done * (kDay / n);  // evenly over the day
+      }
+      if (auto r = log->Append(batch); !r.ok()) {
+        std::fprintf(stderr, "ui_day_log: %s\n", r.status().message().c_str());
+        return 1;
+      }
+      const uint64_t t = batch.back().ts_ns;
+      if (t >= next_snap) {
+        if (auto r = compactor.RunOnce(t); !r.ok()) {
+          std::fprintf(stderr, "ui_day_log: compactor: %s\n", r.status().message().c_str());
+          return 1;
+        }
+        while (next_snap <= t) next_snap += 10'000'000'000ull;
+      }
+    }
+    if (auto s = log->Sync(); !s.ok()) return 1;
+  }
+  std::vector<double> ms;
+  for (uint64_t r = 0; r < runs; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto log = twin::EventLog::OpenReader(dir);
+    if (!log.ok()) return 1;
+    auto first = log.value()->First();
+    auto last = log.value()->Last();
+    twin::TimelineOptions o;
+    o.since_ns = first.value()->key.ts_ns;
+    o.until_ns = last.value()->key.ts_ns + 1;
+    std::string doc;
+    if (auto s = twin::TimelineDocument(*log.value(), o, &doc); !s.ok()) {
+      std::fprintf(stderr, "ui_day_log: %s\n", s.message().c_str());
+      return 1;
+    }
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (r == 0) std::printf("timeline document: %zu bytes\n", doc.size());
+  }
+  std::sort(ms.begin(), ms.end());
+  std::printf("open + timeline of the whole day (%llu events), %zu runs: median %.0f ms, min %.0f, max %.0f\n",
+              static_cast<unsigned long long>(n), ms.size(), ms[ms.size() / 2], ms.front(), ms.back());
+  return 0;
+}
