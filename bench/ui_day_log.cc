@@ -2,7 +2,8 @@
 // (bench/run-ui-bench.sh): N events (default 1,000,000) spread evenly over the 24 hours that end
 // now, in batches of 1000, with a compactor snapshot every 10 s of log time (8,640 a day) as
 // twind cuts them. Then measures the timeline aggregate of the whole day in-process (open +
-// TimelineDocument), --runs times, and prints the times in ms.
+// TimelineDocument), --runs times, and prints the times in ms. --hostile 1 mixes hostile strings
+// into the events and adds a running process with markup in its argv (scripts/ui-screenshots.sh).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,16 +20,17 @@
 int main(int argc, char** argv) {
   std::string dir;
   uint64_t n = 1'000'000, runs = 5;
-  bool write = true;
+  bool write = true, hostile = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--data-dir") dir = argv[i + 1];
     else if (a == "--events") n = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--runs") runs = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--write") write = std::string(argv[i + 1]) != "0";
+    else if (a == "--hostile") hostile = std::string(argv[i + 1]) != "0";
   }
   if (dir.empty() || n == 0) {
-    std::fprintf(stderr, "usage: ui_day_log --data-dir DIR [--events N] [--runs R] [--write 0|1]\n");
+    std::fprintf(stderr, "usage: ui_day_log --data-dir DIR [--events N] [--runs R] [--write 0|1] [--hostile 0|1]\n");
     return 2;
   }
   constexpr uint64_t kDay = 86'400'000'000'000ull;
@@ -44,14 +46,34 @@ int main(int argc, char** argv) {
     twin::SynthOptions so;
     so.start_ns = end - kDay;
     so.mean_step_ns = kDay / n;
+    so.hostile_strings = hostile;
     twin::SynthGenerator gen(so);
     std::vector<twin::Event> batch;
     uint64_t next_snap = so.start_ns + 10'000'000'000ull;
+    // One process whose argv is markup, a javascript: URL and a bidi override, started half an
+    // hour before the end and still running (for the UI's screenshots).
+    twin::Event bad;
+    bad.kind = twin::EventKind::kProcessExec;
+    bad.ts_ns = end - 1'800'000'000'000ull;
+    bad.pid = 31337;
+    bad.ppid = 1;
+    bad.start_ns = 123'000'000'000ull;
+    bad.comm = "sh";
+    bad.exe = "/usr/bin/dash";
+    bad.cwd = "/tmp";
+    bad.argv = {"/bin/sh", "-c", "sleep 1d", "<script>alert(1)</script>", "\"><img src=x onerror=alert(2)>",
+                "javascript:alert(3)", "\xe2\x80\xae" "gnp.exe"};
+    bool bad_written = !hostile;
     for (uint64_t done = 0; done < n;) {
       batch.clear();
       for (uint64_t i = 0; i < 1000 && done < n; ++i, ++done) {
         batch.push_back(gen.Next());
         batch.back().ts_ns = so.start_ns + done * (kDay / n);  // evenly over the day
+        if (!bad_written && batch.back().ts_ns >= bad.ts_ns) {
+          bad.ts_ns = batch.back().ts_ns;
+          batch.push_back(bad);
+          bad_written = true;
+        }
       }
       if (auto r = log->Append(batch); !r.ok()) {
         std::fprintf(stderr, "ui_day_log: %s\n", r.status().message().c_str());

@@ -1,6 +1,10 @@
 #include "replay/timeline.h"
 
+#include <algorithm>
 #include <array>
+#include <functional>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include "eventlog/codec.h"
@@ -56,47 +60,94 @@ Status TimelineDocument(const EventLog& log, const TimelineOptions& o, std::stri
   std::vector<std::array<uint64_t, kKinds>> counts(nbuckets, std::array<uint64_t, kKinds>{});
   std::array<uint64_t, kKinds> totals{};
 
+  // The range is cut into slices scanned by one thread each (the scan is the cost: a day of a
+  // busy host is a million records); each slice keeps its own counts, markers and daemon
+  // stops/starts, merged in time order below.
+  struct Slice {
+    uint64_t from = 0, to = 0;  // [from, to)
+    std::vector<std::array<uint64_t, kKinds>> counts;
+    std::vector<std::string> twin_actions;  // EventToJson of the first max_markers
+    uint64_t twin_action_total = 0;
+    std::vector<std::pair<uint64_t, bool>> daemon;  // (ts, is_stop)
+    Status status;
+  };
+  const uint64_t span = o.until_ns - o.since_ns;
+  unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  if (span < 4 * width || span < 1'000'000'000ull) threads = 1;  // small ranges: not worth it
+  std::vector<Slice> slices(threads);
+  for (unsigned i = 0; i < threads; ++i) {
+    slices[i].from = o.since_ns + span / threads * i;
+    slices[i].to = i + 1 == threads ? o.until_ns : o.since_ns + span / threads * (i + 1);
+  }
+  auto scan = [&](Slice& sl) {
+    sl.counts.assign(nbuckets, std::array<uint64_t, kKinds>{});
+    EventView v;
+    Status bad;
+    // Records are verified (as every reader does) but decoded only as far as the kind, except
+    // the rare ones shown as markers.
+    Status s = log.ScanRecords(
+        {sl.from, 0}, {sl.to - 1, UINT64_MAX},
+        [&](const EventKey& k, std::string_view record) {
+          EventKind kind;
+          if (Status d = DecodeEventKind(record, &kind); !d.ok()) {
+            bad = RecordCorruption(k, d);
+            return false;
+          }
+          const size_t ki = static_cast<size_t>(kind) < kKinds ? static_cast<size_t>(kind) : 0;
+          ++sl.counts[(k.ts_ns - origin) / width][ki];
+          if (kind == EventKind::kTwinAction) {
+            if (sl.twin_action_total++ < o.max_markers) {
+              if (Status d = DecodeEventView(record, &v); !d.ok()) {
+                bad = RecordCorruption(k, d);
+                return false;
+              }
+              std::string one;
+              JsonWriter w(one);
+              EventToJson(k, v, w);
+              sl.twin_actions.push_back(std::move(one));
+            }
+          } else if (kind == EventKind::kDaemonStop || kind == EventKind::kDaemonStart) {
+            sl.daemon.emplace_back(k.ts_ns, kind == EventKind::kDaemonStop);
+          }
+          return true;
+        });
+    sl.status = s.ok() ? bad : s;
+  };
+  {
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back(scan, std::ref(slices[i]));
+    scan(slices[0]);
+    for (auto& t : pool) t.join();
+  }
   std::string twin_actions, down;
-  uint64_t twin_action_total = 0, down_total = 0;
+  uint64_t twin_action_total = 0, down_total = 0, shown_actions = 0;
   JsonWriter ta(twin_actions), dw(down);
   ta.BeginArray();
   dw.BeginArray();
   std::optional<uint64_t> stopped_at;  // a daemon stop not yet followed by a start
-  EventView v;
-  Status bad;
-  // Records are verified (as every reader does) but decoded only as far as the kind, except the
-  // rare ones shown as markers.
-  Status s = log.ScanRecords(
-      {o.since_ns, 0}, {o.until_ns - 1, UINT64_MAX},
-      [&](const EventKey& k, std::string_view record) {
-        EventKind kind;
-        if (Status d = DecodeEventKind(record, &kind); !d.ok()) {
-          bad = RecordCorruption(k, d);
-          return false;
+  for (Slice& sl : slices) {
+    if (!sl.status.ok()) return sl.status;  // the first slice's problem is the earliest
+    for (size_t b = 0; b < nbuckets; ++b) {
+      for (size_t k = 0; k < kKinds; ++k) {
+        counts[b][k] += sl.counts[b][k];
+        totals[k] += sl.counts[b][k];
+      }
+    }
+    twin_action_total += sl.twin_action_total;
+    for (auto& a : sl.twin_actions) {
+      if (shown_actions++ < o.max_markers) ta.Raw(a);
+    }
+    for (const auto& [ts, is_stop] : sl.daemon) {
+      if (is_stop) {
+        if (!stopped_at) stopped_at = ts;
+      } else if (stopped_at) {
+        if (down_total++ < o.max_markers) {
+          dw.BeginObject().FieldU("start_ns", *stopped_at).FieldU("end_ns", ts).EndObject();
         }
-        const size_t ki = static_cast<size_t>(kind) < kKinds ? static_cast<size_t>(kind) : 0;
-        ++counts[(k.ts_ns - origin) / width][ki];
-        ++totals[ki];
-        if (kind == EventKind::kTwinAction) {
-          if (twin_action_total++ < o.max_markers) {
-            if (Status d = DecodeEventView(record, &v); !d.ok()) {
-              bad = RecordCorruption(k, d);
-              return false;
-            }
-            EventToJson(k, v, ta);
-          }
-        } else if (kind == EventKind::kDaemonStop) {
-          if (!stopped_at) stopped_at = k.ts_ns;
-        } else if (kind == EventKind::kDaemonStart && stopped_at) {
-          if (down_total++ < o.max_markers) {
-            dw.BeginObject().FieldU("start_ns", *stopped_at).FieldU("end_ns", k.ts_ns).EndObject();
-          }
-          stopped_at.reset();
-        }
-        return true;
-      });
-  if (!s.ok()) return s;
-  if (!bad.ok()) return bad;
+        stopped_at.reset();
+      }
+    }
+  }
   if (stopped_at && down_total++ < o.max_markers) {  // still stopped at the end of the range
     dw.BeginObject().FieldU("start_ns", *stopped_at).FieldU("end_ns", o.until_ns).EndObject();
   }

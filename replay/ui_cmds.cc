@@ -1,6 +1,6 @@
 // twin-replay ui (the local web UI, ui/) and report (one self-contained HTML file, ui/report.h).
+#include <fcntl.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,6 +18,12 @@
 
 namespace twin {
 namespace {
+
+int g_stop_pipe[2] = {-1, -1};
+void OnStopSignal(int) {
+  const char c = 's';
+  (void)!write(g_stop_pipe[1], &c, 1);  // async-signal-safe; a full pipe already says "stop"
+}
 
 int CmdUi(const CliContext& c, const std::string& listen_text) {
   const char* prefix = "twin-replay ui: ";
@@ -37,27 +43,25 @@ int CmdUi(const CliContext& c, const std::string& listen_text) {
     PrintError(prefix, e.what());
     return kExitProblem;
   }
-  // SIGINT/SIGTERM end the server cleanly: blocked here (before any thread exists, so every
-  // connection thread inherits the mask) and read from a signalfd by the accept loop.
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) {
-    PrintError(prefix, "cannot block SIGINT/SIGTERM");
+  // SIGINT/SIGTERM end the server cleanly: the handler writes to a pipe the accept loop polls
+  // (whichever thread the kernel delivers the signal to: RocksDB has threads of its own).
+  if (pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    PrintError(prefix, "cannot create the stop pipe");
     return kExitProblem;
   }
-  const int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-  if (sfd < 0) {
-    PrintError(prefix, "signalfd failed");
-    return kExitProblem;
-  }
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client that goes away is an error on its send, not our end
+  const int sfd = g_stop_pipe[0];
   std::shared_ptr<ui::UiApp> app;
   auto server = ui::HttpServer::Listen(at.value(), ui::HttpServer::Options{},
                                        [&app](const ui::HttpRequest& r) { return app->Handle(r); });
   if (!server.ok()) {
     PrintError(prefix, server.status().message());
-    close(sfd);
     return kExitUsage;
   }
   const uint16_t port = server.value()->port();
@@ -71,7 +75,6 @@ int CmdUi(const CliContext& c, const std::string& listen_text) {
              EscapeForTerminal(c.data_dir), hostport, hostport, token);
   std::fflush(stdout);
   Status s = server.value()->Serve(sfd);
-  close(sfd);
   if (!s.ok()) {
     PrintError(prefix, s.message());
     return kExitProblem;

@@ -1,5 +1,10 @@
 // The UI's API and report against real logs: the timeline aggregate against a plain count of the
 // records, the API documents against what the CLI prints with --json, and the report's escaping.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <map>
 #include <string>
 
@@ -182,6 +187,33 @@ TEST(UiCli, NonLoopbackListenIsRefusedWithExit2) {
     EXPECT_NE(run.err.find("not a loopback address"), std::string::npos) << run.err;
     EXPECT_EQ(run.out.find("token="), std::string::npos);  // no token printed, nothing served
   }
+}
+
+TEST(UiCli, ServesUntilSigtermThenExitsZero) {
+  TempDir t;
+  uint64_t first = 0, last = 0;
+  MakeLog(t.sub("d"), 10, &first, &last);
+  const std::string out = t.sub("ui.out");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    const std::string d = t.sub("d");
+    execl(TWIN_REPLAY_BIN, TWIN_REPLAY_BIN, "ui", "--data-dir", d.c_str(), "--listen", "127.0.0.1:0", nullptr);
+    _exit(127);
+  }
+  std::string text;
+  for (int i = 0; i < 100 && text.find("token=") == std::string::npos; ++i) {
+    usleep(50000);
+    text = twin::testing::Slurp(out);
+  }
+  EXPECT_NE(text.find("open: http://127.0.0.1:"), std::string::npos) << text;
+  kill(pid, SIGTERM);
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  EXPECT_TRUE(WIFEXITED(st)) << "killed by signal " << WTERMSIG(st);
+  EXPECT_EQ(WEXITSTATUS(st), 0) << twin::testing::Slurp(out);
 }
 
 TEST(UiCli, ReportWritesOneSelfContainedFile) {

@@ -4,8 +4,8 @@
 // playwright-core (tests/ui/browser/ui_browser_test.mjs), checks the pages: the storm's count,
 // the process appearing and disappearing as the slider crosses its lifetime, hostile argv shown
 // as text with no dialog and no request, 401 without the token; then the same for the report
-// file opened from disk. Screenshots of every page go to TWIN_UI_SCREENSHOTS (docs/ui when run
-// by scripts/ui-screenshots.sh).
+// file opened from disk. Screenshots of every page go to TWIN_UI_SCREENSHOTS (default: the temp
+// dir; docs/ui/ is made from a synthetic log by scripts/ui-screenshots.sh).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>

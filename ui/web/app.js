@@ -180,9 +180,9 @@
 
   // ---- shared rendering -----------------------------------------------------------------------
   const KIND_COLORS = {
-    exec: '#2f6fdf', exit: '#8a8f98', fork: '#70a0ff', bind: '#d98b1f', listen: '#e0a030', listener_close: '#b06a10',
-    unit_start: '#2a9d5b', unit_stop: '#1c6e3f', unit_file_changed: '#6bbf8a', host_facts: '#7b5ea7', gap: '#d33',
-    resync: '#a06cd5', daemon_start: '#444', daemon_stop: '#000', twin_action: '#c2185b', audit: '#00838f',
+    exec: '#2f6fdf', exit: '#8a8f98', fork: '#70a0ff', bind: '#d98b1f', listen: '#e0a030', close: '#b06a10',
+    unit_start: '#2a9d5b', unit_stop: '#1c6e3f', unit_file: '#6bbf8a', host: '#7b5ea7', gap: '#d33',
+    resync: '#a06cd5', daemon_start: '#444', daemon_stop: '#000', twin: '#c2185b', audit: '#00838f',
     retention: '#795548', fleet: '#607d8b',
   };
   function kindColor(k) { return KIND_COLORS[k] || '#999'; }
@@ -202,12 +202,12 @@
       case 'exec': return [cmdline(e), e.exe ? ['  exe ', el('code', null, e.exe)] : null];
       case 'exit': return 'exit ' + e.exit_code + (e.signal ? ' signal ' + e.signal : '') + ' after ' + dur(e.duration_ns || 0) + ' ' + (e.comm || '');
       case 'fork': return 'parent ' + e.ppid;
-      case 'bind': case 'listen': case 'listener_close':
+      case 'bind': case 'listen': case 'close':
         return (e.proto || '') + ' ' + (e.family === 'ipv6' ? '[' + e.addr + ']' : e.addr) + ':' + e.port + ' ' + (e.comm || '') + (e.kind === 'bind' && e.result ? ' result ' + e.result : '');
-      case 'unit_start': case 'unit_stop': case 'unit_file_changed': return (e.unit || '') + (e.unit_file_path ? ' ' + e.unit_file_path : '');
+      case 'unit_start': case 'unit_stop': case 'unit_file': return (e.unit || '') + (e.unit_file_path ? ' ' + e.unit_file_path : '');
       case 'gap': return 'lost ' + e.lost + ' from ' + iso(e.gap_start_ns) + (e.gap_end_ns ? ' to ' + iso(e.gap_end_ns) : ' (open)') + ' ' + (e.reason || '');
       case 'resync': return (e.op || '') + ' ' + (e.entity || '') + ' ' + (e.comm || e.unit || '');
-      case 'host_facts': return e.host ? e.host.hostname + ' ' + e.host.kernel : '';
+      case 'host': return e.host ? e.host.hostname + ' ' + e.host.kernel : '';
       default:
         if (e.attrs) return Object.entries(e.attrs).map(([k, v]) => k + '=' + v).join(' ') + (e.message ? ' — ' + e.message : '');
         return e.message || '';
@@ -479,7 +479,10 @@
     if (!p.id) { main.appendChild(el('p', {className: 'note'}, 'Open a process from the State, Diff or Timeline pages, or paste its id.')); return; }
     const l = await api('lineage', {id: p.id});
     if (!current()) return;
-    const me = l.process || {};
+    // The process as its last exec left it (lineage's process is its image at its start: for a
+    // fork, the parent's).
+    const execs = (l.events || []).filter((e) => e.kind === 'exec' && e.process_id === l.id);
+    const me = execs.length ? execs[execs.length - 1] : (l.process || {});
     main.appendChild(el('h2', {id: 'proc-title'}, 'Process ' + l.pid + ' ', el('span', {className: 'argv'}, cmdline(me))));
     if (l.report_only) main.appendChild(el('p', {className: 'note'}, 'Report: the events of this window that name the process (lineage needs the whole log: twin-replay lineage).'));
     main.appendChild(table(['', ''], [
@@ -498,11 +501,11 @@
   }
 
   async function pageTwin(main, p, current) {
-    const [cat, acts] = await Promise.all([api('twin', {}), api('events', {kind: 'twin_action', limit: 500})]);
+    const [cat, acts] = await Promise.all([api('twin', {}), api('events', {kind: 'twin', limit: 500})]);
     if (!current()) return;
     main.appendChild(section('Snapshot catalogue (' + cat.length + ')', cat.length ? table(['snapshot', 'host state at', 'taken', 'depth', 'flags', 'image'],
       cat.map((r) => el('tr', null, el('td', null, el('code', null, r.id)), el('td', null, r.state_ts_ns ? isoShort(r.state_ts_ns) : ''), el('td', null, r.created_ns ? isoShort(r.created_ns) : ''),
-        el('td', {className: 'num'}, String(r.chain_depth)), el('td', null, r.pruned ? 'pruned' : r.consistent ? 'ok' : 'partial'), el('td', null, r.image))))) : el('p', {className: 'note'}, 'no twin snapshots (twind runs with the twin: twin-replay vm --list)')));
+        el('td', {className: 'num'}, String(r.chain_depth)), el('td', null, r.pruned ? 'pruned' : r.consistent ? 'ok' : 'partial'), el('td', null, r.image)))) : el('p', {className: 'note'}, 'no twin snapshots (twind runs with the twin: twin-replay vm --list)')));
     main.appendChild(section('Runs and actions (' + acts.events.length + (acts.more ? '+' : '') + ')', acts.events.length ? table(['time', 'action', 'status', 'details'],
       acts.events.map((e) => {
         const a = e.attrs || {};

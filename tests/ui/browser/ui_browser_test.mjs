@@ -92,8 +92,10 @@ await slide(before);
 check((await lifeNode()) === 0, 'slider before its start: the process is not there');
 await slide(mid);
 check((await lifeNode()) > 0, 'slider inside its lifetime: it appears');
-const hostileLi = page.locator('#proc-tree li', {hasText: hostileMarker}).first();
-const hostileText = await hostileLi.locator('.argv').first().textContent();
+// The argv span of the process itself (an ancestor's <li> holds its text too).
+const hostileArgv = page.locator('#proc-tree span.argv', {hasText: hostileMarker}).first();
+const hostileText = await hostileArgv.textContent();
+const hostileLi = hostileArgv.locator('xpath=..');
 check(hostileText.includes('<script>alert(1)</script>') && hostileText.includes('"><img src=x onerror=alert(2)>') &&
       hostileText.includes('javascript:alert(3)'), 'hostile argv shown as text: ' + hostileText);
 check(hostileText.includes('\\u{202E}') && !hostileText.includes('\u202e'), 'the bidi override is shown escaped, not applied');
