@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The web UI on a day of 1,000,000 events: writes the log (bench/ui_day_log.cc), measures the
-# timeline aggregate in-process, then through `twin-replay ui` over HTTP with curl (what the
-# Timeline page waits for when it opens), plus the State page's requests at mid-day.
+# timeline aggregate in-process (one thread against the default slicing, interleaved), then
+# through `twin-replay ui` over HTTP with curl, the State page's requests at mid-day, and the
+# Timeline page opening in chromium.
 # Usage: bench/run-ui-bench.sh [BUILD_DIR] [EVENTS]   (port 18302 on 127.0.0.1)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${1:-$root/build}
+build=$(cd "${1:-$root/build}" && pwd)
 events=${2:-1000000}
 port=18302
 work=$(mktemp -d /tmp/twin-ui-bench-XXXXXX)
@@ -31,4 +32,8 @@ mid=$(( $(date +%s) - 43200 ))
 for what in "/api/state?at=$mid" "/api/tree?at=$mid" "/api/events?since=$mid&limit=1000"; do
   for _ in 1 2 3; do printf '%-40s ' "${what%%\?*}"; get "$what"; done
 done
+echo "== the Timeline page in chromium (playwright-core)"
+"$root/tests/ui/browser/setup.sh" "$build/tests/ui/browser" >/dev/null
+TWIN_UI_BROWSER_DIR="$build/tests/ui/browser" node "$root/tests/ui/browser/page_time.mjs" \
+  "$(sed -n 's/^open: //p' "$work/ui.out")" 5
 kill -TERM "$ui_pid"; wait "$ui_pid" || true; ui_pid=

@@ -90,26 +90,34 @@ int main(int argc, char** argv) {
     }
     if (auto s = log->Sync(); !s.ok()) return 1;
   }
-  std::vector<double> ms;
+  // Interleaved runs: one thread (the baseline) and the default slicing, each a fresh open.
+  std::vector<double> ms[2];
   for (uint64_t r = 0; r < runs; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    auto log = twin::EventLog::OpenReader(dir);
-    if (!log.ok()) return 1;
-    auto first = log.value()->First();
-    auto last = log.value()->Last();
-    twin::TimelineOptions o;
-    o.since_ns = first.value()->key.ts_ns;
-    o.until_ns = last.value()->key.ts_ns + 1;
-    std::string doc;
-    if (auto s = twin::TimelineDocument(*log.value(), o, &doc); !s.ok()) {
-      std::fprintf(stderr, "ui_day_log: %s\n", s.message().c_str());
-      return 1;
+    for (int variant = 0; variant < 2; ++variant) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto log = twin::EventLog::OpenReader(dir);
+      if (!log.ok()) return 1;
+      auto first = log.value()->First();
+      auto last = log.value()->Last();
+      twin::TimelineOptions o;
+      o.since_ns = first.value()->key.ts_ns;
+      o.until_ns = last.value()->key.ts_ns + 1;
+      o.threads = variant == 0 ? 1 : 0;
+      std::string doc;
+      if (auto s = twin::TimelineDocument(*log.value(), o, &doc); !s.ok()) {
+        std::fprintf(stderr, "ui_day_log: %s\n", s.message().c_str());
+        return 1;
+      }
+      ms[variant].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      if (r == 0 && variant == 1) std::printf("timeline document: %zu bytes\n", doc.size());
     }
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    if (r == 0) std::printf("timeline document: %zu bytes\n", doc.size());
   }
-  std::sort(ms.begin(), ms.end());
-  std::printf("open + timeline of the whole day (%llu events), %zu runs: median %.0f ms, min %.0f, max %.0f\n",
-              static_cast<unsigned long long>(n), ms.size(), ms[ms.size() / 2], ms.front(), ms.back());
+  for (int variant = 0; variant < 2; ++variant) {
+    auto& v = ms[variant];
+    std::sort(v.begin(), v.end());
+    std::printf("open + timeline of the whole day (%llu events), %s, %zu runs: median %.0f ms, min %.0f, max %.0f\n",
+                static_cast<unsigned long long>(n), variant == 0 ? "1 thread " : "default  ", v.size(),
+                v[v.size() / 2], v.front(), v.back());
+  }
   return 0;
 }

@@ -72,7 +72,7 @@ Status TimelineDocument(const EventLog& log, const TimelineOptions& o, std::stri
     Status status;
   };
   const uint64_t span = o.until_ns - o.since_ns;
-  unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  unsigned threads = o.threads ? o.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
   if (span < 4 * width || span < 1'000'000'000ull) threads = 1;  // small ranges: not worth it
   std::vector<Slice> slices(threads);
   for (unsigned i = 0; i < threads; ++i) {

@@ -24,6 +24,7 @@ struct TimelineOptions {
   uint64_t until_ns = 0;  // exclusive; REQUIRES: since_ns < until_ns
   uint32_t max_buckets = 240;
   uint32_t max_markers = 500;  // per marker list; the totals are always given
+  unsigned threads = 0;        // slices scanned at once; 0: one per core, at most 4
 };
 
 // One JSON object (documented in docs/UI.md): range, bucket, kinds, counts[bucket][kind],

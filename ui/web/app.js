@@ -265,7 +265,10 @@
     } catch (e) {
       if (seq === renderSeq) main.appendChild(errorBox(e));
     }
-    if (seq === renderSeq) main.setAttribute('aria-busy', 'false');
+    if (seq === renderSeq) {
+      main.setAttribute('aria-busy', 'false');
+      main.setAttribute('data-ready-ms', String(Math.round(performance.now())));  // since navigation
+    }
   }
 
   // Timeline: counts per bucket by kind, aggregated by the server (/api/timeline).
