@@ -2,6 +2,9 @@
 
 #include "eventlog/codec_fb.h"
 
+#include <tuple>
+#include <type_traits>
+
 namespace twin {
 namespace {
 
@@ -163,6 +166,105 @@ Unit DecodeUnit(const fb::Unit* u) {
   return out;
 }
 
+Offset<fb::Package> EncodePackage(FlatBufferBuilder& b, const Package& p) {
+  auto name = Str(b, p.name), arch = Str(b, p.arch), version = Str(b, p.version),
+       status = Str(b, p.status);
+  return fb::CreatePackage(b, name, arch, version, status, p.since_ns);
+}
+
+Package DecodePackage(const fb::Package* p) {
+  Package out;
+  if (!p) return out;
+  out.name = Get(p->name());
+  out.arch = Get(p->arch());
+  out.version = Get(p->version());
+  out.status = Get(p->status());
+  out.since_ns = p->since_ns();
+  return out;
+}
+
+Offset<fb::ConfigFile> EncodeConfigFile(FlatBufferBuilder& b, const ConfigFile& f) {
+  auto path = Str(b, f.path), type = Str(b, f.type), sha = Str(b, f.sha256),
+       content = Str(b, f.content), pkg = Str(b, f.package), differs = Str(b, f.differs),
+       target = Str(b, f.target);
+  return fb::CreateConfigFile(b, path, type, f.mode, f.uid, f.gid, f.size, sha, content, pkg,
+                              differs, target, f.since_ns);
+}
+
+ConfigFile DecodeConfigFile(const fb::ConfigFile* f) {
+  ConfigFile out;
+  if (!f) return out;
+  out.path = Get(f->path());
+  out.type = Get(f->type());
+  out.mode = f->mode();
+  out.uid = f->uid();
+  out.gid = f->gid();
+  out.size = f->size();
+  out.sha256 = Get(f->sha256());
+  out.content = Get(f->content());
+  out.package = Get(f->package());
+  out.differs = Get(f->differs());
+  out.target = Get(f->target());
+  out.since_ns = f->since_ns();
+  return out;
+}
+
+Offset<fb::User> EncodeUser(FlatBufferBuilder& b, const User& u) {
+  auto name = Str(b, u.name), gecos = Str(b, u.gecos), home = Str(b, u.home),
+       shell = Str(b, u.shell);
+  return fb::CreateUser(b, name, u.uid, u.gid, gecos, home, shell, u.since_ns);
+}
+
+User DecodeUser(const fb::User* u) {
+  User out;
+  if (!u) return out;
+  out.name = Get(u->name());
+  out.uid = u->uid();
+  out.gid = u->gid();
+  out.gecos = Get(u->gecos());
+  out.home = Get(u->home());
+  out.shell = Get(u->shell());
+  out.since_ns = u->since_ns();
+  return out;
+}
+
+Offset<fb::Group> EncodeGroup(FlatBufferBuilder& b, const Group& g) {
+  auto name = Str(b, g.name);
+  auto members = StrVec(b, g.members);
+  return fb::CreateGroup(b, name, g.gid, members, g.since_ns);
+}
+
+Group DecodeGroup(const fb::Group* g) {
+  Group out;
+  if (!g) return out;
+  out.name = Get(g->name());
+  out.gid = g->gid();
+  out.members = GetStrVec(g->members());
+  out.since_ns = g->since_ns();
+  return out;
+}
+
+template <typename V, typename FbV, typename EncFn>
+Offset<flatbuffers::Vector<Offset<FbV>>> EncMap(FlatBufferBuilder& b,
+                                                const std::map<std::string, V>& m, EncFn enc) {
+  if (m.empty()) return 0;
+  std::vector<Offset<FbV>> offs;
+  offs.reserve(m.size());
+  for (const auto& [k, x] : m) offs.push_back(enc(b, x));
+  return b.CreateVector(offs);
+}
+
+template <typename V, typename FbV, typename DecFn, typename KeyFn>
+void DecMap(const flatbuffers::Vector<Offset<FbV>>* v, std::map<std::string, V>& out, DecFn dec,
+            KeyFn key) {
+  if (!v) return;
+  for (const auto* x : *v) {
+    V d = dec(x);
+    std::string k = key(d);
+    out.emplace_hint(out.end(), std::move(k), std::move(d));
+  }
+}
+
 Offset<fb::State> EncodeState(FlatBufferBuilder& b, const State& s) {
   std::vector<Offset<fb::Process>> procs;
   procs.reserve(s.processes.size());
@@ -175,8 +277,12 @@ Offset<fb::State> EncodeState(FlatBufferBuilder& b, const State& s) {
   auto uv = b.CreateVector(units);
   auto lv = b.CreateVector(ls);
   auto host = EncodeHost(b, s.host);
+  auto pkgs = EncMap<Package, fb::Package>(b, s.packages, EncodePackage);
+  auto files = EncMap<ConfigFile, fb::ConfigFile>(b, s.config_files, EncodeConfigFile);
+  auto users = EncMap<User, fb::User>(b, s.users, EncodeUser);
+  auto groups = EncMap<Group, fb::Group>(b, s.groups, EncodeGroup);
   return fb::CreateState(b, s.ts_ns, s.last_key.ts_ns, s.last_key.seq, s.events_folded, pv, uv,
-                         lv, host, s.uncertain, s.uncertain_since_ns);
+                         lv, host, s.uncertain, s.uncertain_since_ns, pkgs, files, users, groups);
 }
 
 State DecodeState(const fb::State* s) {
@@ -206,6 +312,11 @@ State DecodeState(const fb::State* s) {
     }
   }
   out.host = DecodeHost(s->host());
+  DecMap(s->packages(), out.packages, DecodePackage, [](const Package& p) { return p.key(); });
+  DecMap(s->config_files(), out.config_files, DecodeConfigFile,
+         [](const ConfigFile& f) { return f.path; });
+  DecMap(s->users(), out.users, DecodeUser, [](const User& u) { return u.name; });
+  DecMap(s->groups(), out.groups, DecodeGroup, [](const Group& g) { return g.name; });
   out.uncertain = s->uncertain();
   out.uncertain_since_ns = s->uncertain_since_ns();
   return out;
@@ -468,7 +579,27 @@ std::string EncodeSnapshot(const Snapshot& s) {
   auto lcv = b.CreateVector(lc);
   auto hb = EncodeHost(b, d.host_before);
   auto ha = EncodeHost(b, d.host_after);
-  auto diff = fb::CreateStateDiff(b, pa, pr, pcv, ua, ur, ucv, la, lr, lcv, d.host_changed, hb, ha);
+  // Host configuration: changed entities as their state after.
+  auto hc = [&](const auto& md, auto enc) {
+    using V = typename std::decay_t<decltype(md.added)>::value_type;
+    std::vector<V> after;
+    for (const auto& [x, y] : md.changed) after.push_back(y);
+    auto enc_list = [&](const std::vector<V>& v) {
+      std::vector<decltype(enc(b, std::declval<const V&>()))> offs;
+      for (const auto& x : v) offs.push_back(enc(b, x));
+      return offs.empty() ? 0 : b.CreateVector(offs);
+    };
+    auto a = enc_list(md.added);
+    auto r = enc_list(md.removed);
+    auto c = enc_list(after);
+    return std::make_tuple(a, r, c);
+  };
+  auto [pka, pkr, pkc] = hc(d.packages, EncodePackage);
+  auto [cfa, cfr, cfc] = hc(d.config_files, EncodeConfigFile);
+  auto [usa, usr, usc] = hc(d.users, EncodeUser);
+  auto [gra, grr, grc] = hc(d.groups, EncodeGroup);
+  auto diff = fb::CreateStateDiff(b, pa, pr, pcv, ua, ur, ucv, la, lr, lcv, d.host_changed, hb, ha,
+                                  pka, pkr, pkc, cfa, cfr, cfc, usa, usr, usc, gra, grr, grc);
   b.Finish(fb::CreateSnapshot(b, kSchemaVersion, state, diff, s.written_ns));
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }

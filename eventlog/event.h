@@ -33,8 +33,15 @@ enum class EventKind : uint8_t {
   kAudit = 16,           // exports/bundles of the log itself: attrs
   kRetention = 17,       // retention applied: attrs (deleted range, counts)
   kFleet = 18,           // fleet publisher (fleet/): attrs event=connected|lost|caught_up, ...
+  // Host configuration (userspace/host_config.h), all in attrs (no schema field), each with
+  // op=add|change|remove and via=watch|reconcile|start-up (how it was noticed):
+  kPackage = 19,     // dpkg package: name, arch, version, status; change: old_version, old_status
+  kConfigFile = 20,  // file under /etc, /usr/local/etc: path, type, mode, uid, gid, size, sha256,
+                     // content=stored|withheld|too_large|unreadable, package, differs, target
+  kUser = 21,        // /etc/passwd entry: name, uid, gid, gecos, home, shell (never a hash)
+  kGroup = 22,       // /etc/group entry: name, gid, members (comma-separated)
 };
-inline constexpr int kEventKindMax = 18;
+inline constexpr int kEventKindMax = 22;
 
 std::string_view KindName(EventKind k);                    // e.g. "exec", "unit_start"
 std::optional<EventKind> KindFromName(std::string_view name);
@@ -146,5 +153,11 @@ inline bool IsSocketKind(EventKind k) {
          k == EventKind::kListenerClose;
 }
 inline bool IsSocketEvent(const Event& e) { return IsSocketKind(e.kind); }
+
+// Package, config file, user or group: the host-configuration kinds (attrs only).
+inline bool IsHostConfigKind(EventKind k) {
+  return k == EventKind::kPackage || k == EventKind::kConfigFile || k == EventKind::kUser ||
+         k == EventKind::kGroup;
+}
 
 }  // namespace twin

@@ -7,7 +7,8 @@
 // V (event view) provides: kind(), ts_ns(), pid(), ppid(), start_ns(), parent_start_ns(),
 // uid(), gid(), proto(), family(), port(), sock_inode(), result(), gap_start_ns(),
 // resync_op(), resync_entity(), the string fields as std::string_view (comm(), addr(), unit(),
-// cgroup(), unit_file_path(), unit_file_sha256(), unit_file_content()) and host().
+// cgroup(), unit_file_path(), unit_file_sha256(), unit_file_content()), host() and
+// attr(key) (the value of an attr, "" when absent: the host-configuration kinds use attrs only).
 // P (process record) has the identity members of Process (pid, start_ns, ppid,
 // parent_start_ns, since_ns) and two overloads found by ADL:
 //   SetImageFrom(P&, const V&)  — uid, gid, comm, exe, cwd, argv, the truncation flags, cgroup, unit,
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "eventlog/state.h"
 
@@ -104,6 +106,87 @@ void UpsertUnit(BasicState<P>& s, const V& e) {
   u.file_content = e.unit_file_content();
   if (!e.cgroup().empty()) u.cgroup = e.cgroup();
   if (fresh) u.since_ns = e.ts_ns();
+}
+
+// Numbers in attrs are written by our own code (state.cc); a malformed one folds as 0.
+inline uint64_t AttrNumber(std::string_view v, int base = 10) {
+  uint64_t n = 0;
+  for (char c : v) {
+    const int d = c >= '0' && c <= '9' ? c - '0' : -1;
+    if (d < 0 || d >= base) return 0;
+    n = n * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
+  }
+  return n;
+}
+
+// package / config_file / user / group: op=add|change upserts the entity carried in attrs,
+// op=remove erases it. since_ns = the time of the last add or change.
+template <typename P, typename V>
+void FoldHostConfig(BasicState<P>& s, const V& e) {
+  const bool remove = e.attr("op") == "remove";
+  auto upsert = [&](auto& map, std::string key, auto set) {
+    if (remove) {
+      map.erase(key);
+      return;
+    }
+    auto& x = map[std::move(key)];
+    set(x);
+    x.since_ns = e.ts_ns();
+  };
+  switch (e.kind()) {
+    case EventKind::kPackage: {
+      std::string key = std::string(e.attr("name")) + ":" + std::string(e.attr("arch"));
+      upsert(s.packages, std::move(key), [&](Package& p) {
+        p.name = e.attr("name");
+        p.arch = e.attr("arch");
+        p.version = e.attr("version");
+        p.status = e.attr("status");
+      });
+      break;
+    }
+    case EventKind::kConfigFile:
+      upsert(s.config_files, std::string(e.attr("path")), [&](ConfigFile& f) {
+        f.path = e.attr("path");
+        f.type = e.attr("type");
+        f.mode = static_cast<uint32_t>(AttrNumber(e.attr("mode"), 8));
+        f.uid = static_cast<uint32_t>(AttrNumber(e.attr("uid")));
+        f.gid = static_cast<uint32_t>(AttrNumber(e.attr("gid")));
+        f.size = AttrNumber(e.attr("size"));
+        f.sha256 = e.attr("sha256");
+        f.content = e.attr("content");
+        f.package = e.attr("package");
+        f.differs = e.attr("differs");
+        f.target = e.attr("target");
+      });
+      break;
+    case EventKind::kUser:
+      upsert(s.users, std::string(e.attr("name")), [&](User& u) {
+        u.name = e.attr("name");
+        u.uid = static_cast<uint32_t>(AttrNumber(e.attr("uid")));
+        u.gid = static_cast<uint32_t>(AttrNumber(e.attr("gid")));
+        u.gecos = e.attr("gecos");
+        u.home = e.attr("home");
+        u.shell = e.attr("shell");
+      });
+      break;
+    case EventKind::kGroup:
+      upsert(s.groups, std::string(e.attr("name")), [&](Group& g) {
+        g.name = e.attr("name");
+        g.gid = static_cast<uint32_t>(AttrNumber(e.attr("gid")));
+        g.members.clear();
+        const std::string_view m = e.attr("members");
+        size_t i = 0;
+        while (i < m.size()) {
+          size_t j = m.find(',', i);
+          if (j == std::string_view::npos) j = m.size();
+          if (j > i) g.members.emplace_back(m.substr(i, j - i));
+          i = j + 1;
+        }
+      });
+      break;
+    default:
+      break;
+  }
 }
 
 template <typename P>
@@ -216,6 +299,12 @@ void Apply(BasicState<P>& s, const V& e, const EventKey& key) {
         s.uncertain = false;
         s.uncertain_since_ns = 0;
       }
+      break;
+    case EventKind::kPackage:
+    case EventKind::kConfigFile:
+    case EventKind::kUser:
+    case EventKind::kGroup:
+      FoldHostConfig(s, e);
       break;
     case EventKind::kDaemonStart:
     case EventKind::kTwinAction:

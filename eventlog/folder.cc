@@ -64,6 +64,13 @@ struct RecordView {
   std::string_view unit_file_sha256() const { return View(e->unit_file_sha256()); }
   std::string_view unit_file_content() const { return View(e->unit_file_content()); }
   HostFacts host() const { return DecodeHost(e->host()); }
+  std::string_view attr(std::string_view k) const {
+    if (const auto* kvs = e->attrs()) {
+      for (const auto* kv : *kvs)
+        if (View(kv->k()) == k) return View(kv->v());
+    }
+    return {};
+  }
 };
 
 void SetImageFrom(LazyProcess& p, const RecordView& v) {
@@ -168,6 +175,10 @@ struct StateFolder::Impl {
     state.units = std::move(base.units);
     state.listeners = std::move(base.listeners);
     state.host = std::move(base.host);
+    state.packages = std::move(base.packages);
+    state.config_files = std::move(base.config_files);
+    state.users = std::move(base.users);
+    state.groups = std::move(base.groups);
     state.uncertain = base.uncertain;
     state.uncertain_since_ns = base.uncertain_since_ns;
     Adopt(std::move(base.processes));
@@ -223,6 +234,10 @@ State StateFolder::Finish() {
   out.units = std::move(s.units);
   out.listeners = std::move(s.listeners);
   out.host = std::move(s.host);
+  out.packages = std::move(s.packages);
+  out.config_files = std::move(s.config_files);
+  out.users = std::move(s.users);
+  out.groups = std::move(s.groups);
   out.uncertain = s.uncertain;
   out.uncertain_since_ns = s.uncertain_since_ns;
   const size_t max_arena = impl_->max_arena_bytes;

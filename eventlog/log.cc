@@ -6,6 +6,7 @@
 #include "eventlog/log_internal.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 
 #include <rocksdb/convenience.h>
 
@@ -277,6 +278,13 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
       return Status::InvalidArgument("event log in " + dir + " has schema version " + v +
                                      ", newer than this build's " +
                                      std::to_string(kSchemaVersion) + "; upgrade safetytwin");
+    }
+    if (writer && ver < kSchemaVersion) {
+      // Records of an older schema stay readable; this writer adds the newer kinds, so an older
+      // reader must now refuse the log rather than call those records corrupt.
+      rocksdb::WriteBatch b;
+      b.Put(impl->meta, kMetaSchema, std::to_string(kSchemaVersion)).PermitUncheckedError();
+      if (Status ps = impl->WriteOther({}, &b, "cannot write schema version"); !ps.ok()) return ps;
     }
   } else if (writer) {
     rocksdb::WriteBatch b;
@@ -756,6 +764,51 @@ Status EventLog::PutTwin(const std::string& key, const std::string& value) {
     return FromRocks(s, "cannot write twin catalogue");
   }
   return impl_->WriteOther(wo, &batch, "cannot write twin catalogue");
+}
+
+namespace {
+constexpr const char* kContentPrefix = "content/";
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+bool IsSha256Hex(const std::string& h) {
+  return h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+}  // namespace
+
+Status EventLog::PutContent(const std::string& sha256_hex, std::string_view bytes) {
+  if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
+  if (!IsSha256Hex(sha256_hex)) return Status::InvalidArgument("content key is not a SHA-256");
+  const std::string key = kContentPrefix + sha256_hex;
+  std::string have;
+  if (impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, key, &have).ok()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  if (auto s = batch.Put(impl_->meta, key, rocksdb::Slice(bytes.data(), bytes.size())); !s.ok()) {
+    return FromRocks(s, "cannot write content");
+  }
+  // Not synced by itself: it is in the WAL before the event that names it.
+  return impl_->WriteOther(rocksdb::WriteOptions(), &batch, "cannot write content");
+}
+
+Result<std::optional<std::string>> EventLog::GetContent(const std::string& sha256_hex) const {
+  if (!IsSha256Hex(sha256_hex)) return std::optional<std::string>();
+  std::string v;
+  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, kContentPrefix + sha256_hex, &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "cannot read content " + sha256_hex);
+  if (Sha256Hex(v) != sha256_hex) {
+    return Status::Corruption("stored content " + sha256_hex + " does not match its SHA-256");
+  }
+  return std::optional<std::string>(std::move(v));
 }
 
 Status EventLog::ScanTwin(

@@ -26,7 +26,8 @@
 
 namespace twin {
 
-inline constexpr uint32_t kSchemaVersion = 1;
+// 2: event kinds 19..22 (package, config_file, user, group) and their state in snapshots.
+inline constexpr uint32_t kSchemaVersion = 2;
 inline constexpr const char* kDefaultDataDir = "/var/lib/safetytwin";
 
 enum class FsyncPolicy { kAlways, kInterval, kNever };
@@ -172,6 +173,14 @@ class EventLog {
   Result<std::optional<std::string>> GetMeta(const std::string& key) const;
   Status PutTwin(const std::string& key, const std::string& value);
   Status ScanTwin(const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
+  // The content store: file contents (config files, eventlog/state.h ConfigFile) kept once under
+  // their SHA-256 in meta ("content/<hex>"), outside the chain; the chained event carries the
+  // hash, and GetContent checks the bytes against it. PutContent of a hash already stored
+  // writes nothing. REQUIRES (Put): writer; sha256_hex is the bytes' SHA-256.
+  Status PutContent(const std::string& sha256_hex, std::string_view bytes);
+  // nullopt when not stored; kCorruption when the stored bytes do not hash to sha256_hex.
+  Result<std::optional<std::string>> GetContent(const std::string& sha256_hex) const;
 
   ChainHead Head() const;
   // Where the chain starts after retention (count = events deleted before it).

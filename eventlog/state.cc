@@ -3,6 +3,7 @@
 #include "eventlog/fold_core.h"
 
 #include <array>
+#include <cstdio>
 
 namespace twin {
 namespace {
@@ -11,7 +12,7 @@ constexpr std::array<std::string_view, kEventKindMax + 1> kKindNames = {
     "unknown",     "exec",       "exit",         "fork",       "bind",   "listen",
     "close",       "unit_start", "unit_stop",    "unit_file",  "host",   "gap",
     "resync",      "daemon_start", "daemon_stop", "twin",      "audit",  "retention",
-    "fleet"};
+    "fleet",       "package",    "config_file",  "user",       "group"};
 
 // An Event as the fold core reads it.
 struct FoldInput {
@@ -38,6 +39,7 @@ struct FoldInput {
   std::string_view unit_file_sha256() const { return e.unit_file_sha256; }
   std::string_view unit_file_content() const { return e.unit_file_content; }
   const HostFacts& host() const { return e.host; }
+  std::string_view attr(std::string_view k) const { return AttrOf(e, k); }
 };
 
 void SetImageFrom(Process& p, const FoldInput& v) {
@@ -96,6 +98,10 @@ StateDiff Diff(const State& before, const State& after) {
   DiffMaps(before.processes, after.processes, d.processes);
   DiffMaps(before.units, after.units, d.units);
   DiffMaps(before.listeners, after.listeners, d.listeners);
+  DiffMaps(before.packages, after.packages, d.packages);
+  DiffMaps(before.config_files, after.config_files, d.config_files);
+  DiffMaps(before.users, after.users, d.users);
+  DiffMaps(before.groups, after.groups, d.groups);
   if (!(before.host == after.host)) {
     d.host_changed = true;
     d.host_before = before.host;
@@ -149,6 +155,61 @@ Event UnitEvent(EventKind kind, const Unit& u) {
   e.unit_file_path = u.file_path;
   e.unit_file_sha256 = u.file_sha256;
   e.unit_file_content = u.file_content;
+  return e;
+}
+
+std::string_view AttrOf(const Event& e, std::string_view key) {
+  for (const auto& [k, v] : e.attrs)
+    if (k == key) return v;
+  return {};
+}
+
+namespace {
+Event HostConfigEvent(EventKind kind, std::string_view op) {
+  Event e;
+  e.kind = kind;
+  e.attrs.emplace_back("op", std::string(op));
+  return e;
+}
+std::string Octal(uint32_t mode) {
+  char b[16];
+  snprintf(b, sizeof b, "%04o", mode);
+  return b;
+}
+}  // namespace
+
+Event PackageEvent(std::string_view op, const Package& p) {
+  Event e = HostConfigEvent(EventKind::kPackage, op);
+  e.attrs.insert(e.attrs.end(), {{"name", p.name}, {"arch", p.arch}, {"version", p.version},
+                                 {"status", p.status}});
+  return e;
+}
+
+Event ConfigFileEvent(std::string_view op, const ConfigFile& f) {
+  Event e = HostConfigEvent(EventKind::kConfigFile, op);
+  e.attrs.insert(e.attrs.end(),
+                 {{"path", f.path}, {"type", f.type}, {"mode", Octal(f.mode)},
+                  {"uid", std::to_string(f.uid)}, {"gid", std::to_string(f.gid)},
+                  {"size", std::to_string(f.size)}, {"sha256", f.sha256},
+                  {"content", f.content}, {"package", f.package}, {"differs", f.differs}});
+  if (!f.target.empty()) e.attrs.emplace_back("target", f.target);
+  return e;
+}
+
+Event UserEvent(std::string_view op, const User& u) {
+  Event e = HostConfigEvent(EventKind::kUser, op);
+  e.attrs.insert(e.attrs.end(), {{"name", u.name}, {"uid", std::to_string(u.uid)},
+                                 {"gid", std::to_string(u.gid)}, {"gecos", u.gecos},
+                                 {"home", u.home}, {"shell", u.shell}});
+  return e;
+}
+
+Event GroupEvent(std::string_view op, const Group& g) {
+  Event e = HostConfigEvent(EventKind::kGroup, op);
+  std::string members;
+  for (const auto& m : g.members) members += (members.empty() ? "" : ",") + m;
+  e.attrs.insert(e.attrs.end(),
+                 {{"name", g.name}, {"gid", std::to_string(g.gid)}, {"members", members}});
   return e;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <string_view>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -73,6 +74,55 @@ struct Unit {
   bool operator==(const Unit&) const = default;
 };
 
+// An installed (or half-installed, config-files-only, ...) dpkg package, keyed "name:arch".
+struct Package {
+  std::string name;
+  std::string arch;
+  std::string version;
+  std::string status;  // dpkg's Status field, e.g. "install ok installed"
+  uint64_t since_ns = 0;
+  bool operator==(const Package&) const = default;
+  std::string key() const { return name + ":" + arch; }
+};
+
+// A file (or symlink) under the watched config roots. The content itself, when stored, is in
+// the log's content store under its SHA-256 (EventLog::GetContent).
+struct ConfigFile {
+  std::string path;
+  std::string type;  // "file" or "symlink"
+  uint32_t mode = 0;  // permission bits (07777)
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  std::string sha256;   // hex, of the content (of the target path for a symlink)
+  std::string content;  // "stored", "withheld" (secret), "too_large", "unreadable"
+  std::string package;  // the dpkg package that ships it (conffile or md5sums), "" if none
+  std::string differs;  // "yes"/"no" against the package's md5, "" when no package md5
+  std::string target;   // symlink target
+  uint64_t since_ns = 0;
+  bool operator==(const ConfigFile&) const = default;
+};
+
+// A /etc/passwd entry. Password hashes are never read.
+struct User {
+  std::string name;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string gecos;
+  std::string home;
+  std::string shell;
+  uint64_t since_ns = 0;
+  bool operator==(const User&) const = default;
+};
+
+struct Group {
+  std::string name;
+  uint32_t gid = 0;
+  std::vector<std::string> members;
+  uint64_t since_ns = 0;
+  bool operator==(const Group&) const = default;
+};
+
 // The host's state. P is the process record: Process everywhere outside the fold engine,
 // which folds with a lazy stand-in (see eventlog/folder.h) and materialises Process at the end.
 template <typename P>
@@ -84,6 +134,10 @@ struct BasicState {
   std::map<std::string, Unit> units;
   std::map<ListenerKey, Listener> listeners;
   HostFacts host;
+  std::map<std::string, Package> packages;         // key: Package::key()
+  std::map<std::string, ConfigFile> config_files;  // key: path
+  std::map<std::string, User> users;               // key: name
+  std::map<std::string, Group> groups;             // key: name
   // A gap makes the state uncertain until a resync completes.
   bool uncertain = false;
   uint64_t uncertain_since_ns = 0;
@@ -107,10 +161,18 @@ struct StateDiff {
   MapDiff<ProcKey, Process> processes;
   MapDiff<std::string, Unit> units;
   MapDiff<ListenerKey, Listener> listeners;
+  MapDiff<std::string, Package> packages;
+  MapDiff<std::string, ConfigFile> config_files;
+  MapDiff<std::string, User> users;
+  MapDiff<std::string, Group> groups;
   bool host_changed = false;
   HostFacts host_before, host_after;
   bool empty() const {
-    return processes.empty() && units.empty() && listeners.empty() && !host_changed;
+    return processes.empty() && units.empty() && listeners.empty() && !host_changed &&
+           !HostConfigChanged();
+  }
+  bool HostConfigChanged() const {
+    return !packages.empty() || !config_files.empty() || !users.empty() || !groups.empty();
   }
   // Unit, unit-file or listener changes: what the twin VM must follow. Process churn is not.
   bool Significant() const { return !units.empty() || !listeners.empty(); }
@@ -124,5 +186,13 @@ StateDiff Diff(const State& before, const State& after);
 Event ProcessEvent(EventKind kind, const Process& p);
 Event ListenerEvent(EventKind kind, const Listener& l);
 Event UnitEvent(EventKind kind, const Unit& u);
+// The host-configuration events carry their entity whole in attrs; op = "add", "change" or
+// "remove". Folding HostConfigEvent(...) of an entity gives it back (since_ns aside).
+Event PackageEvent(std::string_view op, const Package& p);
+Event ConfigFileEvent(std::string_view op, const ConfigFile& f);
+Event UserEvent(std::string_view op, const User& u);
+Event GroupEvent(std::string_view op, const Group& g);
+// The value of attr `key` ("" when absent).
+std::string_view AttrOf(const Event& e, std::string_view key);
 
 }  // namespace twin

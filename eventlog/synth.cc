@@ -1,5 +1,7 @@
 #include "eventlog/synth.h"
 
+#include "eventlog/state.h"
+
 namespace twin {
 
 SynthGenerator::SynthGenerator(const SynthOptions& o) : o_(o), rng_(o.seed), now_(o.start_ns) {}
@@ -23,7 +25,49 @@ Event SynthGenerator::Base(EventKind k) {
   return e;
 }
 
+Event SynthGenerator::HostConfig() {
+  const int which = static_cast<int>(rng_() % 4);
+  const bool reuse = !hc_names_.empty() && rng_() % 2 == 0;
+  std::string name = reuse ? hc_names_[rng_() % hc_names_.size()] : Word();
+  if (!reuse) hc_names_.push_back(name);
+  const char* op = !reuse ? "add" : rng_() % 3 == 0 ? "remove" : "change";
+  Event e;
+  if (which == 0) {
+    Package p{name, rng_() % 2 ? "amd64" : "all", std::to_string(rng_() % 5) + ".0-" + Word(),
+              "install ok installed", 0};
+    e = PackageEvent(op, p);
+  } else if (which == 1) {
+    ConfigFile f;
+    f.path = "/etc/" + name;
+    f.type = rng_() % 5 == 0 ? "symlink" : "file";
+    f.mode = static_cast<uint32_t>(rng_() % 07777);
+    f.uid = static_cast<uint32_t>(rng_() % 3);
+    f.size = rng_() % 100000;
+    f.sha256 = std::string(64, "0123456789abcdef"[rng_() % 16]);
+    f.content = rng_() % 4 == 0 ? "withheld" : "stored";
+    if (f.type == "symlink") f.target = "/usr/share/" + Word();
+    if (rng_() % 2) {
+      f.package = Word();
+      f.differs = rng_() % 2 ? "yes" : "no";
+    }
+    e = ConfigFileEvent(op, f);
+  } else if (which == 2) {
+    e = UserEvent(op, User{name, static_cast<uint32_t>(1000 + rng_() % 100), 100, Word(),
+                           "/home/" + name, "/bin/sh", 0});
+  } else {
+    Group g{name, static_cast<uint32_t>(rng_() % 2000), {}, 0};
+    for (uint64_t i = rng_() % 3; i > 0; --i) g.members.push_back(Word());
+    e = GroupEvent(op, g);
+  }
+  e.attrs.emplace_back("via", "watch");
+  Event b = Base(e.kind);
+  e.ts_ns = b.ts_ns;
+  e.mono_ns = b.mono_ns;
+  return e;
+}
+
 Event SynthGenerator::Next() {
+  if (o_.host_config && rng_() % 20 == 0) return HostConfig();
   const uint64_t r = rng_() % 1000;
   if (procs_.empty() || r < 300) {  // exec of a new or existing process
     bool fresh = procs_.empty() || rng_() % 2 == 0;

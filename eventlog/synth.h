@@ -18,6 +18,8 @@ struct SynthOptions {
   uint64_t mean_step_ns = 100'000;  // average time between events
   uint32_t argv_bytes = 64;         // rough size of argv per exec
   bool hostile_strings = false;     // mix in newlines, quotes, {{ }}, non-UTF-8 bytes
+  // Mix in package / config_file / user / group events (1 in 20), adds, changes and removes.
+  bool host_config = false;
 };
 
 class SynthGenerator {
@@ -29,6 +31,7 @@ class SynthGenerator {
 
  private:
   std::string Word();
+  Event HostConfig();
   Event Base(EventKind k);
   SynthOptions o_;
   std::mt19937_64 rng_;
@@ -39,6 +42,7 @@ class SynthGenerator {
   std::vector<Event> listeners_;
   std::vector<std::string> units_;
   uint64_t units_made_ = 0;
+  std::vector<std::string> hc_names_;  // names of packages/files/users/groups made so far
 };
 
 }  // namespace twin

@@ -107,6 +107,13 @@ Digest MakeDigest(const State& st, const HostIdentity& id, const Labels& labels)
   d.processes = st.processes.size();
   for (const auto& [name, u] : st.units) d.units[name] = u.file_sha256;
   for (const auto& [k, l] : st.listeners) d.listeners[ListenerItem(l)] = !l.unit.empty() ? l.unit : l.comm;
+  // A package installed for two architectures is named with each.
+  for (const auto& [k, p] : st.packages) {
+    if (!d.packages.emplace(p.name, p.version).second) d.packages[p.key()] = p.version;
+  }
+  for (const auto& [path, f] : st.config_files) {
+    d.config_files[path] = f.type == "symlink" ? "-> " + f.target : f.sha256;
+  }
   d.sha256 = ContentHash(d);
   return d;
 }

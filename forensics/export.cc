@@ -45,6 +45,10 @@ std::string_view TimestampDesc(EventKind k) {
     case EventKind::kAudit: return "Log Audit";
     case EventKind::kRetention: return "Retention Applied";
     case EventKind::kFleet: return "Fleet Publisher";
+    case EventKind::kPackage: return "Package Changed";
+    case EventKind::kConfigFile: return "Config File Changed";
+    case EventKind::kUser: return "User Changed";
+    case EventKind::kGroup: return "Group Changed";
     default: return "Event Recorded";
   }
 }

@@ -35,6 +35,19 @@ EcsClass EcsClassOf(const Event& e) {
     case EventKind::kAudit: return {"configuration", "access"};
     case EventKind::kRetention: return {"configuration", "deletion"};
     case EventKind::kFleet: return {"host", "info"};
+    case EventKind::kPackage: {
+      const std::string_view op = AttrOf(e, "op");
+      return {"package", op == "add" ? "installation" : op == "remove" ? "deletion" : "change"};
+    }
+    case EventKind::kConfigFile: {
+      const std::string_view op = AttrOf(e, "op");
+      return {"file", op == "add" ? "creation" : op == "remove" ? "deletion" : "change"};
+    }
+    case EventKind::kUser:
+    case EventKind::kGroup: {
+      const std::string_view op = AttrOf(e, "op");
+      return {"iam", op == "add" ? "creation" : op == "remove" ? "deletion" : "change"};
+    }
     default: return {"host", "info"};
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 
 #include <arpa/inet.h>
 
@@ -233,6 +234,47 @@ void EventToJson(const EventKey& key, const EventView& e, std::string_view boot_
   EventToJsonT(key, e, w, &tag);
 }
 
+namespace {
+// "add nginx:amd64 1.22.1-9 (install ok installed)", "change /etc/x 0644 0:0 sha256=ab12..".
+std::string HostConfigSummary(const Event& e) {
+  auto a = [&](std::string_view k) { return EscapeForTerminal(std::string(AttrOf(e, k))); };
+  std::string out = a("op") + " ";
+  switch (e.kind) {
+    case EventKind::kPackage:
+      out += fmt::format("{}:{} {}", a("name"), a("arch"), a("version"));
+      if (!AttrOf(e, "old_version").empty() && AttrOf(e, "old_version") != AttrOf(e, "version"))
+        out += fmt::format(" (was {})", a("old_version"));
+      if (AttrOf(e, "status") != "install ok installed") out += fmt::format(" [{}]", a("status"));
+      break;
+    case EventKind::kConfigFile: {
+      out += a("path");
+      if (AttrOf(e, "op") != "remove") {
+        out += fmt::format(" {} {}:{} {}", a("mode"), a("uid"), a("gid"),
+                           AttrOf(e, "type") == "symlink" ? "-> " + a("target")
+                                                         : "sha256=" + a("sha256").substr(0, 12));
+        if (AttrOf(e, "content") != "stored") out += " content " + a("content");
+        if (!AttrOf(e, "package").empty()) {
+          out += fmt::format(" pkg={}{}", a("package"),
+                             AttrOf(e, "differs") == "yes" ? " (differs from package)" : "");
+        }
+      }
+      break;
+    }
+    case EventKind::kUser:
+      out += fmt::format("{} uid={} gid={} home={} shell={}", a("name"), a("uid"), a("gid"),
+                         a("home"), a("shell"));
+      break;
+    case EventKind::kGroup:
+      out += fmt::format("{} gid={} members={}", a("name"), a("gid"), a("members"));
+      break;
+    default:
+      break;
+  }
+  if (!AttrOf(e, "via").empty()) out += " via " + a("via");
+  return out;
+}
+}  // namespace
+
 std::string EventSummary(const Event& e) {
   auto who = [&] { return fmt::format("{} {}", e.pid, EscapeForTerminal(e.comm)); };
   switch (e.kind) {
@@ -281,6 +323,11 @@ std::string EventSummary(const Event& e) {
       if (e.resync_entity == ResyncEntity::kUnit) what = EscapeForTerminal(e.unit);
       return fmt::format("{} {} {}", ResyncOpName(e.resync_op), ResyncEntityName(e.resync_entity), what);
     }
+    case EventKind::kPackage:
+    case EventKind::kConfigFile:
+    case EventKind::kUser:
+    case EventKind::kGroup:
+      return HostConfigSummary(e);
     default: {
       std::string out = EscapeForTerminal(e.reason);
       for (const auto& [k, v] : e.attrs) out += fmt::format(" {}={}", EscapeForTerminal(k), EscapeForTerminal(v));
@@ -325,6 +372,33 @@ void UnitToJson(const Unit& u, JsonWriter& w, bool with_content) {
   w.EndObject();
 }
 
+void PackageToJson(const Package& p, JsonWriter& w) {
+  w.BeginObject().Field("name", p.name).Field("arch", p.arch).Field("version", p.version)
+      .Field("status", p.status).FieldU("since_ns", p.since_ns).EndObject();
+}
+
+void ConfigFileToJson(const ConfigFile& f, JsonWriter& w) {
+  char mode[16];
+  snprintf(mode, sizeof mode, "%04o", f.mode);
+  w.BeginObject().Field("path", f.path).Field("type", f.type).Field("mode", std::string_view(mode))
+      .FieldU("uid", f.uid).FieldU("gid", f.gid).FieldU("size", f.size).Field("sha256", f.sha256)
+      .Field("content", f.content).Field("package", f.package).Field("differs", f.differs);
+  if (!f.target.empty()) w.Field("target", f.target);
+  w.FieldU("since_ns", f.since_ns).EndObject();
+}
+
+void UserToJson(const User& u, JsonWriter& w) {
+  w.BeginObject().Field("name", u.name).FieldU("uid", u.uid).FieldU("gid", u.gid)
+      .Field("gecos", u.gecos).Field("home", u.home).Field("shell", u.shell)
+      .FieldU("since_ns", u.since_ns).EndObject();
+}
+
+void GroupToJson(const Group& g, JsonWriter& w) {
+  w.BeginObject().Field("name", g.name).FieldU("gid", g.gid).Key("members").BeginArray();
+  for (const auto& m : g.members) w.String(m);
+  w.EndArray().FieldU("since_ns", g.since_ns).EndObject();
+}
+
 void StateToJson(const State& s, uint64_t at_ns, JsonWriter& w) {
   w.BeginObject().Field("at", FormatRfc3339Ns(at_ns)).FieldU("at_ns", at_ns)
       .FieldU("last_event_ts_ns", s.ts_ns).FieldU("last_event_seq", s.last_key.seq)
@@ -338,6 +412,14 @@ void StateToJson(const State& s, uint64_t at_ns, JsonWriter& w) {
   for (const auto& [k, u] : s.units) UnitToJson(u, w, true);
   w.EndArray().Key("listeners").BeginArray();
   for (const auto& [k, l] : s.listeners) ListenerToJson(l, s.host.boot_id, w);
+  w.EndArray().Key("packages").BeginArray();
+  for (const auto& [k, p] : s.packages) PackageToJson(p, w);
+  w.EndArray().Key("config_files").BeginArray();
+  for (const auto& [k, f] : s.config_files) ConfigFileToJson(f, w);
+  w.EndArray().Key("users").BeginArray();
+  for (const auto& [k, u] : s.users) UserToJson(u, w);
+  w.EndArray().Key("groups").BeginArray();
+  for (const auto& [k, g] : s.groups) GroupToJson(g, w);
   w.EndArray().EndObject();
 }
 
@@ -355,6 +437,30 @@ std::string UnitLine(const Unit& u) {
   return fmt::format("{:<40} {:<14} {}", Trunc(EscapeForTerminal(u.name), 40),
                      u.file_sha256.empty() ? "-" : u.file_sha256.substr(0, 12),
                      u.file_path.empty() ? "-" : EscapeForTerminal(u.file_path));
+}
+std::string PackageLine(const Package& p) {
+  return fmt::format("{:<40} {:<8} {:<32} {}", Trunc(EscapeForTerminal(p.name), 40),
+                     EscapeForTerminal(p.arch), Trunc(EscapeForTerminal(p.version), 32),
+                     EscapeForTerminal(p.status));
+}
+std::string ConfigFileLine(const ConfigFile& f) {
+  std::string what = f.type == "symlink" ? "-> " + EscapeForTerminal(f.target)
+                                         : (f.sha256.empty() ? "-" : f.sha256.substr(0, 12));
+  std::string pkg = f.package.empty() ? "-" : EscapeForTerminal(f.package) +
+                                                  (f.differs == "yes" ? " (modified)" : "");
+  return fmt::format("{:04o} {:>5}:{:<5} {:>8} {:<10} {:<14} {:<24} {}", f.mode, f.uid, f.gid,
+                     f.size, f.content, Trunc(what, 14), Trunc(pkg, 24),
+                     EscapeForTerminal(f.path));
+}
+std::string UserLine(const User& u) {
+  return fmt::format("{:<24} {:>6} {:>6} {:<28} {}", Trunc(EscapeForTerminal(u.name), 24), u.uid,
+                     u.gid, Trunc(EscapeForTerminal(u.home), 28), EscapeForTerminal(u.shell));
+}
+std::string GroupLine(const Group& g) {
+  std::string m;
+  for (const auto& x : g.members) m += (m.empty() ? "" : ",") + x;
+  return fmt::format("{:<24} {:>6} {}", Trunc(EscapeForTerminal(g.name), 24), g.gid,
+                     m.empty() ? "-" : EscapeForTerminal(m));
 }
 std::string ListenerLine(const Listener& l) {
   return fmt::format("{:<5} {:<40} {:>7} {:<16} {}", ProtoName(l.proto),
@@ -387,6 +493,19 @@ std::string StateTable(const State& s, uint64_t at_ns) {
   out += fmt::format("\nProcesses ({})\n{:>7} {:>7} {:>6} {:<24} {}\n", s.processes.size(), "PID",
                      "PPID", "UID", "UNIT", "COMMAND");
   for (const auto& [k, p] : s.processes) out += ProcLine(p) + "\n";
+  out += fmt::format("\nPackages ({})\n{:<40} {:<8} {:<32} {}\n", s.packages.size(), "PACKAGE",
+                     "ARCH", "VERSION", "STATUS");
+  for (const auto& [k, p] : s.packages) out += PackageLine(p) + "\n";
+  out += fmt::format("\nConfig files ({})\n{:<4} {:>5}:{:<5} {:>8} {:<10} {:<14} {:<24} {}\n",
+                     s.config_files.size(), "MODE", "UID", "GID", "SIZE", "CONTENT", "SHA256",
+                     "PACKAGE", "PATH");
+  for (const auto& [k, f] : s.config_files) out += ConfigFileLine(f) + "\n";
+  out += fmt::format("\nUsers ({})\n{:<24} {:>6} {:>6} {:<28} {}\n", s.users.size(), "USER",
+                     "UID", "GID", "HOME", "SHELL");
+  for (const auto& [k, u] : s.users) out += UserLine(u) + "\n";
+  out += fmt::format("\nGroups ({})\n{:<24} {:>6} {}\n", s.groups.size(), "GROUP", "GID",
+                     "MEMBERS");
+  for (const auto& [k, g] : s.groups) out += GroupLine(g) + "\n";
   return out;
 }
 
@@ -413,6 +532,11 @@ void DiffToJson(const StateDiff& d, uint64_t t1, uint64_t t2, std::string_view b
   section("processes", d.processes, [&](const Process& p, std::string_view b) { ProcessToJson(p, b, w); });
   section("units", d.units, [&](const Unit& u, std::string_view) { UnitToJson(u, w, false); });
   section("listeners", d.listeners, [&](const Listener& l, std::string_view b) { ListenerToJson(l, b, w); });
+  section("packages", d.packages, [&](const Package& p, std::string_view) { PackageToJson(p, w); });
+  section("config_files", d.config_files,
+          [&](const ConfigFile& f, std::string_view) { ConfigFileToJson(f, w); });
+  section("users", d.users, [&](const User& u, std::string_view) { UserToJson(u, w); });
+  section("groups", d.groups, [&](const Group& g, std::string_view) { GroupToJson(g, w); });
   w.FieldB("host_changed", d.host_changed);
   if (d.host_changed) {
     w.Key("host_before");
@@ -440,6 +564,10 @@ std::string DiffTable(const StateDiff& d, uint64_t t1, uint64_t t2) {
   section("Units", d.units, UnitLine);
   section("Listeners", d.listeners, ListenerLine);
   section("Processes", d.processes, ProcLine);
+  section("Packages", d.packages, PackageLine);
+  section("Config files", d.config_files, ConfigFileLine);
+  section("Users", d.users, UserLine);
+  section("Groups", d.groups, GroupLine);
   if (d.host_changed) {
     out += fmt::format("\nHost changed: {} kernel {} -> {} kernel {}\n",
                        EscapeForTerminal(d.host_before.hostname), EscapeForTerminal(d.host_before.kernel),

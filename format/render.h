@@ -41,6 +41,10 @@ void ProcessToJson(const Process& p, std::string_view boot_id, JsonWriter& w);
 void ListenerToJson(const Listener& l, std::string_view boot_id, JsonWriter& w);
 void UnitToJson(const Unit& u, JsonWriter& w, bool with_content);
 void HostToJson(const HostFacts& h, JsonWriter& w);
+void PackageToJson(const Package& p, JsonWriter& w);
+void ConfigFileToJson(const ConfigFile& f, JsonWriter& w);  // metadata only, never the content
+void UserToJson(const User& u, JsonWriter& w);
+void GroupToJson(const Group& g, JsonWriter& w);
 
 // boot_before / boot_after: the two states' boot ids (for the ids of removed and added entities).
 void DiffToJson(const StateDiff& d, uint64_t t1, uint64_t t2, std::string_view boot_before,

@@ -4,6 +4,7 @@
 #include "eventlog/filter.h"
 #include "eventlog/timefmt.h"
 #include "forensics/seal.h"
+#include "format/codec.h"
 #include "format/json_writer.h"
 #include "format/render.h"
 #include "format/terminal.h"
@@ -23,20 +24,66 @@ struct EventsArgs {
   std::optional<std::string> pid, unit, port, limit;
 };
 
-int CmdState(const CliContext& c, const std::string& at_text) {
+// `state --at T --file PATH`: the bytes of a config file as they were at T, from the content
+// store (raw on stdout; --json: the metadata and content_base64). Withheld secrets, files over
+// the size cap and symlinks have no bytes to give: one line saying so, exit 1.
+int PrintFileAt(const CliContext& c, const EventLog& log, const State& st, uint64_t at,
+                const std::string& path) {
+  constexpr std::string_view kPrefix = "twin-replay state --file: ";
+  auto it = st.config_files.find(path);
+  if (it == st.config_files.end()) {
+    PrintError(kPrefix, path + " is not a captured config file at " + FormatRfc3339Ns(at) +
+                            " (see the Config files of 'twin-replay state --at')");
+    return kExitProblem;
+  }
+  const ConfigFile& f = it->second;
+  std::optional<std::string> bytes;
+  std::string why;
+  if (f.content == "stored") {
+    auto got = log.GetContent(f.sha256);
+    if (!got.ok()) return ReportReadError(got.status(), c.data_dir);
+    bytes = std::move(*got);
+    if (!bytes) why = "its content " + f.sha256 + " is missing from the content store";
+  } else if (f.type == "symlink") {
+    why = "it is a symlink to " + f.target;
+  } else {
+    why = "its content was not stored (" + f.content + "; sha256 " + f.sha256 + ")";
+  }
+  Output out;
+  if (c.json) {
+    JsonWriter w(out.buf());
+    w.BeginObject().Field("at", FormatRfc3339Ns(at)).Key("file");
+    ConfigFileToJson(f, w);
+    if (bytes) w.Field("content_base64", Base64Encode(*bytes));
+    else w.Field("content_unavailable", why);
+    w.EndObject();
+    out.buf() += '\n';
+    return bytes ? 0 : kExitProblem;
+  }
+  if (!bytes) {
+    PrintError(kPrefix, path + " at " + FormatRfc3339Ns(at) + ": " + why);
+    return kExitProblem;
+  }
+  out.buf() = std::move(*bytes);
+  return 0;
+}
+
+int CmdState(const CliContext& c, const std::string& at_text, const std::string& file) {
   uint64_t at = 0;
   if (!ParseTimeOrExplain("twin-replay: ", "--at", at_text, WallNowNs(), &at)) return kExitUsage;
   int open_rc = kExitUsage;
   auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
   if (!log) return open_rc;
-  Output out;
-  if (c.json) {
+  if (c.json && file.empty()) {  // the document the UI's /api/state serves too
+    Output out;
     if (Status s = StateDocument(*log, at, &out.buf()); !s.ok()) return ReportReadError(s, c.data_dir);
     return 0;
   }
   if (Status s = CheckWithinLog(*log, "--at", at); !s.ok()) return ReportScanError("twin-replay: ", s);
   auto st = StateAt(*log, at);
   if (!st.ok()) return ReportReadError(st.status(), c.data_dir);
+  if (!file.empty()) return PrintFileAt(c, *log, st.value(), at, file);
+  Output out;
   out.buf() = StateTable(st.value(), at);
   return 0;
 }
@@ -248,10 +295,13 @@ int CmdVerifyKeyed(const CliContext& c, const std::string& key) {
 }  // namespace
 
 void AddLogCommands(CLI::App& app, CliContext& ctx) {
-  auto* state = app.add_subcommand("state", "processes, units, listeners and host facts at T");
+  auto* state = app.add_subcommand(
+      "state", "processes, units, listeners, host facts, packages, config files, users at T");
   auto at = std::make_shared<std::string>("now");
+  auto file = std::make_shared<std::string>();
   state->add_option("--at", *at, "time: RFC 3339, epoch s/ns, or relative (-5m)")->capture_default_str();
-  state->callback([&ctx, at] { ctx.rc = CmdState(ctx, *at); });
+  state->add_option("--file", *file, "print this config file's bytes as they were at T");
+  state->callback([&ctx, at, file] { ctx.rc = CmdState(ctx, *at, *file); });
 
   auto* diff = app.add_subcommand("diff", "what appeared, disappeared or changed between T1 and T2");
   auto t = std::make_shared<std::pair<std::string, std::string>>();

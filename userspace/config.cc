@@ -52,7 +52,7 @@ const std::set<std::string> kKnownKeys = {
     "batch_max",      "fsync",            "fsync_interval_ms", "reconcile_grace_ms",
     "log_level",      "log_file",         "pid_file",          "force_raw_tp",
     "no_twin",        "min_free_bytes",   "retention_max_age", "retention_max_bytes",
-    "fleet"};
+    "fleet",          "host_config"};
 
 // Typed access to one TOML table; every error names the file and the key.
 class TomlReader {
@@ -125,6 +125,56 @@ Status IntInto(const TomlReader& r, const char* key, int64_t lo, int64_t hi, T* 
   return Status::Ok();
 }
 
+// [host_config]: enabled, roots, dpkg_dir, passwd_file, group_file, max_content, secret_paths,
+// extra_secret_paths, debounce_ms.
+Status HostConfigFromToml(const toml::table& t, const std::string& path, HostConfigOptions* o) {
+  static const std::set<std::string> kKeys = {"enabled",     "roots",         "dpkg_dir",
+                                              "passwd_file", "group_file",    "max_content",
+                                              "secret_paths", "extra_secret_paths", "debounce_ms",
+                                              "twin"};
+  TomlReader r(t, path);
+  for (const auto& [k, v] : t) {
+    if (!kKeys.count(std::string(k.str()))) {
+      return r.Err("host_config." + LogEscape(std::string(k.str())), "unknown key");
+    }
+  }
+  auto paths = [&](const char* key, std::vector<std::string>* out, bool append) -> Status {
+    auto n = t[key];
+    if (!n) return Status::Ok();
+    const toml::array* a = n.as_array();
+    if (!a) return r.Err(std::string("host_config.") + key, "must be an array of absolute paths");
+    if (!append) out->clear();
+    for (const auto& e : *a) {
+      auto v = e.value<std::string>();
+      if (!e.is_string() || !v || v->empty() || (*v)[0] != '/') {
+        return r.Err(std::string("host_config.") + key, "must be an array of absolute paths");
+      }
+      out->push_back(*v);
+    }
+    return Status::Ok();
+  };
+  Status s;
+  auto chain = [&](Status x) {
+    if (s.ok() && !x.ok()) s = x;
+  };
+  chain(r.Bool("enabled", &o->enabled));
+  chain(paths("roots", &o->roots, false));
+  chain(r.String("dpkg_dir", &o->dpkg_dir));
+  chain(r.String("passwd_file", &o->passwd_file));
+  chain(r.String("group_file", &o->group_file));
+  chain(r.Size("max_content", 64ull << 20, &o->max_content_bytes));
+  chain(paths("secret_paths", &o->secret_paths, false));
+  chain(paths("extra_secret_paths", &o->secret_paths, true));
+  chain(IntInto(r, "debounce_ms", 0, 60000, &o->debounce_ms));
+  chain(r.Bool("twin", &o->twin));
+  for (const std::string* p : {&o->dpkg_dir, &o->passwd_file, &o->group_file}) {
+    if (s.ok() && (p->empty() || (*p)[0] != '/')) {
+      chain(r.Err("host_config", "'" + LogEscape(*p) + "' is not an absolute path"));
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg) {
@@ -190,6 +240,10 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
     }
   }
   chain(r.Size("retention_max_bytes", 1ull << 50, &cfg->retention_max_bytes));
+  if (auto n = t["host_config"]; n && s.ok()) {
+    if (!n.is_table()) chain(r.Err("host_config", "must be a table ([host_config])"));
+    else chain(HostConfigFromToml(*n.as_table(), path, &cfg->host_config));
+  }
   if (auto n = t["fleet"]; n && s.ok()) {
     if (!n.is_table()) chain(Status::InvalidArgument("config " + path + ": fleet must be a table ([fleet])"));
     else chain(fleet::FleetOptionsFromToml(*n.as_table(), path, &cfg->fleet));
@@ -248,6 +302,7 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   double compact = 0;
   uint32_t max_args = 0;
   bool foreground = false, check = false, json = false, no_twin = false, raw_tp = false;
+  bool no_host_config = false;
   app.add_option("--data-dir", data_dir, "event log directory (default /var/lib/safetytwin)");
   app.add_option("--config", config, "TOML config file (default /etc/safetytwin/twind.toml)");
   app.add_flag("--foreground,-f", foreground, "do not daemonize");
@@ -263,6 +318,8 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   app.add_option("--log-file", log_file, "log file when daemonized (default <data-dir>/twind.log)");
   app.add_option("--pid-file", pid_file, "write the daemon's pid here");
   app.add_flag("--no-twin", no_twin, "do not drive the twin VM");
+  app.add_flag("--no-host-config", no_host_config,
+               "do not capture packages, config files, users and groups");
   app.add_option("--retention-max-age", retention_age, "delete history older than this (e.g. 30d; 0 = keep)");
   app.add_option("--retention-max-bytes", retention_bytes, "keep the log under this size (e.g. 8G; 0 = no limit)");
   app.add_option("--fleet-endpoints", fleet_endpoints,
@@ -334,6 +391,7 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   cfg->check = check;
   cfg->json = json;
   cfg->no_twin = cfg->no_twin || no_twin;
+  if (no_host_config) cfg->host_config.enabled = false;
   cfg->force_raw_tp = cfg->force_raw_tp || raw_tp;
   if (Status v = ValidateConfig(*cfg); !v.ok()) return refuse(v.message());
   return -1;

@@ -6,6 +6,7 @@
 
 #include "eventlog/status.h"
 #include "fleet/options.h"
+#include "userspace/host_config_options.h"
 
 namespace twin::capture {
 
@@ -37,6 +38,8 @@ struct DaemonConfig {
   uint64_t retention_max_bytes = 8ull << 30;                    // 8 GiB
   // The fleet publisher ([fleet] table, --fleet-*): off unless endpoints are set.
   fleet::FleetOptions fleet;
+  // Packages, config files, users and groups ([host_config] table, --no-host-config).
+  HostConfigOptions host_config;
   // Set by ParseCommandLine when --check is given and the config is invalid: --check reports it
   // as NOT READY (the daemon itself refuses such a config with exit code 2).
   std::string config_error;

@@ -32,6 +32,8 @@
 #include "userspace/daemon_metrics.h"
 #include "userspace/disk_guard.h"
 #include "userspace/event_queue.h"
+#include "userspace/host_config.h"
+#include "userspace/host_config_watch.h"
 #include "userspace/metrics.h"
 #include "userspace/probes.h"
 #include "userspace/procfs.h"
@@ -99,6 +101,11 @@ class Daemon {
   // kComplete when anything changed or the state was uncertain.
   void Reconcile(uint64_t grace_ns, bool always_complete, const char* why);
   void Compact();
+  // Packages, config files, users and groups: scans what is asked (files also when dpkg is, for
+  // the package md5s), writes the contents to store, then the events. Writer thread.
+  void ScanHostConfig(bool dpkg, bool files, const char* via);
+  // The writer loop's part: inotify hints, debounced into a scan.
+  void PollHostConfig();
   Event Stamp(Event e) {
     uint64_t boot = BoottimeNs();
     e.mono_ns = boot;
@@ -162,6 +169,11 @@ class Daemon {
   Status ReopenLog();
   void CheckDisk();
   Outage outage_;
+  std::unique_ptr<ConfigScanner> hc_;  // null when [host_config] enabled = false
+  HostConfigWatch hc_watch_;
+  bool hc_dirty_dpkg_ = false, hc_dirty_files_ = false;
+  Clock::time_point hc_first_dirty_{}, hc_last_hint_{};
+  std::set<std::string> hc_stored_;  // content hashes known to be in the store
   LogOptions log_options_;
   uint64_t handed_count_ = 0;  // the chain count after the last batch handed to the log
   bool disk_warned_ = false;
@@ -210,6 +222,14 @@ Status Daemon::Start() {
   // From now on the compactor folds records as they are committed; each tick only cuts.
   if (Status fs = compactor_->Follow(); !fs.ok()) {
     log_->warn("compactor reads the log back at each tick: {}", fs.ToString());
+  }
+
+  if (cfg_.host_config.enabled) {
+    hc_ = std::make_unique<ConfigScanner>(cfg_.host_config);
+    // Watching starts before the first scan: a change in between is seen twice, never missed.
+    if (Status ws = hc_watch_.Start(cfg_.host_config.roots, cfg_.host_config.dpkg_dir); !ws.ok()) {
+      log_->warn("host config changes are found at each reconcile only: {}", ws.ToString());
+    }
   }
 
   clock_ = ClockOffset::Measure();
@@ -448,6 +468,74 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
   Write(plan.events);
   ctr_.reconcile_ns_last =
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+  // The safety net for what inotify missed (an overflow, a watch limit, a change while down).
+  ScanHostConfig(true, true, std::string_view(why) == "start-up" ? "start-up" : "reconcile");
+}
+
+void Daemon::ScanHostConfig(bool dpkg, bool files, const char* via) {
+  if (!hc_ || outage_.active) return;
+  const auto t0 = Clock::now();
+  HostConfigScan scan;
+  files = files || dpkg;
+  if (dpkg) {
+    const DpkgDb& db = hc_->Dpkg();
+    if (hc_->dpkg_ok()) scan.packages = db.packages;
+  }
+  if (files) {
+    scan.files = hc_->ScanFiles();
+    scan.users = hc_->Users();
+    scan.groups = hc_->Groups();
+  }
+  HostConfigPlan plan = PlanHostConfig(live_, scan, via);
+  for (const std::string& path : plan.missing_content) {
+    // Unchanged on disk since the scanner last read it, but not in the state (a reopened log):
+    // read again, and store it only if it is still what the scan hashed.
+    const std::string& sha = (*scan.files)[path].meta.sha256;
+    if (hc_stored_.count(sha)) continue;
+    bool ok = false;
+    std::string bytes = ReadFileLimited(path, cfg_.host_config.max_content_bytes + 1, &ok);
+    if (ok && Sha256Hex(bytes) == sha) plan.contents.emplace(sha, std::move(bytes));
+  }
+  for (auto& [sha, bytes] : plan.contents) {
+    if (hc_stored_.count(sha)) continue;
+    if (Status ps = elog_->PutContent(sha, bytes); !ps.ok()) {
+      log_->warn("config file content {} not stored: {}", sha, ps.ToString());
+      continue;
+    }
+    hc_stored_.insert(sha);
+  }
+  const Event at = Stamp(Event{});
+  for (Event& e : plan.events) {
+    e.ts_ns = at.ts_ns;
+    e.mono_ns = at.mono_ns;
+  }
+  const size_t n = plan.events.size();
+  Write(plan.events);
+  const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  if (n) {
+    log_->info("host config ({}): {} changes (packages {}, files {}) in {:.1f} ms", via, n,
+               scan.packages ? scan.packages->size() : 0, scan.files ? scan.files->size() : 0, ms);
+  } else {
+    log_->debug("host config ({}): no change in {:.1f} ms", via, ms);
+  }
+}
+
+void Daemon::PollHostConfig() {
+  if (!hc_) return;
+  const HostConfigWatch::Dirty d = hc_watch_.Poll();
+  const auto now = Clock::now();
+  if (d.dpkg || d.files) {
+    if (!hc_dirty_dpkg_ && !hc_dirty_files_) hc_first_dirty_ = now;
+    hc_last_hint_ = now;
+    hc_dirty_dpkg_ = hc_dirty_dpkg_ || d.dpkg;
+    hc_dirty_files_ = hc_dirty_files_ || d.files;
+  }
+  if (!hc_dirty_dpkg_ && !hc_dirty_files_) return;
+  const auto quiet = std::chrono::milliseconds(cfg_.host_config.debounce_ms);
+  const auto longest = std::chrono::milliseconds(cfg_.host_config.debounce_max_ms);
+  if (now - hc_last_hint_ < quiet && now - hc_first_dirty_ < longest) return;
+  ScanHostConfig(hc_dirty_dpkg_, hc_dirty_files_, "watch");
+  hc_dirty_dpkg_ = hc_dirty_files_ = false;
 }
 
 void Daemon::Compact() {
@@ -627,7 +715,10 @@ void Daemon::WriterLoop() {
   bool draining = false;
   for (;;) {
     in.clear();
-    queue_.PopBatch(&in, cfg_.batch_max, std::chrono::milliseconds(250));  // returns on first item
+    // Returns on the first item; sooner while a host config change waits for its quiet time.
+    const bool hc_waiting = hc_dirty_dpkg_ || hc_dirty_files_;
+    queue_.PopBatch(&in, cfg_.batch_max,
+                    std::chrono::milliseconds(hc_waiting ? std::max<uint32_t>(cfg_.host_config.debounce_ms / 2, 10) : 250));
     ToRecords(in, &batch);
     std::vector<UnitSignal> hints;
     {
@@ -647,6 +738,7 @@ void Daemon::WriterLoop() {
       batch.push_back(std::move(e));
     }
     Write(batch);
+    PollHostConfig();
     auto now = Clock::now();
     if (now >= next_drop_check) {
       CheckDrops(&batch);
@@ -758,8 +850,10 @@ int Daemon::Run() {
 
   std::thread reader([this] { ReaderLoop(); });
   std::thread writer([this] { WriterLoop(); });
-  log_->info("twind ready: data dir {}, {} processes, {} listeners, {} units, WAL checksums: {}",
+  log_->info("twind ready: data dir {}, {} processes, {} listeners, {} units, {} packages, {} "
+             "config files ({} directories watched), WAL checksums: {}",
              cfg_.data_dir, live_.processes.size(), live_.listeners.size(), live_.units.size(),
+             live_.packages.size(), live_.config_files.size(), hc_watch_.watches(),
              RocksDbHardwareCrc32c() ? "SSE4.2 CRC32C" : "librocksdb's CRC32C");
   NotifyManager("READY=1\nSTATUS=capturing");
   if (ready_) ready_(true);

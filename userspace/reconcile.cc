@@ -91,4 +91,86 @@ ReconcilePlan PlanReconcile(const State& believed, const HostScan& scan,
   return plan;
 }
 
+namespace {
+
+template <typename V>
+bool SameButSince(V a, V b) {
+  a.since_ns = b.since_ns = 0;
+  return a == b;
+}
+
+// Adds, changes and removes between a believed map and what was found, in key order.
+template <typename V, typename Emit>
+void DiffFound(const std::map<std::string, V>& believed, const std::map<std::string, V>& found,
+               Emit emit) {
+  for (const auto& [k, v] : found) {
+    auto it = believed.find(k);
+    if (it == believed.end()) emit("add", nullptr, v);
+    else if (!SameButSince(it->second, v)) emit("change", &it->second, v);
+  }
+  for (const auto& [k, v] : believed) {
+    if (!found.count(k)) emit("remove", &v, v);
+  }
+}
+
+}  // namespace
+
+HostConfigPlan PlanHostConfig(const State& believed, HostConfigScan& scan, std::string_view via) {
+  HostConfigPlan plan;
+  auto& out = plan.events;
+  auto tag = [&](Event e) {
+    e.attrs.emplace_back("via", std::string(via));
+    out.push_back(std::move(e));
+  };
+  if (scan.packages) {
+    std::map<std::string, Package> found;
+    for (const Package& p : *scan.packages) found[p.key()] = p;
+    DiffFound(believed.packages, found, [&](std::string_view op, const Package* before, const Package& p) {
+      Event e = PackageEvent(op, p);
+      std::string action = "install";
+      if (op == "remove") {
+        action = "remove";
+      } else if (before) {
+        const int c = CompareDebianVersions(p.version, before->version);
+        action = c > 0 ? "upgrade" : c < 0 ? "downgrade" : "status";
+        e.attrs.emplace_back("old_version", before->version);
+        e.attrs.emplace_back("old_status", before->status);
+      }
+      e.attrs.insert(e.attrs.begin() + 1, {"action", action});
+      tag(std::move(e));
+    });
+  }
+  if (scan.files) {
+    std::map<std::string, ConfigFile> found;
+    for (const auto& [path, f] : *scan.files) found[path] = f.meta;
+    DiffFound(believed.config_files, found,
+              [&](std::string_view op, const ConfigFile*, const ConfigFile& f) {
+                if (op != "remove" && f.content == "stored") {
+                  auto& sf = (*scan.files)[f.path];
+                  if (sf.content) {
+                    plan.contents.emplace(f.sha256, *sf.content);
+                  } else {
+                    plan.missing_content.push_back(f.path);
+                  }
+                }
+                tag(ConfigFileEvent(op, f));
+              });
+  }
+  if (scan.users) {
+    std::map<std::string, User> found;
+    for (const User& u : *scan.users) found.emplace(u.name, u);  // the first entry wins, as NSS
+    DiffFound(believed.users, found, [&](std::string_view op, const User*, const User& u) {
+      tag(UserEvent(op, u));
+    });
+  }
+  if (scan.groups) {
+    std::map<std::string, Group> found;
+    for (const Group& g : *scan.groups) found.emplace(g.name, g);
+    DiffFound(believed.groups, found, [&](std::string_view op, const Group*, const Group& g) {
+      tag(GroupEvent(op, g));
+    });
+  }
+  return plan;
+}
+
 }  // namespace twin::capture

@@ -14,6 +14,7 @@
 
 #include "eventlog/event.h"
 #include "eventlog/state.h"
+#include "userspace/host_config.h"
 #include "userspace/procfs.h"
 
 namespace twin::capture {
@@ -54,5 +55,28 @@ struct ReconcilePlan {
 
 ReconcilePlan PlanReconcile(const State& believed, const HostScan& scan,
                             const ReconcileLookups& lookups, const ReconcileOptions& options);
+
+// Host configuration: what the scanners found (a member left empty was not scanned this time, or
+// could not be read, and concludes nothing).
+struct HostConfigScan {
+  std::optional<std::vector<Package>> packages;
+  std::optional<std::map<std::string, ScannedFile>> files;
+  std::optional<std::vector<User>> users;
+  std::optional<std::vector<Group>> groups;
+};
+
+struct HostConfigPlan {
+  // package / config_file / user / group events (op=add|change|remove, via), unstamped.
+  std::vector<Event> events;
+  // Contents to store before the events are written: sha256 -> bytes. A stored file whose
+  // content the scan did not carry (its stat identity was unchanged) is in missing_content.
+  std::map<std::string, std::string> contents;
+  std::vector<std::string> missing_content;  // paths
+};
+
+// The events that bring believed's packages, config files, users and groups to what scan found.
+// Packages carry action=install|upgrade|downgrade|reinstall|status|remove and, for a change,
+// old_version / old_status. via = how the change was noticed ("watch", "reconcile", "start-up").
+HostConfigPlan PlanHostConfig(const State& believed, HostConfigScan& scan, std::string_view via);
 
 }  // namespace twin::capture

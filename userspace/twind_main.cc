@@ -49,6 +49,7 @@ vm::TwinOptions TwinOptionsFor(const DaemonConfig& cfg) {
   if (const char* c = getenv("CACHE_DIRECTORY"); c && *c == '/' && !strchr(c, ':')) {
     o.work_dir = std::string(c) + "/ansible";
   }
+  o.host_config = cfg.host_config.enabled && cfg.host_config.twin;
   return o;
 }
 

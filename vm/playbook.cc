@@ -73,7 +73,129 @@ std::string PlaceholderUnitContent(const std::string& for_what,
       for_what, exec);
 }
 
+// The twin's own: its identity, boot, accounts (reproduced from the user/group records),
+// units (the unit path), package sources and the files the image tunes for TCG.
+constexpr const char* kTwinOwnConfig[] = {
+    "/etc/passwd", "/etc/passwd-", "/etc/group", "/etc/group-", "/etc/shadow", "/etc/shadow-",
+    "/etc/gshadow", "/etc/gshadow-", "/etc/subuid", "/etc/subuid-", "/etc/subgid",
+    "/etc/subgid-", "/etc/.pwd.lock", "/etc/fstab", "/etc/hostname", "/etc/hosts",
+    "/etc/machine-id", "/etc/mtab", "/etc/resolv.conf", "/etc/adjtime", "/etc/ld.so.cache",
+    "/etc/localtime", "/etc/timezone", "/etc/os-release", "/etc/debian_version"};
+constexpr const char* kTwinOwnConfigDirs[] = {
+    "/etc/systemd/", "/etc/apt/", "/etc/alternatives/", "/etc/ssl/certs/", "/etc/network/",
+    "/etc/udev/", "/etc/modprobe.d/", "/etc/modules-load.d/", "/etc/initramfs-tools/",
+    "/etc/kernel/", "/etc/default/grub", "/etc/safetytwin/", "/etc/qemu/", "/etc/libvirt/",
+    "/etc/netplan/", "/etc/NetworkManager/", "/etc/cloud/"};
+
+// The stand-in for a withheld secret: ours, no host bytes.
+constexpr const char* kSecretStandIn =
+    "# safetytwin stand-in: this file is a secret on the host; its content was withheld.\n";
+
+void PlanHostConfig(const StateDiff& diff, const PlanOptions& options, DeltaPlan& plan) {
+  auto skip = [&](const std::string& what, const std::string& why) {
+    plan.actions.push_back({"skip", what, why});
+  };
+  auto valid_path = [](const std::string& p) {
+    return !p.empty() && p[0] == '/' && p.find('\0') == std::string::npos &&
+           (p + "/").find("/../") == std::string::npos;
+  };
+  auto group = [&](const Group& g) {
+    bool ok = ValidAccountName(g.name);
+    for (const auto& m : g.members) ok = ok && ValidAccountName(m);
+    if (!ok) return skip("group", "group or member name outside [a-z_][a-z0-9_.-]*");
+    plan.groups.push_back(g);
+    plan.actions.push_back({"group_exact", g.name, "gid " + std::to_string(g.gid)});
+  };
+  for (const auto& g : diff.groups.added) group(g);
+  for (const auto& [b, a] : diff.groups.changed) group(a);
+  auto user = [&](const User& u) {
+    auto field_ok = [](const std::string& f) {
+      return f.find_first_of(":\n\0", 0, 3) == std::string::npos;
+    };
+    if (!ValidAccountName(u.name)) return skip("user", "user name outside [a-z_][a-z0-9_.-]*");
+    if (!valid_path(u.home) || !valid_path(u.shell) || !field_ok(u.home) || !field_ok(u.shell) ||
+        !field_ok(u.gecos)) {
+      return skip(u.name, "home, shell or gecos not usable in /etc/passwd");
+    }
+    plan.users.push_back(u);
+    plan.actions.push_back({"user_exact", u.name, "uid " + std::to_string(u.uid)});
+  };
+  for (const auto& u : diff.users.added) user(u);
+  for (const auto& [b, a] : diff.users.changed) user(a);
+  for (const auto& u : diff.users.removed) {
+    plan.actions.push_back({"skip", ValidAccountName(u.name) ? u.name : "user",
+                            "removed on the host; the twin keeps the account"});
+  }
+  auto file = [&](const ConfigFile& f) {
+    if (!valid_path(f.path)) return skip("config file", "not an absolute path");
+    if (auto why = ConfigFileNotReproduced(f); !why.empty()) {
+      plan.actions.push_back({"config_skip", f.path, why});
+      return;
+    }
+    ConfigCopy c;
+    c.dest = options.root + f.path;
+    c.mode = f.mode;
+    c.uid = f.uid;
+    c.gid = f.gid;
+    if (f.type == "symlink") {
+      c.target = f.target;
+      plan.config_files.push_back(std::move(c));
+      plan.actions.push_back({"config_exact", f.path, "symlink"});
+      return;
+    }
+    if (f.content == "withheld") {
+      c.content = kSecretStandIn;
+      plan.config_files.push_back(std::move(c));
+      plan.actions.push_back({"config_standin", f.path,
+                              "secret: content withheld on the host, a stand-in written"});
+      return;
+    }
+    std::optional<std::string> bytes;
+    if (f.content == "stored" && options.config_content) bytes = options.config_content(f.sha256);
+    if (!bytes) {
+      plan.actions.push_back({"config_unavailable", f.path,
+                              f.content == "stored" ? "content missing from the store"
+                                                    : "content not stored (" + f.content + ")"});
+      return;
+    }
+    c.content = std::move(*bytes);
+    plan.config_files.push_back(std::move(c));
+    plan.actions.push_back({"config_exact", f.path, "sha256 " + f.sha256});
+  };
+  for (const auto& f : diff.config_files.added) file(f);
+  for (const auto& [b, a] : diff.config_files.changed) file(a);
+  for (const auto& f : diff.config_files.removed) {
+    if (!valid_path(f.path) || !ConfigFileNotReproduced(f).empty()) continue;
+    plan.remove_config_files.push_back(options.root + f.path);
+    plan.actions.push_back({"config_remove", f.path, "removed on the host"});
+  }
+}
+
 }  // namespace
+
+bool ValidAccountName(const std::string& n) {
+  if (n.empty() || n.size() > 32) return false;
+  for (size_t i = 0; i < n.size(); ++i) {
+    const char c = n[i];
+    const bool lower = c >= 'a' && c <= 'z', digit = c >= '0' && c <= '9';
+    if (i == 0 && !(lower || c == '_')) return false;
+    if (lower || digit || c == '_' || c == '-' || c == '.') continue;
+    if (c == '$' && i + 1 == n.size()) continue;
+    return false;
+  }
+  return true;
+}
+
+std::string ConfigFileNotReproduced(const ConfigFile& f) {
+  for (const char* p : kTwinOwnConfig)
+    if (f.path == p) return "the twin's own (identity, boot or accounts)";
+  for (const char* d : kTwinOwnConfigDirs)
+    if (StartsWith(f.path, d)) return std::string("the twin's own (") + d + ")";
+  if (!f.package.empty() && f.differs != "yes") {
+    return "as shipped by package " + f.package + " (comes with the package)";
+  }
+  return "";
+}
 
 bool ValidUnitName(const std::string& name) {
   // systemd: [A-Za-z0-9:_.\-] plus one '@' (template/instance) and a known suffix; <= 255.
@@ -343,6 +465,7 @@ DeltaPlan PlanDelta(const StateDiff& diff, const State& target, const TwinFacts&
     if (before_covered && !after_covered) add_listener(after);
     if (!before_covered && after_covered) remove_listener(before);
   }
+  if (options.host_config) PlanHostConfig(diff, options, plan);
   return plan;
 }
 
@@ -399,6 +522,36 @@ std::string RenderVarsYaml(const DeltaPlan& plan, const std::string& placeholder
   list("st_start", plan.start);
   list("st_restart", plan.restart);
   list("st_notes", plan.notes);
+  // Host configuration: names validated, numbers ours, paths and bytes as !unsafe data.
+  y += fmt::format("st_manage_accounts: {}\n", options.manage_systemd ? "true" : "false");
+  y += plan.groups.empty() ? "st_groups: []\n" : "st_groups:\n";
+  for (const Group& g : plan.groups) {
+    y += "  - name: " + YamlUnsafeString(g.name) + "\n";
+    y += fmt::format("    gid: {}\n", g.gid);
+    y += "    members:";
+    if (g.members.empty()) y += " []";
+    y += "\n";
+    for (const auto& m : g.members) y += "      - " + YamlUnsafeString(m) + "\n";
+  }
+  y += plan.users.empty() ? "st_users: []\n" : "st_users:\n";
+  for (const User& u : plan.users) {
+    y += "  - name: " + YamlUnsafeString(u.name) + "\n";
+    y += fmt::format("    uid: {}\n    gid: {}\n", u.uid, u.gid);
+    y += "    gecos: " + YamlUnsafeString(u.gecos) + "\n";
+    y += "    home: " + YamlUnsafeString(u.home) + "\n";
+    y += "    shell: " + YamlUnsafeString(u.shell) + "\n";
+  }
+  y += plan.config_files.empty() ? "st_config_files: []\n" : "st_config_files:\n";
+  for (const ConfigCopy& c : plan.config_files) {
+    y += "  - dest: " + YamlUnsafeString(c.dest) + "\n";
+    if (!c.target.empty()) {
+      y += "    target: " + YamlUnsafeString(c.target) + "\n";
+    } else {
+      y += "    content_b64: " + YamlUnsafeString(Base64Encode(c.content)) + "\n";
+    }
+    y += fmt::format("    mode: \"{:04o}\"\n    uid: {}\n    gid: {}\n", c.mode, c.uid, c.gid);
+  }
+  list("st_config_remove", plan.remove_config_files);
   return y;
 }
 

@@ -30,6 +30,11 @@ struct PlanOptions {
   // Host lookup: Debian package that provides an absolute path (dpkg -S on the host).
   std::function<std::optional<std::string>(const std::string& path)> package_for_path;
   std::string placeholder_script = "/usr/local/bin/safetytwin-placeholder-listen";
+  // Host configuration in the twin: groups and users, then config files byte-exact with mode and
+  // owner. Off by default (TwinOptions::host_config).
+  bool host_config = false;
+  // A stored config file's bytes by SHA-256 (the log's content store); nullopt when absent.
+  std::function<std::optional<std::string>(const std::string& sha256)> config_content;
 };
 
 struct PlannedAction {
@@ -45,6 +50,14 @@ struct StagedFile {
   std::string dest;     // absolute destination in the twin (root-prefixed)
 };
 
+// A config file to write in the twin: bytes (or a symlink target), mode, owner.
+struct ConfigCopy {
+  std::string dest;     // root-prefixed
+  std::string content;  // raw bytes; a generated stand-in for a withheld secret
+  std::string target;   // symlink target ("" for a regular file)
+  uint32_t mode = 0644, uid = 0, gid = 0;
+};
+
 struct DeltaPlan {
   std::vector<std::string> stop;          // units to stop + disable
   std::vector<std::string> remove_files;  // unit files to delete
@@ -53,11 +66,16 @@ struct DeltaPlan {
   std::vector<std::string> start;         // units to start + enable
   std::vector<std::string> restart;       // units to restart
   bool need_placeholder_script = false;
+  std::vector<Group> groups;              // created or updated (gid, members), before users
+  std::vector<User> users;                // created or updated (uid, gid, gecos, home, shell)
+  std::vector<ConfigCopy> config_files;   // written after accounts, before unit files
+  std::vector<std::string> remove_config_files;
   std::vector<std::string> notes;         // human notes; may hold hostile host strings
   std::vector<PlannedAction> actions;
   bool empty() const {
     return stop.empty() && remove_files.empty() && packages.empty() && files.empty() &&
-           start.empty() && restart.empty();
+           start.empty() && restart.empty() && groups.empty() && users.empty() &&
+           config_files.empty() && remove_config_files.empty();
   }
 };
 
@@ -76,6 +94,11 @@ std::string RenderVarsYaml(const DeltaPlan& plan, const std::string& placeholder
 std::string YamlUnsafeString(const std::string& s);
 
 bool ValidUnitName(const std::string& name);
+// Account names the twin creates: [a-z_][a-z0-9_.-]* (a trailing '$' allowed), at most 32.
+bool ValidAccountName(const std::string& name);
+// "" when the twin takes this config file from the host, else why not (the twin's own system
+// files, accounts, units, package-shipped files the package brings itself).
+std::string ConfigFileNotReproduced(const ConfigFile& f);
 bool ProtectedUnit(const std::string& name);  // units the twin keeps as its own
 std::string PlaceholderUnitName(const Listener& l);
 // "tcp 4 127.0.0.1 8088" argv pieces for the placeholder program, from validated fields only.

@@ -354,6 +354,8 @@ Result<ApplyOutcome> TwinVm::ApplyTo(const std::string& domain, const StateDiff&
   out.probe_ms = MsSince(t0);
   PlanOptions po;
   po.package_for_path = options_.package_for_path;
+  po.host_config = options_.host_config;
+  po.config_content = options_.config_content;
   out.plan = PlanDelta(diff, target, facts, po);
   for (const auto& a : out.plan.actions) {
     Record({{"action", "plan"}, {"domain", domain}, {"kind", a.kind}, {"target", a.target},

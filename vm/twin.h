@@ -50,6 +50,12 @@ struct TwinOptions {
   bool drive_guest = true;     // false: no agent/Ansible (libvirt test driver)
   // Host-side "which Debian package ships this path" (default: dpkg-query -S, no shell).
   std::function<std::optional<std::string>(const std::string&)> package_for_path;
+  // Reproduce the host's groups, users and config files (vm/playbook.h PlanOptions::host_config).
+  // Off by default: proven by the local Ansible run (tests/vm/playbook_test.cc), not yet by a
+  // real-VM test.
+  bool host_config = false;
+  // A stored config file's bytes by SHA-256 (TwinSync sets it from the log's content store).
+  std::function<std::optional<std::string>(const std::string& sha256)> config_content;
 };
 
 // kTwinAction events (attrs) go here; twind appends them to the log. May be empty.

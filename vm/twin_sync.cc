@@ -87,7 +87,14 @@ void TwinSync::Run() {
     std::string error;
     if (!twin_) {
       auto sink = [this](const Event& e) { log_->Append(e).status().IgnoreError(); };
-      auto t = TwinVm::Open(twin_options_, &catalogue_, sink);
+      TwinOptions topt = twin_options_;
+      if (topt.host_config && !topt.config_content) {
+        topt.config_content = [this](const std::string& sha) -> std::optional<std::string> {
+          auto c = log_->GetContent(sha);
+          return c.ok() ? *c : std::nullopt;
+        };
+      }
+      auto t = TwinVm::Open(topt, &catalogue_, sink);
       if (t.ok()) {
         twin_ = std::move(t.value());
         std::lock_guard<std::mutex> lock(mu_);
@@ -115,7 +122,7 @@ void TwinSync::Run() {
       }
       if (error.empty()) {
         StateDiff diff = Diff(applied, target);
-        if (!diff.Significant()) {
+        if (!diff.Significant() && !(twin_options_.host_config && diff.HostConfigChanged())) {
           std::lock_guard<std::mutex> lock(mu_);
           ++stats_.skipped;
           continue;

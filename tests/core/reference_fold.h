@@ -7,10 +7,73 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
+#include <string>
 
 #include "eventlog/state.h"
 
 namespace twin::testing {
+
+// package / config_file / user / group (eventlog/event.h): the entity whole in attrs; op=remove
+// erases it by its key, anything else replaces it; since_ns = the event's time.
+inline void HostConfigRef(State& s, const Event& e) {
+  std::map<std::string, std::string> a(e.attrs.begin(), e.attrs.end());
+  const bool remove = a["op"] == "remove";
+  auto num = [&](const char* k, int base = 10) -> uint64_t {
+    return a[k].empty() ? 0 : std::stoull(a[k], nullptr, base);
+  };
+  if (e.kind == EventKind::kPackage) {
+    const std::string key = a["name"] + ":" + a["arch"];
+    if (remove) {
+      s.packages.erase(key);
+      return;
+    }
+    s.packages[key] = Package{a["name"], a["arch"], a["version"], a["status"], e.ts_ns};
+  } else if (e.kind == EventKind::kConfigFile) {
+    if (remove) {
+      s.config_files.erase(a["path"]);
+      return;
+    }
+    ConfigFile f;
+    f.path = a["path"];
+    f.type = a["type"];
+    f.mode = static_cast<uint32_t>(num("mode", 8));
+    f.uid = static_cast<uint32_t>(num("uid"));
+    f.gid = static_cast<uint32_t>(num("gid"));
+    f.size = num("size");
+    f.sha256 = a["sha256"];
+    f.content = a["content"];
+    f.package = a["package"];
+    f.differs = a["differs"];
+    f.target = a["target"];
+    f.since_ns = e.ts_ns;
+    s.config_files[f.path] = f;
+  } else if (e.kind == EventKind::kUser) {
+    if (remove) {
+      s.users.erase(a["name"]);
+      return;
+    }
+    s.users[a["name"]] = User{a["name"], static_cast<uint32_t>(num("uid")),
+                              static_cast<uint32_t>(num("gid")), a["gecos"], a["home"], a["shell"],
+                              e.ts_ns};
+  } else if (e.kind == EventKind::kGroup) {
+    if (remove) {
+      s.groups.erase(a["name"]);
+      return;
+    }
+    Group g{a["name"], static_cast<uint32_t>(num("gid")), {}, e.ts_ns};
+    std::string m;
+    for (char c : a["members"] + ",") {
+      if (c != ',') {
+        m += c;
+      } else if (!m.empty()) {
+        g.members.push_back(m);
+        m.clear();
+      }
+    }
+    s.groups[g.name] = g;
+  }
+}
 
 // The fields an exec (or a process resync) carries: the process's image.
 inline void CopyImage(Process& p, const Event& e) {
@@ -148,6 +211,8 @@ inline void ReferenceFold(State& s, const Event& e, const EventKey& key) {
     }
   } else if (e.kind == EventKind::kHostFacts) {
     s.host = e.host;
+  } else if (IsHostConfigKind(e.kind)) {
+    HostConfigRef(s, e);
   } else if (e.kind == EventKind::kGap) {
     BecomeUncertain(s, e.gap_start_ns != 0 ? e.gap_start_ns : e.ts_ns);
   } else if (e.kind == EventKind::kDaemonStop) {

@@ -26,6 +26,7 @@ TEST_P(ReplayProperty, SnapshotPlusTailEqualsFullFold) {
   SynthOptions o;
   o.seed = seed;
   o.hostile_strings = seed % 2 == 0;
+  o.host_config = seed >= 3;  // packages, config files, users and groups too
   o.mean_step_ns = 50'000'000;
   SynthGenerator g(o);
   std::mt19937_64 rng(seed);
@@ -118,6 +119,7 @@ TEST(Compactor, FollowingWritesTheSameSnapshotsAsReading) {
   SynthOptions o;
   o.seed = 77;
   o.hostile_strings = true;
+  o.host_config = true;
   SynthGenerator ga(o), gb(o);
   std::vector<Event> batch;
   std::mt19937_64 rng(77);

@@ -2,7 +2,10 @@
 // strings stay inert through ansible-playbook --syntax-check and a real local-connection run.
 #include "vm/playbook.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <map>
 
 #include <filesystem>
 #include <fstream>
@@ -297,6 +300,124 @@ TEST_F(HostileRun, LocalRunWritesHostileBytesVerbatimAndExecutesNothing) {
     if (t.task == "unit files" && t.status == "changed") saw_changed_copy = true;
   }
   EXPECT_TRUE(saw_changed_copy) << log;
+}
+
+// Host configuration in the twin: a diff of groups, users and config files, planned with
+// PlanOptions::host_config and run locally (files only: accounts need the real VM).
+StateDiff HostConfigDiff(const std::string& markers, std::map<std::string, std::string>* store) {
+  StateDiff d;
+  auto add_file = [&](std::string path, std::string content, uint32_t mode, std::string package,
+                      std::string differs) {
+    ConfigFile f;
+    f.path = std::move(path);
+    f.type = "file";
+    f.mode = mode;
+    f.uid = getuid();
+    f.gid = getgid();
+    f.size = content.size();
+    f.sha256 = "sha-" + std::to_string(store->size());  // the test's store: any unique key
+    f.content = "stored";
+    f.package = std::move(package);
+    f.differs = std::move(differs);
+    (*store)[f.sha256] = std::move(content);
+    d.config_files.added.push_back(f);
+    return f;
+  };
+  add_file("/etc/memcached.conf",
+           "-p 18311\n# {{ lookup('pipe','touch " + markers + "/jinja') }}\n"
+           "x: !!python/object/apply:os.system ['touch " + markers + "/yaml']\n",
+           0640, "memcached", "yes");
+  add_file("/etc/evil\nname {{ lookup('pipe','touch " + markers + "/name') }}", "bytes\0\xff\n", 0600,
+           "", "");
+  add_file("/etc/shipped.conf", "as shipped\n", 0644, "pkg", "no");
+  add_file("/etc/fstab", "/dev/sda1 / ext4\n", 0644, "", "");
+  ConfigFile secret;
+  secret.path = "/etc/ssh/ssh_host_ed25519_key";
+  secret.type = "file";
+  secret.mode = 0600;
+  secret.content = "withheld";
+  secret.sha256 = "secret-sha";
+  d.config_files.added.push_back(secret);
+  ConfigFile link;
+  link.path = "/etc/app/current";
+  link.type = "symlink";
+  link.mode = 0777;
+  link.target = "/opt/app/{{ x }}";
+  d.config_files.added.push_back(link);
+  d.groups.added.push_back(Group{"fidusers", 2001, {"alice"}, 0});
+  d.groups.added.push_back(Group{"{{ bad }}", 2002, {}, 0});
+  d.users.added.push_back(User{"alice", 2001, 2001, "Alice,,,", "/home/alice", "/bin/sh", 0});
+  d.users.added.push_back(User{"bob", 2002, 2001, "x", "/home/bob\n:", "/bin/sh", 0});
+  return d;
+}
+
+TEST(PlanDelta, HostConfigCopiesChangedAndUnownedFilesAndValidAccounts) {
+  std::map<std::string, std::string> store;
+  StateDiff d = HostConfigDiff("/nonexistent", &store);
+  PlanOptions po;
+  po.host_config = true;
+  po.config_content = [&](const std::string& sha) -> std::optional<std::string> {
+    auto it = store.find(sha);
+    if (it == store.end()) return std::nullopt;
+    return it->second;
+  };
+  DeltaPlan p = PlanDelta(d, State{}, TwinFacts{}, po);
+  std::map<std::string, std::string> kinds;
+  for (const auto& a : p.actions) kinds[a.target] = a.kind;
+  EXPECT_EQ(kinds["/etc/memcached.conf"], "config_exact");
+  EXPECT_EQ(kinds["/etc/shipped.conf"], "config_skip");  // comes with its package
+  EXPECT_EQ(kinds["/etc/fstab"], "config_skip");         // the twin's own
+  EXPECT_EQ(kinds["/etc/ssh/ssh_host_ed25519_key"], "config_standin");
+  EXPECT_EQ(kinds["/etc/app/current"], "config_exact");
+  EXPECT_EQ(kinds["alice"], "user_exact");
+  EXPECT_EQ(kinds["fidusers"], "group_exact");
+  ASSERT_EQ(p.users.size(), 1u);
+  ASSERT_EQ(p.groups.size(), 1u);
+  ASSERT_EQ(p.config_files.size(), 4u);
+  // Without host_config nothing of it is planned.
+  EXPECT_TRUE(PlanDelta(d, State{}, TwinFacts{}, PlanOptions{}).empty());
+  const std::string y = RenderVarsYaml(p, "", po);
+  EXPECT_NE(y.find("st_users:\n  - name: !unsafe \"alice\"\n    uid: 2001\n"), std::string::npos) << y;
+  EXPECT_NE(y.find("    target: !unsafe \"/opt/app/{{ x }}\"\n"), std::string::npos) << y;
+  EXPECT_NE(y.find("!unsafe \"/etc/evil\\nname {{ lookup("), std::string::npos) << y;
+}
+
+TEST_F(HostileRun, HostConfigFilesArriveByteExactWithModesAndExecuteNothing) {
+  TWIN_REQUIRE(HaveAnsible(), "ansible-playbook missing (scripts/packages.txt: ansible-core)");
+  std::map<std::string, std::string> store;
+  StateDiff d = HostConfigDiff(markers_, &store);
+  opts_.host_config = true;
+  opts_.config_content = [&](const std::string& sha) -> std::optional<std::string> {
+    auto it = store.find(sha);
+    if (it == store.end()) return std::nullopt;
+    return it->second;
+  };
+  DeltaPlan plan = PlanDelta(d, State{}, TwinFacts{}, opts_);
+  auto r = RunPlaybook(plan, opts_, target_, ro_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::string log = ReadFile(r->log_path);
+  ASSERT_EQ(r->exit_code, 0) << log;
+  EXPECT_TRUE(r->success()) << log;
+  for (const ConfigFile& f : d.config_files.added) {
+    const std::string dest = root_ + f.path;
+    if (f.path == "/etc/shipped.conf" || f.path == "/etc/fstab") {
+      EXPECT_FALSE(fs::exists(dest)) << f.path;
+      continue;
+    }
+    struct stat st {};
+    ASSERT_EQ(lstat(dest.c_str(), &st), 0) << f.path << "\n" << log;
+    if (f.type == "symlink") {
+      EXPECT_EQ(fs::read_symlink(dest).string(), f.target);
+      continue;
+    }
+    EXPECT_EQ(st.st_mode & 07777, f.mode) << f.path;
+    if (f.content == "withheld") {
+      EXPECT_NE(ReadFile(dest).find("stand-in"), std::string::npos);
+    } else {
+      EXPECT_EQ(ReadFile(dest), store[f.sha256]) << f.path;
+    }
+  }
+  ExpectNoMarkers();
 }
 
 }  // namespace
