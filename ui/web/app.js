@@ -453,6 +453,21 @@
     const addedU = new Set(diff ? diff.units.added.map((u) => u.name) : []);
     node.appendChild(section('Units (' + st.units.length + ')', table(['unit', 'file', 'sha256', 'since'],
       st.units.map((u) => el('tr', {className: addedU.has(u.name) ? 'added' : ''}, el('td', null, u.name), el('td', null, u.file_path), el('td', null, el('code', null, (u.file_sha256 || '').slice(0, 16))), el('td', null, u.since_ns ? isoShort(u.since_ns) : ''))))));
+    // Host configuration (captured when [host_config] is on): packages, config files, users.
+    const keyOf = (x) => x.name + ':' + x.arch;
+    const addedP = new Set(diff && diff.packages ? diff.packages.added.map(keyOf).concat(diff.packages.changed.map((c) => keyOf(c.after))) : []);
+    const pk = st.packages || [];
+    if (pk.length) node.appendChild(section('Packages (' + pk.length + ')', table(['package', 'arch', 'version', 'status'],
+      pk.slice(0, 2000).map((p) => el('tr', {className: addedP.has(keyOf(p)) ? 'added' : ''}, el('td', null, p.name), el('td', null, p.arch), el('td', null, p.version), el('td', null, p.status))))));
+    const addedF = new Set(diff && diff.config_files ? diff.config_files.added.map((f) => f.path).concat(diff.config_files.changed.map((c) => c.after.path)) : []);
+    const cf = st.config_files || [];
+    if (cf.length) node.appendChild(section('Config files (' + cf.length + ')', table(['path', 'type', 'mode', 'uid/gid', 'size', 'content', 'package', 'sha256'],
+      cf.slice(0, 2000).map((f) => el('tr', {className: addedF.has(f.path) ? 'added' : ''}, el('td', null, f.path, f.target ? ' → ' + f.target : ''), el('td', null, f.type),
+        el('td', null, (f.mode || 0).toString(8).padStart(4, '0')), el('td', null, f.uid + '/' + f.gid), el('td', {className: 'num'}, String(f.size)),
+        el('td', null, f.content), el('td', null, (f.package || '') + (f.differs === 'yes' ? ' (differs)' : '')), el('td', null, el('code', null, (f.sha256 || '').slice(0, 16))))))));
+    const us = st.users || [];
+    if (us.length) node.appendChild(section('Users (' + us.length + ')', table(['user', 'uid', 'gid', 'home', 'shell'],
+      us.map((u) => el('tr', null, el('td', null, u.name), el('td', {className: 'num'}, String(u.uid)), el('td', {className: 'num'}, String(u.gid)), el('td', null, u.home), el('td', null, u.shell))))));
     return {at_ns: st.at_ns, node: node};
   }
 
@@ -473,6 +488,15 @@
     const uRow = (u, cls) => el('tr', {className: cls}, el('td', null, cls), el('td', null, u.name), el('td', null, u.file_path), el('td', null, el('code', null, (u.file_sha256 || '').slice(0, 16))));
     main.appendChild(section('Units', table(['', 'unit', 'file', 'sha256'], [].concat(
       d.units.added.map((x) => uRow(x, 'added')), d.units.removed.map((x) => uRow(x, 'removed')), d.units.changed.map((c) => uRow(c.after, 'changed'))))));
+    const simple = (title, md, label) => {
+      if (!md || !(md.added.length || md.removed.length || md.changed.length)) return;
+      const row = (x, cls) => el('tr', {className: cls}, el('td', null, cls), el('td', null, label(x)));
+      main.appendChild(section(title, table(['', ''], [].concat(md.added.map((x) => row(x, 'added')), md.removed.map((x) => row(x, 'removed')), md.changed.map((c) => row(c.after, 'changed'))))));
+    };
+    simple('Packages', d.packages, (p) => p.name + ':' + p.arch + ' ' + p.version);
+    simple('Config files', d.config_files, (f) => f.path + ' ' + (f.sha256 || '').slice(0, 16));
+    simple('Users', d.users, (u) => u.name + ' uid ' + u.uid);
+    simple('Groups', d.groups, (g) => g.name + ' gid ' + g.gid);
     if (d.host_changed) main.appendChild(section('Host', el('p', null, 'host facts changed: ' + (d.host_before.hostname || '') + ' ' + (d.host_before.kernel || '') + ' → ' + (d.host_after.hostname || '') + ' ' + (d.host_after.kernel || ''))));
   }
 
