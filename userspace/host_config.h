@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "eventlog/deb_version.h"
 #include "eventlog/state.h"
 #include "userspace/host_config_options.h"
 
@@ -32,8 +33,7 @@ struct DpkgDb {
   std::map<std::string, Conffile> conffiles;  // absolute path -> owner and shipped md5
 };
 DpkgDb ParseDpkgStatus(std::string_view text);
-// Debian version ordering (deb-version(7): epoch, upstream, revision, '~' before anything).
-int CompareDebianVersions(std::string_view a, std::string_view b);
+using twin::CompareDebianVersions;  // eventlog/deb_version.h
 
 std::vector<User> ParsePasswd(std::string_view text);  // the password field is skipped
 std::vector<Group> ParseGroup(std::string_view text);

@@ -367,6 +367,7 @@ DeltaPlan PlanDelta(const StateDiff& diff, const State& target, const TwinFacts&
   };
 
   std::set<std::string> packages;
+  std::set<std::string> deb_roots;
   auto handle_unit = [&](const Unit& u, bool changed) {
     if (auto why = refuse(u.name); !why.empty()) {
       skip(u.name, why);
@@ -391,7 +392,13 @@ DeltaPlan PlanDelta(const StateDiff& diff, const State& target, const TwinFacts&
           if (pkg) pkgs.push_back(*pkg);
           else if (no_pkg.empty()) no_pkg = p;
         }
-        if (no_pkg.empty() && facts.mirror_reachable) {
+        if (no_pkg.empty() && options.host_config && options.resolve_debs) {
+          // The host's own package, at its version, copied in (PlanHostPackages below).
+          mode = "unit_exact";
+          for (auto& p : pkgs) deb_roots.insert(p);
+          detail = "program from the host's package:";
+          for (auto& p : pkgs) detail += " " + p;
+        } else if (no_pkg.empty() && facts.mirror_reachable) {
           mode = "unit_package";
           for (auto& p : pkgs) packages.insert(p);
           detail = "installed from the Debian mirror:";
@@ -465,7 +472,40 @@ DeltaPlan PlanDelta(const StateDiff& diff, const State& target, const TwinFacts&
     if (before_covered && !after_covered) add_listener(after);
     if (!before_covered && after_covered) remove_listener(before);
   }
-  if (options.host_config) PlanHostConfig(diff, options, plan);
+  if (options.host_config) {
+    PlanHostConfig(diff, options, plan);
+    // Packages whose config files the twin gets as the host has them come along.
+    for (const ConfigFile& f : diff.config_files.added)
+      if (!f.package.empty() && f.differs == "yes") deb_roots.insert(f.package);
+    for (const auto& [b, f] : diff.config_files.changed)
+      if (!f.package.empty() && f.differs == "yes") deb_roots.insert(f.package);
+    // At the host's exact version: a root the twin has at another version is installed too.
+    std::vector<std::string> roots;
+    for (const auto& r : deb_roots) {
+      auto hp = std::find_if(diff.packages.added.begin(), diff.packages.added.end(),
+                             [&](const Package& p) { return p.name == r; });
+      auto tw = facts.installed_packages.find(r);
+      if (tw != facts.installed_packages.end() && hp != diff.packages.added.end() &&
+          tw->second == hp->version) {
+        continue;
+      }
+      roots.push_back(r);
+    }
+    if (!roots.empty() && options.resolve_debs) {
+      DebResolution res = options.resolve_debs(roots, facts.installed_packages);
+      for (const DebChoice& c : res.debs) {
+        plan.actions.push_back({"package_" + c.how, c.name, c.version + " " + c.arch + ": " + c.why});
+        if (!c.path.empty()) plan.debs.push_back(c);
+      }
+      for (const auto& u : res.unresolved) plan.actions.push_back({"package_unavailable", "dependency", u});
+    }
+    // A package's postinst may start its daemon with the shipped config: units added in a run
+    // that installs packages or writes config files are restarted, not only started.
+    if (!plan.debs.empty() || !plan.config_files.empty()) {
+      for (const auto& u : plan.start) plan.restart.push_back(u);
+      plan.start.clear();
+    }
+  }
   return plan;
 }
 
@@ -552,6 +592,13 @@ std::string RenderVarsYaml(const DeltaPlan& plan, const std::string& placeholder
     y += fmt::format("    mode: \"{:04o}\"\n    uid: {}\n    gid: {}\n", c.mode, c.uid, c.gid);
   }
   list("st_config_remove", plan.remove_config_files);
+  y += plan.debs.empty() ? "st_debs: []\n" : "st_debs:\n";
+  for (const DebChoice& d : plan.debs) {
+    y += "  - src: " + YamlUnsafeString(d.path) + "\n";
+    y += "    name: " + YamlUnsafeString(d.name) + "\n";
+    y += "    version: " + YamlUnsafeString(d.version) + "\n";
+    y += "    how: " + YamlUnsafeString(d.how) + "\n";
+  }
   return y;
 }
 

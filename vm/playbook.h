@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "eventlog/state.h"
+#include "vm/debs.h"
 
 namespace twin::vm {
 
@@ -22,6 +24,13 @@ namespace twin::vm {
 struct TwinFacts {
   std::set<std::string> existing_programs;  // absolute paths present in the twin
   bool mirror_reachable = false;            // the twin can reach a Debian mirror
+  std::map<std::string, std::string> installed_packages;  // name -> version (host_config only)
+};
+
+// Host .debs for the packages the twin needs, in install order (vm/debs.h).
+struct DebResolution {
+  std::vector<DebChoice> debs;
+  std::vector<std::string> unresolved;  // dependencies the host does not have either
 };
 
 struct PlanOptions {
@@ -35,6 +44,10 @@ struct PlanOptions {
   bool host_config = false;
   // A stored config file's bytes by SHA-256 (the log's content store); nullopt when absent.
   std::function<std::optional<std::string>(const std::string& sha256)> config_content;
+  // With host_config: the .debs of roots and of every dependency the twin lacks.
+  std::function<DebResolution(const std::vector<std::string>& roots,
+                              const std::map<std::string, std::string>& twin_installed)>
+      resolve_debs;
 };
 
 struct PlannedAction {
@@ -66,6 +79,7 @@ struct DeltaPlan {
   std::vector<std::string> start;         // units to start + enable
   std::vector<std::string> restart;       // units to restart
   bool need_placeholder_script = false;
+  std::vector<DebChoice> debs;            // host .debs copied in and dpkg -i'd (available ones)
   std::vector<Group> groups;              // created or updated (gid, members), before users
   std::vector<User> users;                // created or updated (uid, gid, gecos, home, shell)
   std::vector<ConfigCopy> config_files;   // written after accounts, before unit files
@@ -74,7 +88,7 @@ struct DeltaPlan {
   std::vector<PlannedAction> actions;
   bool empty() const {
     return stop.empty() && remove_files.empty() && packages.empty() && files.empty() &&
-           start.empty() && restart.empty() && groups.empty() && users.empty() &&
+           start.empty() && restart.empty() && groups.empty() && users.empty() && debs.empty() &&
            config_files.empty() && remove_config_files.empty();
   }
 };

@@ -325,6 +325,20 @@ Result<TwinFacts> TwinVm::ProbeFacts(const std::string& domain, const StateDiff&
       any_missing = true;
     }
   }
+  if (options_.host_config) {
+    // What the twin has installed, for the package closure (host_config only).
+    auto r = virt_->GuestExec(domain, "/usr/bin/dpkg-query",
+                              {"-W", "-f", "${Package}\t${Version}\t${db:Status-Status}\n"}, "",
+                              60000);
+    if (!r.ok()) return r.status();
+    std::istringstream in(r->out);
+    for (std::string line; std::getline(in, line);) {
+      const size_t a = line.find('\t'), b = line.find('\t', a == std::string::npos ? a : a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      if (line.substr(b + 1) != "installed") continue;
+      facts.installed_packages[line.substr(0, a)] = line.substr(a + 1, b - a - 1);
+    }
+  }
   if (any_missing && options_.user_net) {
     auto r = virt_->GuestExec(
         domain, "/usr/bin/python3",
@@ -356,6 +370,21 @@ Result<ApplyOutcome> TwinVm::ApplyTo(const std::string& domain, const StateDiff&
   po.package_for_path = options_.package_for_path;
   po.host_config = options_.host_config;
   po.config_content = options_.config_content;
+  if (options_.host_config) {
+    const std::string deb_dir = options_.work_dir + "/debs";
+    po.resolve_debs = [deb_dir](const std::vector<std::string>& roots,
+                                const std::map<std::string, std::string>& twin) {
+      DebResolution res;
+      auto host = ReadHostPackages();
+      if (!host.ok()) {
+        res.unresolved.push_back("cannot read the host's packages: " + host.status().message());
+        return res;
+      }
+      std::vector<std::string> names = PackagesToInstall(roots, *host, twin, &res.unresolved);
+      for (const auto& n : names) res.debs.push_back(FindDeb(host->at(n), deb_dir));
+      return res;
+    };
+  }
   out.plan = PlanDelta(diff, target, facts, po);
   for (const auto& a : out.plan.actions) {
     Record({{"action", "plan"}, {"domain", domain}, {"kind", a.kind}, {"target", a.target},

@@ -302,6 +302,91 @@ TEST_F(HostileRun, LocalRunWritesHostileBytesVerbatimAndExecutesNothing) {
   EXPECT_TRUE(saw_changed_copy) << log;
 }
 
+TEST(HostDebs, ClosureTakesWhatTheTwinLacksDependenciesFirst) {
+  const std::string dpkg =
+      "memcached\t1.6.18-1+deb12u1\tamd64\tinstalled\tinit-system-helpers (>= 1.54~)\t"
+      "adduser, perl:any, libc6 (>= 2.34), libevent-2.1-7 (>= 2.1.8-stable), mail-transport | default-mta\t\n"
+      "adduser\t3.134\tall\tinstalled\t\tpasswd\t\n"
+      "passwd\t1:4.13\tamd64\tinstalled\t\tlibc6\t\n"
+      "perl\t5.36.0-7\tamd64\tinstalled\t\tperl-base, libperl5.36\t\n"
+      "libperl5.36\t5.36.0-7\tamd64\tinstalled\t\tlibc6\t\n"
+      "libc6\t2.36-9\tamd64\tinstalled\t\t\t\n"
+      "init-system-helpers\t1.65\tall\tinstalled\t\t\t\n"
+      "libevent-2.1-7\t2.1.12\tamd64\tinstalled\t\tlibc6 (>= 2.14)\t\n"
+      "exim4\t4.96\tamd64\tinstalled\t\tlibc6\tmail-transport-agent, default-mta\n"
+      "gone\t1.0\tamd64\tconfig-files\t\t\t\n";
+  auto host = ParseHostPackages(dpkg);
+  EXPECT_EQ(host.size(), 9u);
+  EXPECT_FALSE(host.count("gone"));
+  EXPECT_EQ(host["passwd"].version, "1:4.13");
+  std::vector<std::string> unresolved;
+  auto order = PackagesToInstall({"memcached"}, host,
+                                 {{"libc6", "2.36-9"}, {"perl-base", "5.36.0-7"}, {"passwd", "1:4.13"},
+                                  {"libevent-2.1-7", "2.1.7-1"}},
+                                 &unresolved);
+  // adduser (passwd in the twin), perl (libperl missing), libevent (the twin's is older
+  // than memcached's >= 2.1.8-stable); the MTA through its provider.
+  std::vector<std::string> want = {"init-system-helpers", "adduser", "libperl5.36", "perl",
+                                   "libevent-2.1-7", "exim4", "memcached"};
+  EXPECT_EQ(order, want);
+  EXPECT_TRUE(unresolved.empty());
+  // A twin libc6 too old for the constraint brings the host's; a newer one does not.
+  auto libc = PackagesToInstall({"libevent-2.1-7"}, host, {{"libc6", "2.13-1"}}, &unresolved);
+  EXPECT_EQ(libc, (std::vector<std::string>{"libc6", "libevent-2.1-7"}));
+  libc = PackagesToInstall({"libevent-2.1-7"}, host, {{"libc6", "2.36-9+deb12u9"}}, &unresolved);
+  EXPECT_EQ(libc, (std::vector<std::string>{"libevent-2.1-7"}));
+  auto none = PackagesToInstall({"nothere"}, host, {}, &unresolved);
+  EXPECT_TRUE(none.empty());
+  ASSERT_EQ(unresolved.size(), 1u);
+}
+
+TEST(HostDebs, TheAptCacheDebIsTakenAtTheExactVersion) {
+  char tmpl[] = "/tmp/twin-debs-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::ofstream(dir + "/passwd_1%3a4.13_amd64.deb") << "x";
+  HostPackage p{"passwd", "1:4.13", "amd64", {}, {}};
+  DebChoice c = FindDeb(p, dir + "/work", dir);
+  EXPECT_EQ(c.how, "exact");
+  EXPECT_EQ(c.path, dir + "/passwd_1%3a4.13_amd64.deb");
+  fs::remove_all(dir);
+}
+
+TEST(PlanDelta, HostConfigInstallsTheUnitsPackageFromTheHostAndRestartsTheUnit) {
+  StateDiff d;
+  State target;
+  Unit u = MakeUnit("memcached.service",
+                    "[Service]\nExecStart=/usr/share/memcached/scripts/systemd-memcached-wrapper /etc/memcached.conf\n");
+  d.units.added.push_back(u);
+  target.units[u.name] = u;
+  d.packages.added.push_back(Package{"memcached", "amd64", "1.6.18-1", "install ok installed", 0});
+  PlanOptions po;
+  po.host_config = true;
+  po.package_for_path = [](const std::string&) { return std::optional<std::string>("memcached"); };
+  std::vector<std::string> asked;
+  po.resolve_debs = [&](const std::vector<std::string>& roots, const std::map<std::string, std::string>&) {
+    asked = roots;
+    DebResolution r;
+    r.debs.push_back(DebChoice{"libevent-2.1-7", "2.1.12", "amd64", "/c/libevent.deb", "exact", "the host's apt cache"});
+    r.debs.push_back(DebChoice{"memcached", "1.6.18-1", "amd64", "/w/memcached.deb", "repacked", "dpkg-repack"});
+    r.debs.push_back(DebChoice{"libx", "1", "amd64", "", "unavailable", "dpkg-repack failed"});
+    return r;
+  };
+  DeltaPlan p = PlanDelta(d, target, TwinFacts{}, po);
+  EXPECT_EQ(asked, std::vector<std::string>{"memcached"});
+  std::map<std::string, std::string> kinds;
+  for (const auto& a : p.actions) kinds[a.target] = a.kind;
+  EXPECT_EQ(kinds["memcached.service"], "unit_exact");
+  EXPECT_EQ(kinds["memcached"], "package_repacked");
+  EXPECT_EQ(kinds["libevent-2.1-7"], "package_exact");
+  EXPECT_EQ(kinds["libx"], "package_unavailable");
+  EXPECT_EQ(p.debs.size(), 2u);
+  EXPECT_EQ(p.restart, std::vector<std::string>{"memcached.service"});
+  EXPECT_TRUE(p.start.empty());
+  const std::string y = RenderVarsYaml(p, "", po);
+  EXPECT_NE(y.find("st_debs:\n  - src: !unsafe \"/c/libevent.deb\"\n"), std::string::npos) << y;
+}
+
 // Host configuration in the twin: a diff of groups, users and config files, planned with
 // PlanOptions::host_config and run locally (files only: accounts need the real VM).
 StateDiff HostConfigDiff(const std::string& markers, std::map<std::string, std::string>* store) {

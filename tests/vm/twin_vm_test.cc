@@ -20,6 +20,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -35,6 +37,9 @@
 #include "vm/domain_xml.h"
 #include "vm/process.h"
 #include "vm/twin.h"
+#include "vm/debs.h"
+
+#include <openssl/evp.h>
 
 namespace twin::vm {
 namespace {
@@ -569,6 +574,110 @@ TEST_F(TwinVmReal, MultiUnitStateAndDeltaRunInTheTwin) {
   }
   std::printf("BENCH full_state_units=9 full_ms=%.0f delta_one_unit_ms=%.0f ratio=%.1f\n",
               full_ms, delta_ms, full_ms / delta_ms);
+}
+
+std::string Sha256HexOf(const std::string& s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
+  return out;
+}
+
+// Fidelity: a Debian package that ships a daemon and its unit (memcached, installed on this host
+// by scripts/packages.txt), its config changed (the listen port), a user and a group, a config
+// file with Jinja and YAML tags and a file name with a newline. The twin gets the package at the
+// host's exact version with no mirror (the host's apt cache, else dpkg-repack), the config
+// byte-exact, the account, and memcached running and listening on the changed port.
+TEST_F(TwinVmReal, HostPackageConfigAndUserArriveExactAndTheDaemonListensOnTheChangedPort) {
+  auto host = ReadHostPackages();
+  ASSERT_TRUE(host.ok()) << host.status().ToString();
+  TWIN_REQUIRE(host->count("memcached") == 1, "memcached is not installed on the host (scripts/packages.txt)");
+  const HostPackage& mc = host->at("memcached");
+  std::ifstream conf_in("/etc/memcached.conf", std::ios::binary);
+  std::string conf((std::istreambuf_iterator<char>(conf_in)), std::istreambuf_iterator<char>());
+  const auto p = conf.find("-p 11211");
+  ASSERT_NE(p, std::string::npos) << conf;
+  conf.replace(p, 8, "-p 18311");
+  conf += "# {{ lookup('pipe','touch /tmp/pwned') }}\n# !!python/object/apply:os.system ['touch /tmp/pwned-yaml']\n";
+  std::ifstream unit_in("/lib/systemd/system/memcached.service", std::ios::binary);
+  std::string unit_file((std::istreambuf_iterator<char>(unit_in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(unit_file.empty());
+  const std::string hostile_name = "/etc/fidtest\nname {{ lookup('pipe','touch /tmp/pwned-name') }}.conf";
+  const std::string hostile_bytes = "{% raw %}{{ x }}{% endraw %}\n!!binary AAAA\n\x01\xff\n";
+
+  State target = T().applied;
+  target.ts_ns = WallNowNs();
+  target.last_key = {target.ts_ns, 1};
+  target.packages["memcached:" + mc.arch] = Package{"memcached", mc.arch, mc.version, "install ok installed", 0};
+  auto add_file = [&](const std::string& path, const std::string& bytes, const std::string& pkg) {
+    ASSERT_TRUE(T().log->PutContent(Sha256HexOf(bytes), bytes).ok());
+    target.config_files[path] = ConfigFile{path, "file", 0644, 0, 0, bytes.size(), Sha256HexOf(bytes),
+                                           "stored", pkg, pkg.empty() ? "" : "yes", "", 0};
+  };
+  add_file("/etc/memcached.conf", conf, "memcached");
+  add_file(hostile_name, hostile_bytes, "");
+  target.groups["fidtwin"] = Group{"fidtwin", 2345, {}, 0};
+  target.users["fidtwin"] = User{"fidtwin", 2345, 2345, "fidelity test", "/home/fidtwin", "/bin/sh", 0};
+  Unit u;
+  u.name = "memcached.service";
+  u.file_path = "/lib/systemd/system/memcached.service";
+  u.file_content = unit_file;
+  u.file_sha256 = Sha256HexOf(unit_file);
+  target.units[u.name] = u;
+  Listener l;
+  l.proto = kProtoTcp;
+  l.family = kFamilyInet;
+  l.addr = "127.0.0.1";
+  l.port = 18311;
+  l.listening = true;
+  l.unit = u.name;
+  l.comm = "memcached";
+  target.listeners[l.key()] = l;
+
+  TwinOptions o = T().options;
+  o.host_config = true;
+  EventLog* raw_log = T().log.get();
+  o.config_content = [raw_log](const std::string& sha) -> std::optional<std::string> {
+    auto c = raw_log->GetContent(sha);
+    return c.ok() ? *c : std::nullopt;
+  };
+  auto hc = TwinVm::Open(o, T().catalogue.get(), [raw_log](const Event& e) {
+    raw_log->Append(e).status().IgnoreError();
+  });
+  ASSERT_TRUE(hc.ok()) << hc.status().ToString();
+  auto t0 = Clock::now();
+  auto out = (*hc)->Sync(T().applied, target);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  const double sync_ms = MsSince(t0);
+  std::map<std::string, std::string> kinds;
+  for (const auto& a : out->plan.actions) kinds[a.target] = a.kind + ": " + a.detail;
+  EXPECT_EQ(kinds["memcached.service"].rfind("unit_exact", 0), 0u) << kinds["memcached.service"];
+  EXPECT_TRUE(kinds["memcached"].rfind("package_exact", 0) == 0 ||
+              kinds["memcached"].rfind("package_repacked", 0) == 0) << kinds["memcached"];
+  EXPECT_TRUE(out->success()) << out->run.log_path;
+  T().applied = target;
+
+  auto version = Twin().virt().GuestExec(Domain(), "/usr/bin/dpkg-query", {"-W", "-f", "${Version}", "memcached"}, "", 60000);
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->out, mc.version) << "the twin's memcached is not the host's version";
+  EXPECT_EQ(GuestFile(Domain(), "/etc/memcached.conf"), conf);
+  EXPECT_EQ(GuestFile(Domain(), hostile_name), hostile_bytes);
+  auto pw = Twin().virt().GuestExec(Domain(), "/usr/bin/getent", {"passwd", "fidtwin"}, "", 60000);
+  ASSERT_TRUE(pw.ok());
+  EXPECT_NE(pw->out.find("fidtwin:x:2345:2345:fidelity test:/home/fidtwin:/bin/sh"), std::string::npos) << pw->out;
+  EXPECT_GE(WaitFor(Domain(), "memcached.service", 18311, true), 0) << "memcached not active on 18311";
+  auto old_port = Twin().Listening(Domain(), kProtoTcp, 11211);
+  EXPECT_TRUE(old_port.ok() && !*old_port) << "still listening on the package's default port";
+  for (const char* m : {"/tmp/pwned", "/tmp/pwned-yaml", "/tmp/pwned-name"}) {
+    auto t = Twin().virt().GuestExec(Domain(), "/usr/bin/test", {"-e", m}, "", 30000);
+    ASSERT_TRUE(t.ok());
+    EXPECT_NE(t->exit_code, 0) << m << " exists: a host string was executed in the twin";
+    EXPECT_NE(access(m, F_OK), 0) << m << " exists on the host";
+  }
+  std::printf("BENCH fidelity_sync_ms=%.0f memcached=%s how=%s\n", sync_ms, mc.version.c_str(),
+              kinds["memcached"].c_str());
 }
 
 }  // namespace
