@@ -268,6 +268,17 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
         .FieldI("args", r.args).EndObject();
   }
   w.EndArray().EndObject();
+  // Config files whose content the log withheld (secrets): present, hash only.
+  w.Key("withheld").BeginArray();
+  std::map<std::string, std::string> withheld;
+  for (const State* st : {&start_state, &end_state}) {
+    for (const auto& [path, f] : st->config_files)
+      if (f.content == "withheld") withheld[path] = f.sha256;
+  }
+  for (const auto& [path, sha] : withheld) {
+    w.BeginObject().Field("path", path).Field("sha256", sha).EndObject();
+  }
+  w.EndArray();
   w.Key("files").BeginObject();
   for (const char* name : kDataMembers) w.Field(name, digests[name]);
   if (!o.report_html.empty()) w.Field(kReportMember, digests[kReportMember]);

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eventlog/log.h"
+#include "eventlog/state.h"
 #include "forensics/bundle.h"
 #include "forensics/digest.h"
 #include "forensics/tar.h"
@@ -178,6 +180,38 @@ TEST_F(Bundle, ATamperedLogIsNotBundled) {
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("chain"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(bundle_));
+}
+
+TEST(BundleManifest, ListsTheConfigFilesWhoseContentWasWithheld) {
+  TempDir t;
+  const std::string dir = t.sub("data");
+  uint64_t ts = 1'700'000'000'000'000'000ull;
+  {
+    auto log = std::move(EventLog::OpenWriter(dir).value());
+    auto add = [&](Event e) {
+      e.ts_ns = ts += 1'000'000'000;
+      ASSERT_TRUE(log->Append(e).ok());
+    };
+    add(ConfigFileEvent("add", ConfigFile{"/etc/shadow", "file", 0640, 0, 42, 10, std::string(64, 'a'),
+                                          "withheld", "", "", "", 0}));
+    add(ConfigFileEvent("add", ConfigFile{"/etc/hosts", "file", 0644, 0, 0, 10, std::string(64, 'b'),
+                                          "stored", "", "", "", 0}));
+    add(ConfigFileEvent("add", ConfigFile{"/etc/ssl/private/k.pem", "file", 0600, 0, 0, 10,
+                                          std::string(64, 'c'), "withheld", "", "", "", 0}));
+  }
+  const std::string out = t.sub("case.tar");
+  CmdRun r = Replay(t, "bundle --data-dir " + dir + " --since " + std::to_string(ts - 2'500'000'000) +
+                           " --until " + std::to_string(ts) + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string x = t.sub("x");
+  std::filesystem::create_directory(x);
+  ASSERT_EQ(std::system(("cd " + x + " && tar xf " + out).c_str()), 0);
+  auto man = nlohmann::json::parse(testing::Slurp(x + "/manifest.json"));
+  ASSERT_EQ(man["withheld"].size(), 2u) << man.dump();
+  EXPECT_EQ(man["withheld"][0]["path"], "/etc/shadow");
+  EXPECT_EQ(man["withheld"][0]["sha256"], std::string(64, 'a'));
+  EXPECT_EQ(man["withheld"][1]["path"], "/etc/ssl/private/k.pem");
+  EXPECT_EQ(Replay(t, "verify-bundle " + out).code, 0);
 }
 
 }  // namespace
