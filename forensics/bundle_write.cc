@@ -207,6 +207,11 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
     if (!s.ok()) return s;
     digests[name] = HashHex(Sha256::Of(content));
   }
+  if (!o.report_html.empty()) {
+    s = tw.Add(kReportMember, o.report_html);
+    if (!s.ok()) return s;
+    digests[kReportMember] = HashHex(Sha256::Of(o.report_html));
+  }
 
   // 4. Manifest.
   std::vector<Seal> seals;
@@ -257,8 +262,20 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
         .FieldI("args", r.args).EndObject();
   }
   w.EndArray().EndObject();
+  // Config files whose content the log withheld (secrets): present, hash only.
+  w.Key("withheld").BeginArray();
+  std::map<std::string, std::string> withheld;
+  for (const State* st : {&start_state, &end_state}) {
+    for (const auto& [path, f] : st->config_files)
+      if (f.content == "withheld") withheld[path] = f.sha256;
+  }
+  for (const auto& [path, sha] : withheld) {
+    w.BeginObject().Field("path", path).Field("sha256", sha).EndObject();
+  }
+  w.EndArray();
   w.Key("files").BeginObject();
   for (const char* name : kDataMembers) w.Field(name, digests[name]);
+  if (!o.report_html.empty()) w.Field(kReportMember, digests[kReportMember]);
   w.EndObject().EndObject();
   m += '\n';
   s = tw.Add("manifest.json", m);
@@ -267,6 +284,7 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
 
   std::string sums;
   for (const char* name : kDataMembers) sums += digests[name] + "  " + name + "\n";
+  if (!o.report_html.empty()) sums += digests[kReportMember] + "  " + kReportMember + "\n";
   sums += digests["manifest.json"] + "  manifest.json\n";
   sums += "# self-sha256 " + HashHex(Sha256::Of(sums)) + "\n";
   s = tw.Add("SHA256SUMS", sums);

@@ -60,6 +60,7 @@ int ReplayMain(int argc, char** argv) {
                  "the fleet in etcd: hosts, a host's state at T, drift, watch");
   AddLineageCommands(app, ctx);
   AddSqlCommands(app, ctx);
+  AddUiCommands(app, ctx);
   AddPassThrough(app, ctx, argv, "vm", "twin-replay-vm",
                  "the twin VM at any time (--at T), the snapshot catalogue (--list)");
   return RunCli(app, ctx, argc, argv);

@@ -131,7 +131,7 @@ Status HostConfigFromToml(const toml::table& t, const std::string& path, HostCon
   static const std::set<std::string> kKeys = {"enabled",     "roots",         "dpkg_dir",
                                               "passwd_file", "group_file",    "max_content",
                                               "secret_paths", "extra_secret_paths", "debounce_ms",
-                                              "twin"};
+                                              "twin", "rescan_interval"};
   TomlReader r(t, path);
   for (const auto& [k, v] : t) {
     if (!kKeys.count(std::string(k.str()))) {
@@ -167,6 +167,7 @@ Status HostConfigFromToml(const toml::table& t, const std::string& path, HostCon
   chain(paths("extra_secret_paths", &o->secret_paths, true));
   chain(IntInto(r, "debounce_ms", 0, 60000, &o->debounce_ms));
   chain(r.Bool("twin", &o->twin));
+  chain(IntInto(r, "rescan_interval", 1, 86400, &o->rescan_interval_s));
   for (const std::string* p : {&o->dpkg_dir, &o->passwd_file, &o->group_file}) {
     if (s.ok() && (p->empty() || (*p)[0] != '/')) {
       chain(r.Err("host_config", "'" + LogEscape(*p) + "' is not an absolute path"));

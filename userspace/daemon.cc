@@ -172,7 +172,7 @@ class Daemon {
   std::unique_ptr<ConfigScanner> hc_;  // null when [host_config] enabled = false
   HostConfigWatch hc_watch_;
   bool hc_dirty_dpkg_ = false, hc_dirty_files_ = false;
-  Clock::time_point hc_first_dirty_{}, hc_last_hint_{};
+  Clock::time_point hc_first_dirty_{}, hc_last_hint_{}, hc_next_files_scan_{};
   std::set<std::string> hc_stored_;  // content hashes known to be in the store
   LogOptions log_options_;
   uint64_t handed_count_ = 0;  // the chain count after the last batch handed to the log
@@ -468,19 +468,30 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
   Write(plan.events);
   ctr_.reconcile_ns_last =
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
-  // The safety net for what inotify missed (an overflow, a watch limit, a change while down).
-  ScanHostConfig(true, true, std::string_view(why) == "start-up" ? "start-up" : "reconcile");
+  // The safety net for what inotify missed (an overflow, a watch limit, a change while down):
+  // the dpkg database (one lstat) at every reconcile, the config roots' walk every
+  // rescan_interval_s while inotify runs (every reconcile without it, and after a gap).
+  const auto now = Clock::now();
+  const bool periodic = std::string_view(why) == "periodic";
+  const bool files_due = !periodic || !hc_watch_.running() || now >= hc_next_files_scan_;
+  if (files_due) {
+    hc_next_files_scan_ = now + std::chrono::seconds(cfg_.host_config.rescan_interval_s);
+  }
+  ScanHostConfig(true, files_due, std::string_view(why) == "start-up" ? "start-up" : "reconcile");
 }
 
 void Daemon::ScanHostConfig(bool dpkg, bool files, const char* via) {
   if (!hc_ || outage_.active) return;
   const auto t0 = Clock::now();
   HostConfigScan scan;
-  files = files || dpkg;
   if (dpkg) {
+    const uint64_t reads = hc_->dpkg_reads();
     const DpkgDb& db = hc_->Dpkg();
-    if (hc_->dpkg_ok()) scan.packages = db.packages;
+    // An unchanged status file changes nothing: the package list is compared only after a read.
+    if (hc_->dpkg_ok() && hc_->dpkg_reads() != reads) scan.packages = db.packages;
   }
+  // A new dpkg database can change files' package and differs: the roots are walked too.
+  if (scan.packages) files = true;
   if (files) {
     scan.files = hc_->ScanFiles();
     scan.users = hc_->Users();

@@ -37,6 +37,9 @@ struct HostConfigOptions {
   // file many times per run), or after debounce_max_ms of continuous changes.
   uint32_t debounce_ms = 100;
   uint32_t debounce_max_ms = 1000;
+  // While inotify runs, the periodic reconcile walks the roots this often (the dpkg status file
+  // is checked at every reconcile; without inotify the roots are walked at every reconcile).
+  uint32_t rescan_interval_s = 60;
   // The twin also reproduces groups, users and config files (vm/playbook.h). Off by default
   // until a real-VM test proves it.
   bool twin = false;

@@ -2,7 +2,8 @@
 # WANT_JSON
 # safetytwin: the host's groups, users and config files in the twin. Accounts with groupadd /
 # groupmod / useradd / usermod / gpasswd called with argv (no shell; names re-validated here);
-# files written byte for byte from base64 (or as symlinks) with the host's mode and owner, through
+# system accounts the twin already has (uid/gid < 1000) are left as the twin's own; files written
+# byte for byte from base64 (or as symlinks) with the host's mode and owner, through
 # a temporary file renamed into place. Arguments are data: nothing is templated. One result per
 # item, so one failing item is recorded and never stops the others.
 #   manage_accounts: bool
@@ -56,6 +57,8 @@ def group(g):
     except KeyError:
         cmd(["groupadd", "-g", str(gid), name])
         return True
+    if cur.gr_gid < 1000:
+        return False  # the twin's own system group (its files and units use its gid)
     if cur.gr_gid != gid:
         cmd(["groupmod", "-g", str(gid), name])
         return True
@@ -82,6 +85,8 @@ def user(u):
         cmd(["useradd", "-M", "-N", "-u", str(uid), "-g", str(gid), "-c", gecos, "-d", home,
              "-s", shell, name])
         return True
+    if cur.pw_uid < 1000:
+        return False  # the twin's own system account (its files and units use its uid)
     if (cur.pw_uid, cur.pw_gid, cur.pw_gecos, cur.pw_dir, cur.pw_shell) == (uid, gid, gecos, home,
                                                                            shell):
         return False
