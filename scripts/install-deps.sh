@@ -10,6 +10,11 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# npm for the browser tests (scripts/packages.txt): Debian's package unless a nodejs that
+# bundles its own npm is installed (Debian's npm conflicts with such a nodejs).
+if ! command -v npm >/dev/null; then
+  dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q 'install ok installed' || missing+=(npm)
+fi
 if ((${#missing[@]} == 0)); then
   log "all ${#pkgs[@]} packages present"
   exit 0
