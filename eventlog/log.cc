@@ -857,6 +857,24 @@ Status EventLog::ScanTwin(
 
 Result<ChainHead> EventLog::Origin() const { return impl_->ReadOrigin(); }
 
+Status EventLog::PauseBackgroundWork() {
+  if (!impl_->writer) return Status::InvalidArgument("pausing background work needs the writer");
+  std::lock_guard<std::mutex> l(impl_->pause_mu);
+  if (impl_->background_paused.load()) return Status::Ok();
+  impl_->background_paused = true;  // the merger skips its passes from here
+  std::lock_guard<std::mutex> merge(impl_->merge_run_mu);  // and a running pass has ended
+  return FromRocks(impl_->db->PauseBackgroundWork(), "cannot pause the log's background work");
+}
+
+Status EventLog::ResumeBackgroundWork() {
+  if (!impl_->writer) return Status::InvalidArgument("resuming background work needs the writer");
+  std::lock_guard<std::mutex> l(impl_->pause_mu);
+  if (!impl_->background_paused.load()) return Status::Ok();
+  Status s = FromRocks(impl_->db->ContinueBackgroundWork(), "cannot resume the log's background work");
+  if (s.ok()) impl_->background_paused = false;
+  return s;
+}
+
 Result<size_t> EventLog::MergeSmallTablesNow() {
   if (!impl_->writer) return Status::InvalidArgument("merging tables needs the writer");
   size_t total = 0;

@@ -225,6 +225,13 @@ class EventLog {
   // a pass every 10 s while it runs. For tools that write a log much faster than real time (the
   // benchmarks' logs), so that it has the shape twind leaves. Returns the tables merged away.
   Result<size_t> MergeSmallTablesNow();
+  // Writer only: stops RocksDB's flushes and compactions and the table merger (waiting for a
+  // running one) until ResumeBackgroundWork, so that the WAL writes of a few records are all
+  // that use the disk: twind's low-disk stop, whose reserve would otherwise go to a flush that
+  // fails with ENOSPC and fails the log. A clean close while paused leaves the memtables in the
+  // WAL (the next open replays them). Both are idempotent.
+  Status PauseBackgroundWork();
+  Status ResumeBackgroundWork();
 
   const std::string& dir() const;
 

@@ -306,6 +306,10 @@ struct EventLog::Impl {
   std::mutex merge_mu;
   std::condition_variable merge_cv;
   bool merge_stop = false;  // guarded by merge_mu
+  // PauseBackgroundWork: no flush, compaction or merge writes a table until resumed.
+  std::atomic<bool> background_paused{false};
+  std::mutex pause_mu;      // serialises pause and resume
+  std::mutex merge_run_mu;  // held by a merge pass
   static constexpr auto kMergeEvery = std::chrono::seconds(10);
 
   void MergeLoop() {
@@ -318,7 +322,8 @@ struct EventLog::Impl {
   }
 
   void MergeSmallTablesOnce() {
-    if (write_failed.load()) return;
+    std::lock_guard<std::mutex> running(merge_run_mu);
+    if (write_failed.load() || background_paused.load()) return;
     for (auto* cf : {events, snapshots}) {
       // A failed merge leaves the tables as they were; the next tick tries again.
       (void)MergeSmallTables(*db, cf);
@@ -365,8 +370,10 @@ struct EventLog::Impl {
   // A clean close leaves no memtable behind, so the next open (every twin-replay command, the
   // next twind) replays no WAL. After a failed write RocksDB must not touch the WAL again; what
   // a failed flush did not write stays in the synced WAL.
+  // Nor while background work is paused (a low-disk stop): the flush would wait for it forever,
+  // and the WAL holds what the memtables hold.
   void FlushOnClose() {
-    if (!writer || write_failed.load()) return;
+    if (!writer || write_failed.load() || background_paused.load()) return;
     rocksdb::FlushOptions fo;
     fo.allow_write_stall = true;
     db->Flush(fo, handles).PermitUncheckedError();

@@ -611,6 +611,11 @@ void Daemon::CheckDisk() {
     if (!outage_.active) {
       BeginOutage(fmt::format("low disk: {} bytes free, below {}", d->free, th.stop_below), since,
                   0, true);
+      // RocksDB's own flushes and merges would spend the reserve (and, failing with ENOSPC,
+      // fail the log): until writing resumes only the WAL takes the few records of the stop.
+      if (Status p = elog_->PauseBackgroundWork(); !p.ok()) {
+        log_->warn("low disk: {}", p.ToString());
+      }
     }
   }
 }
@@ -659,6 +664,11 @@ bool Daemon::TryEndOutage(const char* why, bool at_stop) {
       return false;
     }
     log_->info("event log reopened after the write failure");
+  } else if (!reserve_pays) {
+    // A low-disk stop paused the log's flushes and merges; there is room for them again.
+    if (Status r = elog_->ResumeBackgroundWork(); !r.ok()) {
+      log_->warn("cannot resume the event log's background work: {}", r.ToString());
+    }
   }
   Event g = Stamp(Event{});
   g.kind = EventKind::kGap;

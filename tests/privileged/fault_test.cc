@@ -171,7 +171,7 @@ TEST(FaultDiskFull, OnASmallFilesystemWritingStopsBeforeEnospcAndResumes) {
   for (int i = 0; i < 100; ++i) RunMarker(tag + "-after-" + std::to_string(i));
   ASSERT_TRUE(WaitForEvent(twind.data_dir(), [&](const Event& e) {
     return IsMarker(e, tag + "-after-99");
-  }, 10000));
+  }, 10000)) << twind.Log();
   ASSERT_EQ(twind.Stop(), 0);
 
   const Outcome after = Read(twind.data_dir(), tag + "-after-");
@@ -184,8 +184,15 @@ TEST(FaultDiskFull, OnASmallFilesystemWritingStopsBeforeEnospcAndResumes) {
     if (ke.event.reason.starts_with("low disk: writing stopped")) open = &ke.event;
     if (ke.event.reason.starts_with("low disk:") && ke.event.gap_end_ns != 0) closed = &ke.event;
   }
-  ASSERT_NE(open, nullptr);
-  ASSERT_NE(closed, nullptr);
+  std::string gaps;
+  for (const auto& ke : after.events) {
+    if (ke.event.kind == EventKind::kGap) {
+      gaps += "gap " + std::to_string(ke.event.gap_start_ns) + ".." +
+              std::to_string(ke.event.gap_end_ns) + " " + ke.event.reason + "\n";
+    }
+  }
+  ASSERT_NE(open, nullptr) << "no open low-disk gap; gaps:\n" << gaps << twind.Log();
+  ASSERT_NE(closed, nullptr) << "no closed low-disk gap; gaps:\n" << gaps << twind.Log();
   EXPECT_EQ(open->gap_end_ns, 0u);
   EXPECT_EQ(closed->gap_start_ns, open->gap_start_ns);
   EXPECT_GE(low.markers + closed->lost, 100u);
