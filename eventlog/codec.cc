@@ -484,6 +484,14 @@ std::string_view View(const flatbuffers::String* s) {
 // that take both (replay/render.cc), and tests/core/cli_test.cc's hostile events.
 static_assert(sizeof(Event) == 752, "Event changed: update EventView and DecodeEventView");
 
+Status DecodeEventKind(std::string_view bytes, EventKind* kind) {
+  Status error;
+  const fb::Event* e = VerifiedEvent(bytes, &error);
+  if (!e) return error;
+  *kind = static_cast<EventKind>(e->kind());
+  return Status::Ok();
+}
+
 Status DecodeEventView(std::string_view bytes, EventView* out) {
   Status error;
   const fb::Event* e = VerifiedEvent(bytes, &error);

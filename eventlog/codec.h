@@ -20,6 +20,8 @@ std::string EncodeEventToString(const Event& e);
 Status DecodeEvent(std::string_view bytes, Event* out);
 // The same checks and fields as DecodeEvent; out borrows its strings from bytes.
 Status DecodeEventView(std::string_view bytes, EventView* out);
+// The same checks, and the kind alone: counting records by kind reads no other field.
+Status DecodeEventKind(std::string_view bytes, EventKind* kind);
 
 // host_config_ref: the SHA-256 under which the state's packages, config files, users and groups
 // are kept apart (EncodeHostConfig), "" to keep them in the record (self-contained, as bundles).

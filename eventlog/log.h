@@ -160,6 +160,14 @@ class EventLog {
   // The start of a gap that covers t_ns (start <= t_ns <= end, or still open) and was recorded
   // after t_ns; empty when there is none.
   Result<std::optional<uint64_t>> GapRecordedAfter(uint64_t t_ns) const;
+  // Every gap the log recorded (the gap index), by start; for a start recorded more than once
+  // the last record wins (the one that closed an open gap). end_ns as the gap record gave it.
+  struct GapSpan {
+    uint64_t start_ns = 0;
+    uint64_t end_ns = 0;
+    EventKey recorded;  // the gap record's key
+  };
+  Result<std::vector<GapSpan>> Gaps() const;
 
   // Meta and the twin catalogue: small opaque values under string keys.
   Result<std::optional<std::string>> GetMeta(const std::string& key) const;

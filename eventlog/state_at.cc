@@ -35,6 +35,26 @@ Result<std::optional<uint64_t>> EventLog::GapRecordedAfter(uint64_t t_ns) const 
   return std::optional<uint64_t>();
 }
 
+Result<std::vector<EventLog::GapSpan>> EventLog::Gaps() const {
+  (void)impl_->Drain();  // reads what was written
+  std::map<uint64_t, GapSpan> by_start;
+  const std::string prefix = kGapIndexPrefix;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().size() != prefix.size() + 24 || it->value().size() != 8) continue;
+    GapSpan g;
+    g.start_ns = GetBE64(it->key().data() + prefix.size());
+    if (!DecodeKey(std::string_view(it->key().data() + prefix.size() + 8, 16), &g.recorded)) continue;
+    g.end_ns = GetBE64(it->value().data());
+    auto [slot, fresh] = by_start.try_emplace(g.start_ns, g);
+    if (!fresh && slot->second.recorded < g.recorded) slot->second = g;
+  }
+  if (Status st = FromRocks(it->status(), "cannot read the gap index"); !st.ok()) return st;
+  std::vector<GapSpan> out;
+  for (auto& [start, g] : by_start) out.push_back(g);
+  return out;
+}
+
 static Result<State> StateAtFolded(const EventLog& log, uint64_t t_ns);
 static Result<State> FullFold(const EventLog& log, uint64_t t_ns);
 

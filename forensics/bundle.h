@@ -7,6 +7,8 @@
 //   events.jsonl       the same events as twin-replay JSON, one per line (redacted)
 //   state_start.json/.snap, state_end.json/.snap   the state just before --since and at --until
 //                      (.snap = FlatBuffers snapshot, so that verify-bundle can re-fold)
+//   report.html        optional: `twin-replay report` of the range, redacted like events.jsonl
+//                      (one self-contained page: open it in a browser, offline)
 //   manifest.json      host identity, boot ids, range, versions, counts per kind, the chain
 //                      anchors (hash and count before the first record, last hash), the seals in
 //                      the range, what was redacted, and the SHA-256 of each member above
@@ -35,6 +37,9 @@ struct BundleOptions {
   Redactor redactor;
   std::string created_by;  // AuditWho()
   std::function<void(uint64_t records)> progress;
+  // The report.html member (ui/report.h), made by the caller from the same range and redactor;
+  // empty: none. Listed in the manifest and SHA256SUMS like every member.
+  std::string report_html;
 };
 
 struct BundleStats {

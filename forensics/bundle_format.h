@@ -21,6 +21,8 @@ inline constexpr size_t kMagicLen = 8;
 inline constexpr size_t kRecHeader = 1 + 16 + 4;
 inline const char* const kDataMembers[] = {"records.bin", "events.jsonl", "state_start.json",
                                     "state_start.snap", "state_end.json", "state_end.snap"};
+// Optional (bundles made before it have none): twin-replay report of the range.
+inline constexpr char kReportMember[] = "report.html";
 
 inline void PutBE32(char* p, uint32_t v) {
   p[0] = static_cast<char>(v >> 24);

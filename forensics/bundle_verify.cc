@@ -192,6 +192,22 @@ BundleReport VerifyBundle(const std::string& path, const VerificationKey* key) {
         problem("manifest.json", std::string("its digest of ") + name + " differs from SHA256SUMS");
       }
     }
+    // The report: optional, but once the manifest lists it, it must be there and match.
+    const auto& files = man.at("files");
+    const bool listed = files.contains(kReportMember);
+    if (listed || members.count(kReportMember)) {
+      std::string html;
+      if (!listed) {
+        problem(kReportMember, "is in the archive but not in the manifest (added?)");
+      } else if (read_small(kReportMember, &html)) {
+        const Hash got = Sha256::Of(html);
+        check_digest(kReportMember, got);
+        if (files.at(kReportMember).get<std::string>() != HashHex(got)) {
+          problem(kReportMember, "SHA-256 differs from the manifest's: the file was modified");
+        }
+        rep.notes.push_back("report.html checked (SHA-256 as the manifest lists it)");
+      }
+    }
   } catch (const std::exception& ex) {
     problem("manifest.json", std::string("missing or mistyped field: ") + ex.what());
     return rep;

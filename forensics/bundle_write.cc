@@ -213,6 +213,11 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
     if (!s.ok()) return s;
     digests[name] = HashHex(Sha256::Of(content));
   }
+  if (!o.report_html.empty()) {
+    s = tw.Add(kReportMember, o.report_html);
+    if (!s.ok()) return s;
+    digests[kReportMember] = HashHex(Sha256::Of(o.report_html));
+  }
 
   // 4. Manifest.
   std::vector<Seal> seals;
@@ -276,6 +281,7 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
   w.EndArray();
   w.Key("files").BeginObject();
   for (const char* name : kDataMembers) w.Field(name, digests[name]);
+  if (!o.report_html.empty()) w.Field(kReportMember, digests[kReportMember]);
   w.EndObject().EndObject();
   m += '\n';
   s = tw.Add("manifest.json", m);
@@ -284,6 +290,7 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
 
   std::string sums;
   for (const char* name : kDataMembers) sums += digests[name] + "  " + name + "\n";
+  if (!o.report_html.empty()) sums += digests[kReportMember] + "  " + kReportMember + "\n";
   sums += digests["manifest.json"] + "  manifest.json\n";
   sums += "# self-sha256 " + HashHex(Sha256::Of(sums)) + "\n";
   s = tw.Add("SHA256SUMS", sums);

@@ -5,6 +5,7 @@
 //   AddFleetCommands      fleet list|state|drift|watch|digest                  (fleet_cmds.cc)
 //   AddLineageCommands    tree, lineage                                        (lineage_cmds.cc)
 //   AddSqlCommands        sql (SQLite virtual tables over the log, sql.h)      (sql_cmd.cc)
+//   AddUiCommands         ui (loopback web UI), report (self-contained HTML)   (ui_cmds.cc)
 //   AddVmCommands         vm, in twin-replay-vm only (vm_cmd.cc); twin-replay registers a
 //                         pass-through that execs it, so that libvirt loads only for `vm`.
 // A subcommand's callback runs the command and leaves its exit status in CliContext::rc.
@@ -43,6 +44,7 @@ void AddVmCommands(CLI::App& app, CliContext& ctx);
 void AddFleetCommands(CLI::App& app, CliContext& ctx);  // fleet_cmds.cc
 void AddLineageCommands(CLI::App& app, CliContext& ctx);  // tree, lineage (lineage_cmds.cc)
 void AddSqlCommands(CLI::App& app, CliContext& ctx);      // sql (sql_cmd.cc)
+void AddUiCommands(CLI::App& app, CliContext& ctx);       // ui, report (ui_cmds.cc, ui/)
 
 // Adds --data-dir and --json to a subcommand (the app has them too), bound to ctx.
 void AddCommonOptions(CLI::App* sub, CliContext& ctx, bool with_json = true);

@@ -15,6 +15,7 @@
 #include "eventlog/timefmt.h"
 #include "forensics/audit.h"
 #include "forensics/bundle.h"
+#include "ui/report.h"
 #include "forensics/export.h"
 #include "forensics/redact.h"
 #include "forensics/seal.h"
@@ -208,6 +209,7 @@ int CmdExport(const CliContext& c, const ExportArgs& x) {
 struct BundleArgs {
   RangeArgs range;
   std::string out;
+  bool no_report = false;
 };
 
 int CmdBundle(const CliContext& c, const BundleArgs& x) {
@@ -233,6 +235,14 @@ int CmdBundle(const CliContext& c, const BundleArgs& x) {
   Progress progress(!a.no_progress);
   o.progress = [&](uint64_t n) { progress.Tick(n, "records bundled"); };
   const auto t0 = std::chrono::steady_clock::now();
+  if (!x.no_report) {
+    // The same window as a page (report.html), redacted as the bundle's events are.
+    ui::ReportLimits rl;
+    rl.redactor = &o.redactor;
+    auto html = ui::BuildReport(*log, c.data_dir, o.since_ns, o.until_ns, rl);
+    if (!html.ok()) return ReportReadError(html.status(), c.data_dir);
+    o.report_html = std::move(html).value();
+  }
   auto r = WriteBundle(*log, o, out);
   progress.Done();
   if (!r.ok()) {
@@ -400,6 +410,7 @@ void AddForensicsCommands(CLI::App& app, CliContext& ctx) {
   auto b = std::make_shared<BundleArgs>();
   bundle->add_option("--out", b->out, "the bundle to write (case.tar)")->required();
   AddRangeOptions(bundle, b->range, "redact argv values: NAME= or NAME; repeatable");
+  bundle->add_flag("--no-report", b->no_report, "leave out report.html (the window as a self-contained page)");
   AddCommonOptions(bundle, ctx);
   bundle->callback([&ctx, b] { ctx.rc = CmdBundle(ctx, *b); });
 

@@ -8,6 +8,7 @@
 #include "format/terminal.h"
 #include "replay/args.h"
 #include "replay/cli.h"
+#include "replay/documents.h"
 #include "replay/lineage.h"
 
 namespace twin {
@@ -44,6 +45,19 @@ int CmdTree(const CliContext& c, const TreeArgs& a) {
   int open_rc = kExitUsage;
   auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
   if (!log) return open_rc;
+  if (c.json) {
+    Output out;
+    if (Status st = TreeDocument(*log, at, pid, id, a.id.value_or(""), &out.buf(),
+                                 [&](std::string&) { out.Flush(); });
+        !st.ok()) {
+      if (st.code() == Status::Code::kNotFound) {
+        PrintError(prefix, st.message());
+        return kExitProblem;
+      }
+      return ReportReadError(st, c.data_dir);
+    }
+    return 0;
+  }
   if (Status s = CheckWithinLog(*log, "--at", at); !s.ok()) return ReportScanError(prefix, s);
   auto st = StateAt(*log, at);
   if (!st.ok()) return ReportReadError(st.status(), c.data_dir);
@@ -67,26 +81,7 @@ int CmdTree(const CliContext& c, const TreeArgs& a) {
     }
   }
   Output out;
-  if (c.json) {
-    JsonWriter w(out.buf());
-    w.BeginObject().Field("at", FormatRfc3339Ns(at)).FieldU("at_ns", at).FieldB("uncertain", s.uncertain)
-        .Field("boot_id", s.host.boot_id).FieldU("processes", s.processes.size()).Key("roots").BeginArray();
-    for (const ProcKey& r : roots) {
-      WalkTree(
-          t, r,
-          [&](const ProcKey& k, const std::vector<bool>&) {
-            const Process& p = s.processes.at(k);
-            w.BeginObject().Key("process");
-            ProcessToJson(p, s.host.boot_id, w);
-            w.FieldB("parent_in_state", p.ppid == 0 || ParentIn(s, p) != nullptr);
-            w.Key("children").BeginArray();
-            out.MaybeFlush();
-          },
-          [&](const ProcKey&) { w.EndArray().EndObject(); });
-    }
-    w.EndArray().EndObject();
-    out.buf() += '\n';
-  } else {
+  {
     out.buf() += fmt::format("Process tree at {} ({} processes){}\n", FormatRfc3339Ns(at),
                              s.processes.size(),
                              s.uncertain ? "  [UNCERTAIN: events were lost since " +
@@ -129,6 +124,17 @@ int CmdLineage(const CliContext& c, const std::string& id_text) {
   int open_rc = kExitUsage;
   auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
   if (!log) return open_rc;
+  if (c.json) {
+    Output out;
+    if (Status st = LineageDocument(*log, id.value(), &out.buf()); !st.ok()) {
+      if (st.code() == Status::Code::kNotFound) {
+        PrintError(prefix, st.message());
+        return kExitProblem;
+      }
+      return ReportReadError(st, c.data_dir);
+    }
+    return 0;
+  }
   auto lr = FindLineage(*log, id.value());
   if (!lr.ok()) {
     if (lr.status().code() == Status::Code::kNotFound) {
@@ -140,30 +146,6 @@ int CmdLineage(const CliContext& c, const std::string& id_text) {
   const Lineage& l = lr.value();
   const std::string& tag = l.id.boot;
   Output out;
-  if (c.json) {
-    JsonWriter w(out.buf());
-    w.BeginObject().Field("id", FormatProcessId(tag, l.id.pid, l.id.start_ns)).Field("boot_id", l.boot_id)
-        .FieldI("pid", l.id.pid).FieldU("start_ns", l.id.start_ns)
-        .Field("start_time", FormatRfc3339Ns(l.start.key.ts_ns)).Field("start_kind", KindName(l.start.event.kind))
-        .FieldB("uncertain", l.uncertain).Key("process");
-    ProcessToJson(l.self, l.boot_id, w);
-    w.Key("ancestors").BeginArray();
-    for (const Process& p : l.ancestors) ProcessToJson(p, l.boot_id, w);
-    w.EndArray().FieldB("ancestry_complete", l.ancestry_complete);
-    if (l.exit) {
-      w.Key("exit");
-      EventToJson(l.exit->key, l.exit->event, l.boot_id, w);
-    } else {
-      w.Key("exit").Raw("null");
-    }
-    w.Key("descendants").BeginArray();
-    for (const ProcKey& k : l.descendants) w.String(FormatProcessId(tag, k.pid, k.start_ns));
-    w.EndArray().Key("events").BeginArray();
-    for (const auto& e : l.events) EventToJson(e.key, e.event, l.boot_id, w);
-    w.EndArray().EndObject();
-    out.buf() += '\n';
-    return 0;
-  }
   out.buf() += fmt::format("Process {}  pid {}  first seen {} ({}){}\n",
                            FormatProcessId(tag, l.id.pid, l.id.start_ns), l.id.pid,
                            FormatRfc3339Ns(l.start.key.ts_ns), KindName(l.start.event.kind),

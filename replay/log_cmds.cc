@@ -10,6 +10,7 @@
 #include "format/terminal.h"
 #include "replay/args.h"
 #include "replay/cli.h"
+#include "replay/documents.h"
 #include "replay/recover_cmd.h"
 
 namespace twin {
@@ -73,18 +74,17 @@ int CmdState(const CliContext& c, const std::string& at_text, const std::string&
   int open_rc = kExitUsage;
   auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
   if (!log) return open_rc;
+  if (c.json && file.empty()) {  // the document the UI's /api/state serves too
+    Output out;
+    if (Status s = StateDocument(*log, at, &out.buf()); !s.ok()) return ReportReadError(s, c.data_dir);
+    return 0;
+  }
   if (Status s = CheckWithinLog(*log, "--at", at); !s.ok()) return ReportScanError("twin-replay: ", s);
   auto st = StateAt(*log, at);
   if (!st.ok()) return ReportReadError(st.status(), c.data_dir);
   if (!file.empty()) return PrintFileAt(c, *log, st.value(), at, file);
   Output out;
-  if (c.json) {
-    JsonWriter w(out.buf());
-    StateToJson(st.value(), at, w);
-    out.buf() += '\n';
-  } else {
-    out.buf() = StateTable(st.value(), at);
-  }
+  out.buf() = StateTable(st.value(), at);
   return 0;
 }
 
@@ -99,20 +99,17 @@ int CmdDiff(const CliContext& c, const std::string& t1_text, const std::string& 
   int open_rc = kExitUsage;
   auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
   if (!log) return open_rc;
+  Output out;
+  if (c.json) {
+    if (Status s = DiffDocument(*log, t1, t2, &out.buf()); !s.ok()) return ReportReadError(s, c.data_dir);
+    return 0;
+  }
   if (Status s = CheckWithinLog(*log, "T1", t1); !s.ok()) return ReportScanError("twin-replay: ", s);
   auto a = StateAt(*log, t1);
   if (!a.ok()) return ReportReadError(a.status(), c.data_dir);
   auto b = StateAt(*log, t2);
   if (!b.ok()) return ReportReadError(b.status(), c.data_dir);
-  StateDiff d = Diff(a.value(), b.value());
-  Output out;
-  if (c.json) {
-    JsonWriter w(out.buf());
-    DiffToJson(d, t1, t2, a.value().host.boot_id, b.value().host.boot_id, w);
-    out.buf() += '\n';
-  } else {
-    out.buf() = DiffTable(d, t1, t2);
-  }
+  out.buf() = DiffTable(Diff(a.value(), b.value()), t1, t2);
   return 0;
 }
 
@@ -148,35 +145,7 @@ int CmdEvents(const CliContext& c, const std::string& since, const std::string& 
   uint64_t n = 0;
   Status s;
   if (c.json) {
-    // JSON Lines straight from each record (no copy of its strings into an Event). The process
-    // ids need the boot id in effect: the state's before --since (folded only if a process event
-    // comes before any host facts in the window), then each host facts record's, whatever the
-    // filter shows.
-    std::string boot;
-    bool boot_known = false;
-    Status boot_status;
-    s = log->ScanViews({f.since_ns, 0}, {f.until_ns, UINT64_MAX}, [&](const EventKey& k, const EventView& e) {
-      if (e.kind == EventKind::kHostFacts) {
-        boot = e.host.boot_id;
-        boot_known = true;
-      }
-      if (!f.Matches(e)) return true;
-      if (!boot_known && e.pid != 0) {
-        auto b = BootIdBefore(*log, f.since_ns);
-        if (!b.ok()) {
-          boot_status = b.status();
-          return false;
-        }
-        boot = std::move(b).value();
-        boot_known = true;
-      }
-      JsonWriter w(out.buf());
-      EventToJson(k, e, boot, w);
-      out.buf() += '\n';
-      out.MaybeFlush();
-      return limit == 0 || ++n < limit;
-    });
-    if (s.ok()) s = boot_status;
+    s = EventsJsonLines(*log, f, limit, &out.buf(), [&](std::string&) { out.Flush(); });
   } else {
     s = ForEachFiltered(*log, f, [&](const EventKey& k, const Event& e) {
       out.buf() += fmt::format("{:<30} {:<12} {}\n", FormatRfc3339Ns(e.ts_ns), KindName(e.kind),
@@ -194,18 +163,16 @@ int CmdVerify(const CliContext& c, bool quick) {
   int open_rc = kExitUsage;
   auto log = OpenForReplayOrExplain(c.data_dir, /*for_verify=*/true, &open_rc);
   if (!log) return open_rc;
+  if (c.json) {
+    std::string doc;
+    bool ok = false;
+    VerifyDocument(*log, quick, &doc, &ok);
+    fmt::print("{}", doc);
+    return ok ? 0 : kExitProblem;
+  }
   VerifyReport rep = quick ? log->QuickVerify() : log->Verify();
   ChainHead head = log->Head();
-  if (c.json) {
-    std::string s;
-    JsonWriter w(s);
-    w.BeginObject().FieldB("ok", rep.ok()).FieldB("quick", quick).FieldU("records", rep.records)
-        .FieldU("seals_checked", rep.seals_checked).Field("head", HashHex(head.head))
-        .Key("problems").BeginArray();
-    for (const auto& p : rep.problems) w.BeginObject().Field("key", p.key).Field("what", p.what).EndObject();
-    w.EndArray().EndObject();
-    fmt::print("{}\n", s);
-  } else if (rep.ok() && quick) {
+  if (rep.ok() && quick) {
     fmt::print("OK (quick): every table block's checksum, the chain head and {} seals checked, "
                "head {} at {} after {} records; the records were not re-hashed ('twin-replay "
                "verify' does that)\n",
@@ -249,14 +216,9 @@ int CmdInfo(const CliContext& c) {
     return ke ? FormatRfc3339Ns(ke->key.ts_ns) : std::string("-");
   };
   if (c.json) {
-    std::string s;
-    JsonWriter w(s);
-    w.BeginObject().Field("data_dir", c.data_dir).Field("schema_version", schema.value().value_or(""))
-        .FieldU("events", head.count).Field("first", t(first.value())).Field("last", t(last.value()))
-        .FieldU("snapshots", snaps.value().size()).Field("head", HashHex(head.head))
-        .FieldU("approx_bytes", log->ApproximateSizeBytes()).FieldB("integrity_checked", false)
-        .EndObject();
-    fmt::print("{}\n", s);
+    std::string doc;
+    if (Status st = InfoDocument(*log, c.data_dir, &doc); !st.ok()) return ReportReadError(st, c.data_dir);
+    fmt::print("{}", doc);
   } else {
     fmt::print("data dir      {}\nschema        {}\nevents        {}\nfirst         {}\nlast          {}\n"
                "snapshots     {}\nchain head    {}\nsize (approx) {} bytes\n"

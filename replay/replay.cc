@@ -54,6 +54,7 @@ int ReplayMain(int argc, char** argv) {
   AddFleetCommands(app, ctx);
   AddLineageCommands(app, ctx);
   AddSqlCommands(app, ctx);
+  AddUiCommands(app, ctx);
   AddVmPassThrough(app, ctx, argv);
   return RunCli(app, ctx, argc, argv);
 }

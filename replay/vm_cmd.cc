@@ -54,9 +54,8 @@ int List(const VmArgs& a, const EventLog& log) {
     return 1;
   }
   if (a.json) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : *list) arr.push_back(vm::SnapshotJson(r));
-    std::printf("%s\n", arr.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    const std::string doc = vm::SnapshotListDocument(*list);
+    std::fwrite(doc.data(), 1, doc.size(), stdout);
     return 0;
   }
   if (list->empty()) {

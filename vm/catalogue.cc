@@ -165,4 +165,10 @@ std::optional<DomainRecord> DomainFromJson(std::string_view v) {
   return d;
 }
 
+std::string SnapshotListDocument(const std::vector<SnapshotRecord>& list) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& r : list) arr.push_back(SnapshotJson(r));
+  return arr.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 }  // namespace twin::vm

@@ -84,6 +84,8 @@ struct DomainRecord {
 
 nlohmann::json SnapshotJson(const SnapshotRecord& r);
 std::string SnapshotToJson(const SnapshotRecord& r);  // SnapshotJson, one line
+// `vm --list --json`: the array of SnapshotJson, indented by 2, with a final newline.
+std::string SnapshotListDocument(const std::vector<SnapshotRecord>& list);
 std::optional<SnapshotRecord> SnapshotFromJson(std::string_view json);
 // The domain record is local VM bookkeeping (a JSON file beside the overlays), not part of the
 // log: `twin-replay vm --at --replace` must update it while twind holds the log's writer lock.

@@ -7,6 +7,7 @@
 #include "eventlog/log.h"
 #include "eventlog/state.h"
 #include "forensics/bundle.h"
+#include "forensics/digest.h"
 #include "forensics/tar.h"
 #include "tests/forensics/forensics_test_util.h"
 
@@ -67,7 +68,7 @@ TEST_F(Bundle, AnyFlippedByteInAnyMemberIsDetectedAndNamed) {
   ASSERT_EQ(Make().code, 0);
   auto members = ListTar(bundle_);
   ASSERT_TRUE(members.ok());
-  ASSERT_EQ(members.value().size(), 8u);
+  ASSERT_EQ(members.value().size(), 9u);  // report.html included
   const std::string pristine = testing::Slurp(bundle_);
   const std::string bad = t_.sub("bad.tar");
   int cases = 0;
@@ -92,7 +93,7 @@ TEST_F(Bundle, AnyFlippedByteInAnyMemberIsDetectedAndNamed) {
     ASSERT_FALSE(rep.ok()) << "header of " << m.name;
     EXPECT_NE(rep.problems[0].what.find(m.name), std::string::npos) << rep.problems[0].what;
   }
-  EXPECT_EQ(cases, 32);
+  EXPECT_EQ(cases, 36);
   // The CLI names the file too, and exits 1.
   std::string data = pristine;
   data[members.value()[0].offset + 100] ^= 0x20;
@@ -119,7 +120,8 @@ TEST_F(Bundle, RedactionHidesSecretsAndTheRestStillVerifies) {
   const std::string x = t_.sub("x");
   std::filesystem::create_directory(x);
   ASSERT_EQ(std::system(("cd " + x + " && tar xf " + bundle_).c_str()), 0);
-  for (const char* f : {"events.jsonl", "records.bin", "state_end.json", "state_end.snap", "manifest.json"}) {
+  for (const char* f : {"events.jsonl", "records.bin", "state_end.json", "state_end.snap", "manifest.json",
+                        "report.html"}) {
     const std::string s = testing::Slurp(x + "/" + f);
     for (const char* secret : {"hunter2", "s3cr3tT0k3n", "pw1234"}) {
       EXPECT_EQ(s.find(secret), std::string::npos) << secret << " leaked into " << f;
@@ -141,6 +143,28 @@ TEST_F(Bundle, RedactionHidesSecretsAndTheRestStillVerifies) {
   EXPECT_EQ(full.redacted, 0u);
   EXPECT_EQ(full.chain_verified, full.records);
   EXPECT_NE(testing::Slurp(bundle_).find("hunter2"), std::string::npos);
+}
+
+TEST_F(Bundle, TheReportIsAListedMemberAndOptional) {
+  ASSERT_EQ(Make().code, 0);
+  const std::string x = t_.sub("x");
+  std::filesystem::create_directory(x);
+  ASSERT_EQ(std::system(("cd " + x + " && tar xf " + bundle_).c_str()), 0);
+  auto man = nlohmann::json::parse(testing::Slurp(x + "/manifest.json"));
+  ASSERT_TRUE(man["files"].contains("report.html"));
+  EXPECT_EQ(man["files"]["report.html"].get<std::string>(), HashHex(Sha256::Of(testing::Slurp(x + "/report.html"))));
+  EXPECT_NE(testing::Slurp(x + "/report.html").find("\"mode\":\"report\""), std::string::npos);
+  BundleReport rep = VerifyBundle(bundle_, nullptr);
+  ASSERT_TRUE(rep.ok());
+  bool noted = false;
+  for (const auto& n : rep.notes) noted = noted || n.find("report.html checked") != std::string::npos;
+  EXPECT_TRUE(noted);
+  // Bundles without it (--no-report, or made before it existed) verify as before.
+  ASSERT_EQ(Make("--no-report").code, 0);
+  auto members = ListTar(bundle_);
+  ASSERT_TRUE(members.ok());
+  EXPECT_EQ(members.value().size(), 8u);
+  EXPECT_TRUE(VerifyBundle(bundle_, nullptr).ok());
 }
 
 TEST_F(Bundle, ATamperedLogIsNotBundled) {
