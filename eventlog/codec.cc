@@ -265,7 +265,8 @@ void DecMap(const flatbuffers::Vector<Offset<FbV>>* v, std::map<std::string, V>&
   }
 }
 
-Offset<fb::State> EncodeState(FlatBufferBuilder& b, const State& s) {
+Offset<fb::State> EncodeState(FlatBufferBuilder& b, const State& s,
+                              const std::string& host_config_ref = "") {
   std::vector<Offset<fb::Process>> procs;
   procs.reserve(s.processes.size());
   for (const auto& [k, p] : s.processes) procs.push_back(EncodeProcess(b, p));
@@ -277,12 +278,15 @@ Offset<fb::State> EncodeState(FlatBufferBuilder& b, const State& s) {
   auto uv = b.CreateVector(units);
   auto lv = b.CreateVector(ls);
   auto host = EncodeHost(b, s.host);
-  auto pkgs = EncMap<Package, fb::Package>(b, s.packages, EncodePackage);
-  auto files = EncMap<ConfigFile, fb::ConfigFile>(b, s.config_files, EncodeConfigFile);
-  auto users = EncMap<User, fb::User>(b, s.users, EncodeUser);
-  auto groups = EncMap<Group, fb::Group>(b, s.groups, EncodeGroup);
+  const bool by_ref = !host_config_ref.empty();
+  auto pkgs = by_ref ? 0 : EncMap<Package, fb::Package>(b, s.packages, EncodePackage);
+  auto files = by_ref ? 0 : EncMap<ConfigFile, fb::ConfigFile>(b, s.config_files, EncodeConfigFile);
+  auto users = by_ref ? 0 : EncMap<User, fb::User>(b, s.users, EncodeUser);
+  auto groups = by_ref ? 0 : EncMap<Group, fb::Group>(b, s.groups, EncodeGroup);
+  auto ref = Str(b, host_config_ref);
   return fb::CreateState(b, s.ts_ns, s.last_key.ts_ns, s.last_key.seq, s.events_folded, pv, uv,
-                         lv, host, s.uncertain, s.uncertain_since_ns, pkgs, files, users, groups);
+                         lv, host, s.uncertain, s.uncertain_since_ns, pkgs, files, users, groups,
+                         ref);
 }
 
 State DecodeState(const fb::State* s) {
@@ -546,9 +550,43 @@ Status DecodeEventView(std::string_view bytes, EventView* out) {
   return Status::Ok();
 }
 
-std::string EncodeSnapshot(const Snapshot& s) {
+std::string EncodeHostConfig(const State& s) {
   FlatBufferBuilder b(4096);
-  auto state = EncodeState(b, s.state);
+  auto pkgs = EncMap<Package, fb::Package>(b, s.packages, EncodePackage);
+  auto files = EncMap<ConfigFile, fb::ConfigFile>(b, s.config_files, EncodeConfigFile);
+  auto users = EncMap<User, fb::User>(b, s.users, EncodeUser);
+  auto groups = EncMap<Group, fb::Group>(b, s.groups, EncodeGroup);
+  fb::StateBuilder sb(b);
+  sb.add_packages(pkgs);
+  sb.add_config_files(files);
+  sb.add_users(users);
+  sb.add_groups(groups);
+  b.Finish(sb.Finish());
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+Status DecodeHostConfigInto(std::string_view bytes, State* out) {
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                          /*max_depth=*/64, /*max_tables=*/100000000);
+  if (!v.VerifyBuffer<fb::State>(nullptr)) {
+    return Status::Corruption("host configuration record fails FlatBuffers verification");
+  }
+  const fb::State* s = flatbuffers::GetRoot<fb::State>(bytes.data());
+  out->packages.clear();
+  out->config_files.clear();
+  out->users.clear();
+  out->groups.clear();
+  DecMap(s->packages(), out->packages, DecodePackage, [](const Package& p) { return p.key(); });
+  DecMap(s->config_files(), out->config_files, DecodeConfigFile,
+         [](const ConfigFile& f) { return f.path; });
+  DecMap(s->users(), out->users, DecodeUser, [](const User& u) { return u.name; });
+  DecMap(s->groups(), out->groups, DecodeGroup, [](const Group& g) { return g.name; });
+  return Status::Ok();
+}
+
+std::string EncodeSnapshot(const Snapshot& s, const std::string& host_config_ref) {
+  FlatBufferBuilder b(4096);
+  auto state = EncodeState(b, s.state, host_config_ref);
   const StateDiff& d = s.diff;
   auto pa = EncList<Process, fb::Process>(b, d.processes.added, EncodeProcess);
   auto pr = EncList<Process, fb::Process>(b, d.processes.removed, EncodeProcess);
@@ -613,10 +651,14 @@ const fb::Snapshot* VerifiedSnapshot(std::string_view bytes) {
 }
 }  // namespace
 
-Status DecodeSnapshotState(std::string_view bytes, State* out) {
+Status DecodeSnapshotState(std::string_view bytes, State* out, std::string* host_config_ref) {
   const fb::Snapshot* s = VerifiedSnapshot(bytes);
   if (!s) return Status::Corruption("snapshot record fails FlatBuffers verification");
   *out = DecodeState(s->state());
+  if (host_config_ref) {
+    host_config_ref->clear();
+    if (s->state() && s->state()->host_config_ref()) *host_config_ref = s->state()->host_config_ref()->str();
+  }
   return Status::Ok();
 }
 

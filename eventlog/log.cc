@@ -702,6 +702,25 @@ Result<std::optional<KeyedEvent>> EventLog::Last() const {
   return EdgeEvent(*impl_, true);
 }
 
+namespace {
+constexpr const char* kContentPrefix = "content/";
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+bool IsSha256Hex(const std::string& h) {
+  return h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+}  // namespace
+
 Status EventLog::PutSnapshot(const Snapshot& snap) {
   if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");
   // A failed write is sticky (log.h): nothing more is written until the log is reopened.
@@ -710,7 +729,20 @@ Status EventLog::PutSnapshot(const Snapshot& snap) {
   wo.sync = impl_->options.fsync == FsyncPolicy::kAlways;
   const std::string key = EncodeKey(snap.state.last_key);
   rocksdb::WriteBatch batch;
-  auto s = batch.Put(impl_->snapshots, key, EncodeSnapshot(snap));
+  // The host configuration (thousands of packages and files, rarely changing) is stored once per
+  // distinct content in the content store, in the same batch; the snapshot names it.
+  std::string ref;
+  const State& st = snap.state;
+  rocksdb::Status s;
+  if (!st.packages.empty() || !st.config_files.empty() || !st.users.empty() || !st.groups.empty()) {
+    const std::string blob = EncodeHostConfig(st);
+    ref = Sha256Hex(blob);
+    std::string have;
+    if (!impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, kContentPrefix + ref, &have).ok()) {
+      s = batch.Put(impl_->meta, kContentPrefix + ref, blob);
+    }
+  }
+  if (s.ok()) s = batch.Put(impl_->snapshots, key, EncodeSnapshot(snap, ref));
   if (s.ok()) s = batch.Put(impl_->meta, kSnapIndexPrefix + key, "");
   if (!s.ok()) return FromRocks(s, "cannot write snapshot");
   return impl_->WriteOther(wo, &batch, "cannot write snapshot");
@@ -744,8 +776,20 @@ Result<State> EventLog::SnapshotStateAt(const EventKey& key) const {
   }
   if (!gs.ok()) return FromRocks(gs, "cannot read snapshot");
   State state;
-  Status s = DecodeSnapshotState(std::string_view(value.data(), value.size()), &state);
+  std::string ref;
+  Status s = DecodeSnapshotState(std::string_view(value.data(), value.size()), &state, &ref);
   if (!s.ok()) return Status::Corruption("snapshot at key " + KeyToString(key) + ": " + s.message());
+  if (!ref.empty()) {
+    auto blob = GetContent(ref);
+    if (!blob.ok()) return blob.status();
+    if (!blob->has_value()) {
+      return Status::Corruption("snapshot at key " + KeyToString(key) + " names host configuration " +
+                                ref + ", which is not in the content store; run 'twin-replay verify'");
+    }
+    if (Status hs = DecodeHostConfigInto(**blob, &state); !hs.ok()) {
+      return Status::Corruption("snapshot at key " + KeyToString(key) + ": " + hs.message());
+    }
+  }
   return state;
 }
 
@@ -797,25 +841,6 @@ Status EventLog::PutTwin(const std::string& key, const std::string& value) {
   }
   return impl_->WriteOther(wo, &batch, "cannot write twin catalogue");
 }
-
-namespace {
-constexpr const char* kContentPrefix = "content/";
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
-bool IsSha256Hex(const std::string& h) {
-  return h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-}  // namespace
 
 Status EventLog::PutContent(const std::string& sha256_hex, std::string_view bytes) {
   if (!impl_->writer) return Status::InvalidArgument("event log opened read-only");

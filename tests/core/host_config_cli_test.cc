@@ -120,5 +120,40 @@ TEST_F(HostConfigCli, StateAndDiffShowPackagesFilesUsersGroups) {
   EXPECT_NE(et.out.find("(was 1.6.18-1)"), std::string::npos) << et.out;
 }
 
+// Snapshots keep the host configuration apart, once per distinct content: a snapshot record does
+// not hold the config file paths, and the state read back through it is whole.
+TEST_F(HostConfigCli, SnapshotsKeepTheHostConfigurationOnceAndReadItBack) {
+  {
+    auto log = std::move(EventLog::OpenWriter(dir_).value());
+    Compactor c(*log);
+    Event e = UserEvent("add", User{"carol", 1002, 1002, "", "/home/carol", "/bin/sh", 0});
+    e.ts_ns = ts_ += 1'000'000'000;
+    ASSERT_TRUE(log->Append(e).ok());
+    ASSERT_TRUE(c.RunOnce(ts_).ok());
+    Event x;
+    x.kind = EventKind::kDaemonStart;
+    x.ts_ns = ts_ += 1'000'000'000;
+    ASSERT_TRUE(log->Append(x).ok());
+    ASSERT_TRUE(c.RunOnce(ts_).ok());  // same host configuration as the one before
+  }
+  testing::RawDb raw(dir_);
+  size_t blobs = 0;
+  for (const auto& [k, v] : raw.All(raw.meta())) blobs += k.rfind("content/", 0) == 0;
+  // v1 and v2, and two distinct host configurations: at t1, and after carol (the last two
+  // snapshots share it).
+  EXPECT_EQ(blobs, 4u);
+  auto snaps = raw.All(raw.snapshots());
+  ASSERT_EQ(snaps.size(), 3u);
+  // The last one changed nothing of it: neither its state nor its diff holds a path.
+  EXPECT_EQ(snaps.back().second.find("/etc/memcached.conf"), std::string::npos)
+      << "host configuration inline";
+  auto log = std::move(EventLog::OpenReader(dir_).value());
+  auto last = log->SnapshotAtOrBefore({UINT64_MAX, UINT64_MAX});
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_EQ((*last)->state.config_files.size(), 3u);
+  EXPECT_TRUE((*last)->state.users.count("carol"));
+  EXPECT_EQ((*last)->state.packages.at("memcached:amd64").version, "1.6.18-1+deb12u1");
+}
+
 }  // namespace
 }  // namespace twin
