@@ -74,30 +74,41 @@ Status EventsJsonLines(const EventLog& log, const EventFilter& f, uint64_t limit
   return s;
 }
 
+Result<TreeAt> SelectTree(const EventLog& log, uint64_t at, std::optional<int32_t> pid,
+                          const std::optional<ProcessId>& id, const std::string& id_text) {
+  auto st = StateAt(log, at);
+  if (!st.ok()) return st.status();
+  TreeAt r{std::move(st).value(), {}, {}};
+  const State& s = r.state;
+  r.tree = BuildProcTree(s);
+  if (!pid && !id) {
+    r.roots = r.tree.roots;
+    return r;
+  }
+  const std::string tag = BootTag(s.host.boot_id);
+  for (const auto& [k, p] : s.processes) {
+    if ((pid && k.pid == *pid) || (id && k.pid == id->pid && k.start_ns == id->start_ns && id->boot == tag)) {
+      r.roots.push_back(k);
+    }
+  }
+  if (r.roots.empty()) {
+    return Status::NotFound((pid ? "no process with pid " + std::to_string(*pid)
+                                 : "process " + id_text + " is not") +
+                            " in the state at " + FormatRfc3339Ns(at) +
+                            " (see twin-replay state --at or lineage)");
+  }
+  return r;
+}
+
 Status TreeDocument(const EventLog& log, uint64_t at, std::optional<int32_t> pid,
                     const std::optional<ProcessId>& id, const std::string& id_text, std::string* out,
                     const std::function<void(std::string&)>& flush) {
   if (Status s = CheckWithinLog(log, "--at", at); !s.ok()) return s;
-  auto st = StateAt(log, at);
-  if (!st.ok()) return st.status();
-  const State& s = st.value();
-  const std::string tag = BootTag(s.host.boot_id);
-  const ProcTree t = BuildProcTree(s);
-  std::vector<ProcKey> roots = t.roots;
-  if (pid || id) {
-    roots.clear();
-    for (const auto& [k, p] : s.processes) {
-      if ((pid && k.pid == *pid) || (id && k.pid == id->pid && k.start_ns == id->start_ns && id->boot == tag)) {
-        roots.push_back(k);
-      }
-    }
-    if (roots.empty()) {
-      return Status::NotFound((pid ? "no process with pid " + std::to_string(*pid)
-                                   : "process " + id_text + " is not") +
-                              " in the state at " + FormatRfc3339Ns(at) +
-                              " (see twin-replay state --at or lineage)");
-    }
-  }
+  auto sel = SelectTree(log, at, pid, id, id_text);
+  if (!sel.ok()) return sel.status();
+  const State& s = sel.value().state;
+  const ProcTree& t = sel.value().tree;
+  const std::vector<ProcKey>& roots = sel.value().roots;
   JsonWriter w(*out);
   w.BeginObject().Field("at", FormatRfc3339Ns(at)).FieldU("at_ns", at).FieldB("uncertain", s.uncertain)
       .Field("boot_id", s.host.boot_id).FieldU("processes", s.processes.size()).Key("roots").BeginArray();

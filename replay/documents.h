@@ -12,7 +12,9 @@
 #include "eventlog/filter.h"
 #include "eventlog/log.h"
 #include "eventlog/process_id.h"
+#include "eventlog/state.h"
 #include "eventlog/status.h"
+#include "replay/lineage.h"
 
 namespace twin {
 
@@ -26,6 +28,16 @@ Status DiffDocument(const EventLog& log, uint64_t t1_ns, uint64_t t2_ns, std::st
 Status EventsJsonLines(const EventLog& log, const EventFilter& f, uint64_t limit, std::string* out,
                        const std::function<void(std::string&)>& flush = nullptr,
                        bool* more = nullptr);
+// The state at T, its process tree and the roots to show: the tree's roots, or the processes
+// with that pid / process id (kNotFound naming it when none is in the state). T is not checked
+// against the log's range (CheckWithinLog).
+struct TreeAt {
+  State state;
+  ProcTree tree;
+  std::vector<ProcKey> roots;
+};
+Result<TreeAt> SelectTree(const EventLog& log, uint64_t at_ns, std::optional<int32_t> pid,
+                          const std::optional<ProcessId>& id, const std::string& id_text);
 // tree --at T --json, the whole tree or the subtree of a pid / process id (kNotFound naming it
 // when it is not in the state).
 Status TreeDocument(const EventLog& log, uint64_t at_ns, std::optional<int32_t> pid,

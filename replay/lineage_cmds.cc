@@ -59,27 +59,18 @@ int CmdTree(const CliContext& c, const TreeArgs& a) {
     return 0;
   }
   if (Status s = CheckWithinLog(*log, "--at", at); !s.ok()) return ReportScanError(prefix, s);
-  auto st = StateAt(*log, at);
-  if (!st.ok()) return ReportReadError(st.status(), c.data_dir);
-  const State& s = st.value();
-  const std::string tag = BootTag(s.host.boot_id);
-  const ProcTree t = BuildProcTree(s);
-  std::vector<ProcKey> roots = t.roots;
-  if (pid || id) {
-    roots.clear();
-    for (const auto& [k, p] : s.processes) {
-      if ((pid && k.pid == *pid) || (id && k.pid == id->pid && k.start_ns == id->start_ns && id->boot == tag)) {
-        roots.push_back(k);
-      }
-    }
-    if (roots.empty()) {
-      PrintError(prefix, (pid ? "no process with pid " + std::to_string(*pid)
-                              : "process " + *a.id + " is not") +
-                             " in the state at " + FormatRfc3339Ns(at) +
-                             " (see twin-replay state --at or lineage)");
+  auto sel = SelectTree(*log, at, pid, id, a.id.value_or(""));
+  if (!sel.ok()) {
+    if (sel.status().code() == Status::Code::kNotFound) {
+      PrintError(prefix, sel.status().message());
       return kExitProblem;
     }
+    return ReportReadError(sel.status(), c.data_dir);
   }
+  const State& s = sel.value().state;
+  const ProcTree& t = sel.value().tree;
+  const std::vector<ProcKey>& roots = sel.value().roots;
+  const std::string tag = BootTag(s.host.boot_id);
   Output out;
   {
     out.buf() += fmt::format("Process tree at {} ({} processes){}\n", FormatRfc3339Ns(at),
