@@ -71,4 +71,9 @@ static __always_inline __u64 twin_leader_start(struct task_struct *t) {
 struct kernfs_node___old {
   struct kernfs_node *parent;
 } __attribute__((preserve_access_index));
+/* Before 6.11 the inode's times were struct timespec64 (ctime "__i_ctime" from 6.6). */
+struct inode___old {
+  struct timespec64 i_mtime;
+  struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
 #endif /* SAFETYTWIN_BPF_COMMON_BPF_H_ */

@@ -44,6 +44,28 @@ enum twin_exec_flags {
   TWIN_EXEC_EXE_TRUNC = 2,
   TWIN_EXEC_CWD_TRUNC = 4,
   TWIN_EXEC_CGROUP_TRUNC = 8,
+  TWIN_EXEC_EXE_ID = 16,   /* the exe_* identity fields below are set */
+  TWIN_EXEC_EXE_ANON = 32, /* the exe is a pseudo file (memfd, anonymous): no path reaches it */
+};
+
+/* The executed file as the kernel saw it at exec (mm->exe_file's inode): twind's hash cache key
+ * and the check that the file it reads later is still this one. dev is the kernel's encoding
+ * (major << 20 | minor). */
+struct twin_exe_id {
+  __u64 dev;
+  __u64 ino;
+  __u64 size;
+  __s64 mtime_sec;
+  __s64 ctime_sec;
+  __u32 mtime_nsec;
+  __u32 ctime_nsec;
+  __u32 nlink;
+  __u32 uid;  /* owner of the file */
+  __u32 gid;
+  __u32 dir_uid; /* owner of the directory holding it (its dentry's parent) */
+  __u16 mode;
+  __u16 dir_mode;
+  __u32 dir_gid;
 };
 
 /* Followed by data: argv bytes (argv_len), exe components (exe_len), cwd components (cwd_len),
@@ -64,6 +86,7 @@ struct twin_exec {
   __u16 cwd_len;
   __u16 cgroup_len;
   char comm[TWIN_COMM_LEN];
+  struct twin_exe_id exe_id;
   char data[];
 };
 

@@ -82,6 +82,11 @@ static long path_step(__u32 i, void *arg) {
   struct mount *mnt = w->mnt;
   struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
   struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+  if (dentry == parent && dentry != mnt_root) {
+    /* A pseudo file (memfd "memfd:NAME") or a disconnected dentry: its name is all there is. */
+    put_name(w, BPF_CORE_READ(dentry, d_name.name));
+    return 1;
+  }
   if (dentry == mnt_root || dentry == parent) {
     struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
     if (mnt_parent == mnt || !mnt_parent) return 1; /* reached the real root */
@@ -140,6 +145,46 @@ static __always_inline __u32 put_cgroup(__u32 off, struct task_struct *task, __u
   return len > TWIN_PATH_BUDGET ? TWIN_PATH_BUDGET : len;
 }
 
+/* The identity of the executed file (see struct twin_exe_id): a few loads, no walk. */
+static __always_inline void put_exe_id(struct twin_exec *e, struct file *exe) {
+  struct inode *inode = BPF_CORE_READ(exe, f_inode);
+  struct dentry *dentry = BPF_CORE_READ(exe, f_path.dentry);
+  if (!inode) return;
+  struct twin_exe_id *id = &e->exe_id;
+  id->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+  id->ino = BPF_CORE_READ(inode, i_ino);
+  id->size = BPF_CORE_READ(inode, i_size);
+  if (bpf_core_field_exists(inode->i_mtime_sec)) {
+    id->mtime_sec = BPF_CORE_READ(inode, i_mtime_sec);
+    id->mtime_nsec = BPF_CORE_READ(inode, i_mtime_nsec);
+    id->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
+    id->ctime_nsec = BPF_CORE_READ(inode, i_ctime_nsec);
+  } else {
+    struct inode___old *o = (void *)inode;
+    id->mtime_sec = BPF_CORE_READ(o, i_mtime.tv_sec);
+    id->mtime_nsec = BPF_CORE_READ(o, i_mtime.tv_nsec);
+    id->ctime_sec = BPF_CORE_READ(o, __i_ctime.tv_sec);
+    id->ctime_nsec = BPF_CORE_READ(o, __i_ctime.tv_nsec);
+  }
+  id->nlink = BPF_CORE_READ(inode, __i_nlink);
+  id->mode = BPF_CORE_READ(inode, i_mode);
+  id->uid = BPF_CORE_READ(inode, i_uid.val);
+  id->gid = BPF_CORE_READ(inode, i_gid.val);
+  struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+  if (parent == dentry) {
+    /* A pseudo file (memfd_create, an anonymous shmem file): its own parent, on no path. */
+    e->flags |= TWIN_EXEC_EXE_ANON;
+    id->dir_mode = 0;
+    id->dir_uid = 0;
+    id->dir_gid = 0;
+  } else {
+    id->dir_mode = BPF_CORE_READ(parent, d_inode, i_mode);
+    id->dir_uid = BPF_CORE_READ(parent, d_inode, i_uid.val);
+    id->dir_gid = BPF_CORE_READ(parent, d_inode, i_gid.val);
+  }
+  e->flags |= TWIN_EXEC_EXE_ID;
+}
+
 static __always_inline int on_exec(struct task_struct *task, pid_t old_pid) {
   __u32 zero = 0;
   struct exec_buf *b = bpf_map_lookup_elem(&exec_scratch, &zero);
@@ -180,7 +225,9 @@ static __always_inline int on_exec(struct task_struct *task, pid_t old_pid) {
 
   struct file *exe = BPF_CORE_READ(mm, exe_file);
   __u32 n = 0;
+  __builtin_memset(&e->exe_id, 0, sizeof(e->exe_id));
   if (exe) {
+    put_exe_id(e, exe);
     n = put_path(off, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt),
                  &e->flags, TWIN_EXEC_EXE_TRUNC);
   }

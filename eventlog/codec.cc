@@ -93,9 +93,10 @@ Offset<fb::Process> EncodeProcess(FlatBufferBuilder& b, const Process& p) {
   auto comm = Str(b, p.comm), exe = Str(b, p.exe), cwd = Str(b, p.cwd);
   auto argv = StrVec(b, p.argv);
   auto cg = Str(b, p.cgroup), unit = Str(b, p.unit), cid = Str(b, p.container_id);
+  auto sha = Str(b, p.exe_sha256), hash = Str(b, p.exe_hash), flags = Str(b, p.exe_flags);
   return fb::CreateProcess(b, p.pid, p.start_ns, p.ppid, p.parent_start_ns, p.uid, p.gid, comm,
                            exe, cwd, argv, p.argv_truncated, cg, unit, cid, p.since_ns,
-                           p.exe_truncated, p.cwd_truncated);
+                           p.exe_truncated, p.cwd_truncated, sha, hash, flags);
 }
 
 }  // namespace
@@ -120,6 +121,9 @@ Process DecodeProcess(const fb::Process* p) {
   out.unit = Get(p->unit());
   out.container_id = Get(p->container_id());
   out.since_ns = p->since_ns();
+  out.exe_sha256 = Get(p->exe_sha256());
+  out.exe_hash = Get(p->exe_hash());
+  out.exe_flags = Get(p->exe_flags());
   return out;
 }
 

@@ -40,8 +40,13 @@ enum class EventKind : uint8_t {
                      // content=stored|withheld|too_large|unreadable, package, differs, target
   kUser = 21,        // /etc/passwd entry: name, uid, gid, gecos, home, shell (never a hash)
   kGroup = 22,       // /etc/group entry: name, gid, members (comma-separated)
+  // The executable's SHA-256 and integrity flags, computed by twind after the exec record was
+  // written (userspace/exe_hash.h): pid, start_ns, exe; attrs exec_ts_ns (ts_ns of the exec it
+  // belongs to), exe_hash (status), exe_sha256, exe_flags, dev, ino, size, mtime_ns, ctime_ns.
+  // Exec records whose hash was known in time carry exe_hash/exe_sha256/exe_flags themselves.
+  kExeHash = 23,
 };
-inline constexpr int kEventKindMax = 22;
+inline constexpr int kEventKindMax = 23;
 
 std::string_view KindName(EventKind k);                    // e.g. "exec", "unit_start"
 std::optional<EventKind> KindFromName(std::string_view name);

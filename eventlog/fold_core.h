@@ -12,7 +12,9 @@
 // P (process record) has the identity members of Process (pid, start_ns, ppid,
 // parent_start_ns, since_ns) and two overloads found by ADL:
 //   SetImageFrom(P&, const V&)  — uid, gid, comm, exe, cwd, argv, the truncation flags, cgroup, unit,
-//                                 container_id from the event (the "image" of the process).
+//                                 container_id and the integrity attrs from the event (the
+//                                 "image" of the process).
+//   SetIntegrityFrom(P&, const V&) — exe_hash, exe_sha256, exe_flags from the event's attrs.
 #pragma once
 
 #include <string>
@@ -306,6 +308,14 @@ void Apply(BasicState<P>& s, const V& e, const EventKey& key) {
     case EventKind::kGroup:
       FoldHostConfig(s, e);
       break;
+    case EventKind::kExeHash: {
+      // Completes the exec it names; a later exec of the same process (or a resync that set a
+      // new image) is another image, which this hash does not describe.
+      auto it = s.processes.find(ProcKey{e.pid(), e.start_ns()});
+      if (it != s.processes.end() && it->second.since_ns == AttrNumber(e.attr(kAttrExecTs)))
+        SetIntegrityFrom(it->second, e);
+      break;
+    }
     case EventKind::kDaemonStart:
     case EventKind::kTwinAction:
     case EventKind::kAudit:

@@ -37,6 +37,7 @@ struct LazyProcess {
   uint32_t gid = 0;
   const fb::Event* record = nullptr;
   const Process* base = nullptr;
+  const fb::Event* integrity = nullptr;  // an exe_hash record completing the image
 };
 
 // The verified-record view for the fold core.
@@ -78,6 +79,16 @@ void SetImageFrom(LazyProcess& p, const RecordView& v) {
   p.gid = v.e->gid();
   p.record = v.e;
   p.base = nullptr;
+  p.integrity = nullptr;  // the image's own record carries its integrity attrs, if any
+}
+
+void SetIntegrityFrom(LazyProcess& p, const RecordView& v) { p.integrity = v.e; }
+
+void ReadIntegrity(const fb::Event* e, Process* p) {
+  const RecordView v{e};
+  p->exe_sha256 = v.attr(kAttrExeSha256);
+  p->exe_hash = v.attr(kAttrExeHash);
+  p->exe_flags = v.attr(kAttrExeFlags);
 }
 
 Process Materialize(const LazyProcess& l) {
@@ -97,9 +108,11 @@ Process Materialize(const LazyProcess& l) {
     p.cgroup = View(e->cgroup());
     p.unit = View(e->unit());
     p.container_id = View(e->container_id());
+    ReadIntegrity(e, &p);
   } else if (l.base) {
     p = *l.base;
   }
+  if (l.integrity) ReadIntegrity(l.integrity, &p);
   p.pid = l.pid;
   p.start_ns = l.start_ns;
   p.ppid = l.ppid;
@@ -138,6 +151,7 @@ bool SetsImage(const fb::Event* e) {
   switch (static_cast<EventKind>(e->kind())) {
     case EventKind::kProcessExec:
     case EventKind::kProcessFork:
+    case EventKind::kExeHash:  // kept as a process's integrity record
       return true;
     case EventKind::kResync:
       return static_cast<ResyncEntity>(e->resync_entity()) == ResyncEntity::kProcess &&

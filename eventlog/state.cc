@@ -12,7 +12,7 @@ constexpr std::array<std::string_view, kEventKindMax + 1> kKindNames = {
     "unknown",     "exec",       "exit",         "fork",       "bind",   "listen",
     "close",       "unit_start", "unit_stop",    "unit_file",  "host",   "gap",
     "resync",      "daemon_start", "daemon_stop", "twin",      "audit",  "retention",
-    "fleet",       "package",    "config_file",  "user",       "group"};
+    "fleet",       "package",    "config_file",  "user",       "group",  "exe_hash"};
 
 // An Event as the fold core reads it.
 struct FoldInput {
@@ -42,6 +42,12 @@ struct FoldInput {
   std::string_view attr(std::string_view k) const { return AttrOf(e, k); }
 };
 
+void SetIntegrityFrom(Process& p, const FoldInput& v) {
+  p.exe_sha256 = v.attr(kAttrExeSha256);
+  p.exe_hash = v.attr(kAttrExeHash);
+  p.exe_flags = v.attr(kAttrExeFlags);
+}
+
 void SetImageFrom(Process& p, const FoldInput& v) {
   const Event& e = v.e;
   p.uid = e.uid;
@@ -56,6 +62,7 @@ void SetImageFrom(Process& p, const FoldInput& v) {
   p.cgroup = e.cgroup;
   p.unit = e.unit;
   p.container_id = e.container_id;
+  SetIntegrityFrom(p, v);
 }
 
 template <typename K, typename V>
@@ -129,7 +136,15 @@ Event ProcessEvent(EventKind kind, const Process& p) {
   e.cgroup = p.cgroup;
   e.unit = p.unit;
   e.container_id = p.container_id;
+  AddIntegrityAttrs(p.exe_hash, p.exe_sha256, p.exe_flags, &e);
   return e;
+}
+
+void AddIntegrityAttrs(std::string_view status, std::string_view sha256, std::string_view flags,
+                       Event* e) {
+  if (!status.empty()) e->attrs.emplace_back(kAttrExeHash, status);
+  if (!sha256.empty()) e->attrs.emplace_back(kAttrExeSha256, sha256);
+  if (!flags.empty()) e->attrs.emplace_back(kAttrExeFlags, flags);
 }
 
 Event ListenerEvent(EventKind kind, const Listener& l) {

@@ -37,6 +37,13 @@ struct Process {
   std::string unit;
   std::string container_id;
   uint64_t since_ns = 0;  // wall ns of the event that last set the image (exec/fork/resync)
+  // Executable integrity (docs/FORENSICS.md): exe_hash = "ok" (exe_sha256 is the hex SHA-256
+  // of the executed file), "pending", "too_large", "queue_full", "unavailable", "error", or ""
+  // (never hashed: a log before hashing, a process found by resync); exe_flags = comma list of
+  // deleted, memfd, writable, dir_writable, unpackaged.
+  std::string exe_sha256;
+  std::string exe_hash;
+  std::string exe_flags;
   bool operator==(const Process&) const = default;
 };
 
@@ -192,6 +199,16 @@ Event PackageEvent(std::string_view op, const Package& p);
 Event ConfigFileEvent(std::string_view op, const ConfigFile& f);
 Event UserEvent(std::string_view op, const User& u);
 Event GroupEvent(std::string_view op, const Group& g);
+// Executable integrity in attrs (exec, resync upserts and exe_hash records): the status, the
+// hex SHA-256 and the flags of eventlog/state.h Process; the exe_hash record also names the exec
+// it completes (kAttrExecTs = that exec's ts_ns).
+inline constexpr std::string_view kAttrExeHash = "exe_hash";
+inline constexpr std::string_view kAttrExeSha256 = "exe_sha256";
+inline constexpr std::string_view kAttrExeFlags = "exe_flags";
+inline constexpr std::string_view kAttrExecTs = "exec_ts_ns";
+// Appends the non-empty ones, in that order.
+void AddIntegrityAttrs(std::string_view status, std::string_view sha256, std::string_view flags,
+                       Event* e);
 // The value of attr `key` ("" when absent).
 std::string_view AttrOf(const Event& e, std::string_view key);
 

@@ -49,9 +49,30 @@ std::string_view TimestampDesc(EventKind k) {
     case EventKind::kConfigFile: return "Config File Changed";
     case EventKind::kUser: return "User Changed";
     case EventKind::kGroup: return "Group Changed";
+    case EventKind::kExeHash: return "Executable Hashed";
     default: return "Event Recorded";
   }
 }
+
+namespace {
+// " sha256 <hex>" or " hash <status>", then " [flags]".
+void AppendIntegrity(const Event& e, std::string& out) {
+  const std::string_view status = AttrOf(e, kAttrExeHash);
+  if (status == "ok") {
+    out += " sha256 ";
+    out += AttrOf(e, kAttrExeSha256);
+  } else if (!status.empty()) {
+    out += " hash ";
+    out += status;
+  }
+  const std::string_view flags = AttrOf(e, kAttrExeFlags);
+  if (!flags.empty()) {
+    out += " [";
+    out += flags;
+    out += ']';
+  }
+}
+}  // namespace
 
 void AppendMessage(const Event& e, std::string& out) {
   out += KindName(e.kind);
@@ -72,6 +93,14 @@ void AppendMessage(const Event& e, std::string& out) {
       if (e.argv_truncated) out += " [truncated]";
       if (e.exe_truncated) out += " [exe path truncated]";
       if (e.cwd_truncated) out += " [cwd truncated]";
+      AppendIntegrity(e, out);
+      break;
+    case EventKind::kExeHash:
+      out += " pid=";
+      AppendInt(out, e.pid);
+      out += ' ';
+      out += e.exe;
+      AppendIntegrity(e, out);
       break;
     case EventKind::kProcessFork:
       out += " pid=";

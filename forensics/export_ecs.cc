@@ -35,6 +35,7 @@ EcsClass EcsClassOf(const Event& e) {
     case EventKind::kAudit: return {"configuration", "access"};
     case EventKind::kRetention: return {"configuration", "deletion"};
     case EventKind::kFleet: return {"host", "info"};
+    case EventKind::kExeHash: return {"process", "info"};
     case EventKind::kPackage: {
       const std::string_view op = AttrOf(e, "op");
       return {"package", op == "add" ? "installation" : op == "remove" ? "deletion" : "change"};
@@ -90,7 +91,8 @@ class EcsFormatter : public LineFormatter {
         .Field("provider", "twind");
     if (e.kind == EventKind::kSocketBind) w.Field("outcome", e.result == 0 ? "success" : "failure");
     w.EndObject();
-    if (IsProcessEvent(e) || (e.kind == EventKind::kResync && e.resync_entity == ResyncEntity::kProcess) ||
+    if (IsProcessEvent(e) || e.kind == EventKind::kExeHash ||
+        (e.kind == EventKind::kResync && e.resync_entity == ResyncEntity::kProcess) ||
         IsSocketEvent(e) || (e.kind == EventKind::kResync && e.resync_entity == ResyncEntity::kListener)) {
       Process(e, w);
     }
@@ -134,6 +136,8 @@ class EcsFormatter : public LineFormatter {
     if (e.start_ns) w.Field("entity_id", EntityId(host_, e.pid, e.start_ns));
     if (!e.comm.empty()) w.Field("name", e.comm);
     if (!e.exe.empty()) w.Field("executable", e.exe);
+    if (const std::string_view sha = ExeSha256(e); !sha.empty())
+      w.Key("hash").BeginObject().Field("sha256", sha).EndObject();
     if (!e.argv.empty()) {
       w.Key("args").BeginArray();
       for (const auto& a : e.argv) w.String(a);

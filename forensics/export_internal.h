@@ -65,6 +65,12 @@ inline std::string_view Rfc3339Ns(uint64_t ts_ns, char (&buf)[32]) {
   return std::string_view(buf, FormatRfc3339NsTo(buf, ts_ns));
 }
 
+// The executable's SHA-256 the record carries ("" unless its exe_hash status is "ok"): exec and
+// resync records when it was known in time, exe_hash records (docs/FORENSICS.md).
+inline std::string_view ExeSha256(const Event& e) {
+  return AttrOf(e, kAttrExeHash) == "ok" ? AttrOf(e, kAttrExeSha256) : std::string_view();
+}
+
 inline bool IsProcessEvent(const Event& e) {
   return e.kind == EventKind::kProcessExec || e.kind == EventKind::kProcessExit ||
          e.kind == EventKind::kProcessFork;

@@ -23,6 +23,8 @@ OcsfClass OcsfClassOf(const Event& e) {
       return {1007, "Process Activity", 1, "System Activity", 1, "Launch"};
     case EventKind::kProcessExit:
       return {1007, "Process Activity", 1, "System Activity", 2, "Terminate"};
+    case EventKind::kExeHash:  // the hash of a launch's executable, computed after it
+      return {1007, "Process Activity", 1, "System Activity", 99, "Other"};
     case EventKind::kSocketBind:
       return {4001, "Network Activity", 4, "Network Activity", 1, "Open"};
     case EventKind::kSocketListen:
@@ -73,7 +75,7 @@ class OcsfFormatter : public LineFormatter {
     if (c.class_uid == 1007) {
       // The actor of a launch is the parent; of a termination, the process itself.
       w.Key("actor").BeginObject().Key("process");
-      if (e.kind == EventKind::kProcessExit) {
+      if (e.kind == EventKind::kProcessExit || e.kind == EventKind::kExeHash) {
         Proc(e, w);
       } else {
         w.BeginObject().FieldI("pid", e.ppid);
@@ -126,7 +128,12 @@ class OcsfFormatter : public LineFormatter {
       size_t slash = exe.rfind('/');
       w.Key("file").BeginObject().Field("path", exe)
           .Field("name", slash == std::string_view::npos ? exe : exe.substr(slash + 1))
-          .FieldI("type_id", 1).Field("type", "Regular File").EndObject();
+          .FieldI("type_id", 1).Field("type", "Regular File");
+      if (const std::string_view sha = ExeSha256(e); !sha.empty()) {
+        w.Key("hashes").BeginArray().BeginObject().FieldI("algorithm_id", 3)
+            .Field("algorithm", "SHA-256").Field("value", sha).EndObject().EndArray();
+      }
+      w.EndObject();
     }
     if (e.kind == EventKind::kProcessExec || e.kind == EventKind::kProcessFork) {
       w.Key("user").BeginObject().Field("uid", std::to_string(e.uid)).EndObject();

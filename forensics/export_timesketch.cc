@@ -36,7 +36,7 @@ void AppendEventFields(const EventKey& key, const Event& e, const HostFacts& hos
   U(out, "ts_ns", e.ts_ns);
   U(out, "seq", key.seq);
   if (e.mono_ns) U(out, "mono_ns", e.mono_ns);
-  const bool proc = IsProcessEvent(e) || IsSocketEvent(e) ||
+  const bool proc = IsProcessEvent(e) || IsSocketEvent(e) || e.kind == EventKind::kExeHash ||
                     (e.kind == EventKind::kResync && e.resync_entity != ResyncEntity::kUnit);
   if (proc) {
     I(out, "pid", e.pid);
@@ -65,6 +65,13 @@ void AppendEventFields(const EventKey& key, const Event& e, const HostFacts& hos
     if (e.cwd_truncated) B(out, "cwd_truncated", true);
     Str(out, "cgroup", e.cgroup);
     if (!e.container_id.empty()) Str(out, "container_id", e.container_id);
+  }
+  if (e.kind == EventKind::kExeHash) Str(out, "exe", e.exe);
+  // Executable integrity as Timesketch attributes of their own (also in attrs).
+  if (const std::string_view st = AttrOf(e, kAttrExeHash); !st.empty()) {
+    Str(out, "exe_hash", st);
+    if (const std::string_view sha = ExeSha256(e); !sha.empty()) Str(out, "exe_sha256", sha);
+    if (const std::string_view f = AttrOf(e, kAttrExeFlags); !f.empty()) Str(out, "exe_flags", f);
   }
   if (!e.unit.empty()) Str(out, "unit", e.unit);
   if (e.kind == EventKind::kProcessExit) {

@@ -212,6 +212,10 @@ void EventToJsonT(const EventKey& key, const E& e, JsonWriter& w, const std::str
             .Field("unit_file_sha256", std::string_view(e.unit_file_sha256));
       }
       break;
+    case EventKind::kExeHash:
+      ProcIdJson(e, w, tag);
+      w.Field("exe", std::string_view(e.exe));
+      break;
     default:
       if (!e.reason.empty()) w.Field("message", std::string_view(e.reason));
       break;
@@ -275,15 +279,31 @@ std::string HostConfigSummary(const Event& e) {
 }
 }  // namespace
 
+namespace {
+// " sha256=0123456789ab [deleted,unpackaged]", " hash pending", "" when none.
+std::string IntegritySummary(const Event& e) {
+  const std::string_view status = AttrOf(e, kAttrExeHash);
+  const std::string_view flags = AttrOf(e, kAttrExeFlags);
+  std::string out;
+  if (status == "ok") out = " sha256=" + EscapeForTerminal(std::string(AttrOf(e, kAttrExeSha256)).substr(0, 12));
+  else if (!status.empty()) out = " hash " + EscapeForTerminal(std::string(status));
+  if (!flags.empty()) out += " [" + EscapeForTerminal(std::string(flags)) + "]";
+  return out;
+}
+}  // namespace
+
 std::string EventSummary(const Event& e) {
   auto who = [&] { return fmt::format("{} {}", e.pid, EscapeForTerminal(e.comm)); };
   switch (e.kind) {
     case EventKind::kProcessExec:
-      return fmt::format("{} ppid={} uid={} {}{}{}{}{}", e.pid, e.ppid, e.uid, JoinArgv(e.argv),
+      return fmt::format("{} ppid={} uid={} {}{}{}{}{}{}", e.pid, e.ppid, e.uid, JoinArgv(e.argv),
                          e.argv_truncated ? " [truncated]" : "",
                          e.exe_truncated ? " [exe path truncated: ..." + EscapeForTerminal(e.exe) + "]" : "",
                          e.cwd_truncated ? " [cwd truncated]" : "",
-                         e.unit.empty() ? "" : " unit=" + EscapeForTerminal(e.unit));
+                         e.unit.empty() ? "" : " unit=" + EscapeForTerminal(e.unit),
+                         IntegritySummary(e));
+    case EventKind::kExeHash:
+      return fmt::format("{} {}{}", e.pid, EscapeForTerminal(e.exe), IntegritySummary(e));
     case EventKind::kProcessFork:
       return fmt::format("{} ppid={} {}", e.pid, e.ppid, EscapeForTerminal(e.comm));
     case EventKind::kProcessExit:
@@ -353,7 +373,17 @@ void ProcessToJson(const Process& p, std::string_view boot_id, JsonWriter& w) {
       .FieldB("cwd_truncated", p.cwd_truncated)
       .Field("cgroup", p.cgroup)
       .Field("unit", p.unit)
-      .Field("container_id", p.container_id).FieldU("since_ns", p.since_ns).EndObject();
+      .Field("container_id", p.container_id).FieldU("since_ns", p.since_ns);
+  // Executable integrity (docs/FORENSICS.md): "" status = never hashed.
+  w.Field("exe_hash", p.exe_hash).Field("exe_sha256", p.exe_sha256);
+  w.Key("exe_flags").BeginArray();
+  for (size_t i = 0; i < p.exe_flags.size();) {
+    size_t j = p.exe_flags.find(',', i);
+    if (j == std::string::npos) j = p.exe_flags.size();
+    if (j > i) w.String(std::string_view(p.exe_flags).substr(i, j - i));
+    i = j + 1;
+  }
+  w.EndArray().EndObject();
 }
 
 void ListenerToJson(const Listener& l, std::string_view boot_id, JsonWriter& w) {

@@ -183,7 +183,8 @@ enum EvCol {
   kEvProcessId, kEvParent, kEvParentStartNs, kEvParentProcessId, kEvStartTime, kEvUid, kEvGid,
   kEvName, kEvPath, kEvCmdline, kEvArgv, kEvCwd, kEvCgroup, kEvUnit, kEvContainerId, kEvExitCode,
   kEvSignal, kEvCoreDumped, kEvDurationNs, kEvProtocol, kEvFamily, kEvAddress, kEvPort, kEvSocket,
-  kEvResult, kEvUnitFilePath, kEvUnitFileSha256, kEvReason, kEvJson,
+  kEvResult, kEvUnitFilePath, kEvUnitFileSha256, kEvReason, kEvJson, kEvSha256, kEvExeHash,
+  kEvExeFlags,
 };
 
 struct EventsTable {
@@ -194,7 +195,8 @@ struct EventsTable {
       "name TEXT, path TEXT, cmdline TEXT, argv TEXT, cwd TEXT, cgroup TEXT, unit TEXT, "
       "container_id TEXT, exit_code INTEGER, signal INTEGER, core_dumped INTEGER, duration_ns INTEGER, "
       "protocol INTEGER, family INTEGER, address TEXT, port INTEGER, socket INTEGER, result INTEGER, "
-      "unit_file_path TEXT, unit_file_sha256 TEXT, reason TEXT, json TEXT)";
+      "unit_file_path TEXT, unit_file_sha256 TEXT, reason TEXT, json TEXT, sha256 TEXT, "
+      "exe_hash TEXT, exe_flags TEXT)";
 
   // idxStr: two characters per argument: the column ('n' ts_ns, 's' time, 'k' kind, 'p' pid,
   // 'i' process_id, 'q' parent_process_id) and the operator ('=', '>', 'G' >=, '<', 'L' <=).
@@ -334,7 +336,7 @@ struct EventsCursor {
       }
       if (!f.Matches(e)) return true;
       const Group g = GroupOf(e);
-      if (id && !((g == kProc || g == kExit || g == kSock) && e.pid == id->pid && e.start_ns == id->start_ns)) {
+      if (id && !((g == kProc || g == kExit || g == kSock || g == kHash) && e.pid == id->pid && e.start_ns == id->start_ns)) {
         return true;
       }
       if (parent_id && !(g == kProc && e.ppid == parent_id->pid && e.parent_start_ns == parent_id->start_ns)) {
@@ -468,13 +470,14 @@ struct EventsCursor {
   }
 
   // Which columns a kind has (the rest are NULL), as `events --json` shows them.
-  enum Group { kProc, kExit, kSock, kUnitG, kOther };
+  enum Group { kProc, kExit, kSock, kUnitG, kOther, kHash };
   template <typename E>
   static Group GroupOf(const E& e) {
     switch (e.kind) {
       case EventKind::kProcessExec:
       case EventKind::kProcessFork: return kProc;
       case EventKind::kProcessExit: return kExit;
+      case EventKind::kExeHash: return kHash;
       case EventKind::kSocketBind:
       case EventKind::kSocketListen:
       case EventKind::kListenerClose: return kSock;
@@ -494,7 +497,7 @@ struct EventsCursor {
     const Row& r = Of(cur)->rows[Of(cur)->i];
     const Event& e = r.e;
     const Group g = GroupOf(e);
-    const bool proc = g == kProc || g == kExit || g == kSock;
+    const bool proc = g == kProc || g == kExit || g == kSock || g == kHash;
     const bool image = g == kProc;
     switch (col) {
       case kEvTime: sqlite3_result_int64(ctx, static_cast<sqlite3_int64>(r.key.ts_ns / 1'000'000'000)); break;
@@ -524,7 +527,7 @@ struct EventsCursor {
       case kEvUid: if (image) sqlite3_result_int64(ctx, e.uid); break;
       case kEvGid: if (image) sqlite3_result_int64(ctx, e.gid); break;
       case kEvName: if (proc) ResultText(ctx, e.comm); break;
-      case kEvPath: if (image) ResultText(ctx, e.exe); break;
+      case kEvPath: if (image || g == kHash) ResultText(ctx, e.exe); break;
       case kEvCmdline: if (image) ResultText(ctx, Cmdline(e.argv)); break;
       case kEvArgv: if (image) ResultText(ctx, ArgvJson(e.argv)); break;
       case kEvCwd: if (image) ResultText(ctx, e.cwd); break;
@@ -552,6 +555,16 @@ struct EventsCursor {
         ResultText(ctx, s);
         break;
       }
+      // Executable integrity: exec records that had it in time, exe_hash records (FORENSICS.md).
+      case kEvSha256:
+        if (AttrOf(e, kAttrExeHash) == "ok") ResultText(ctx, AttrOf(e, kAttrExeSha256));
+        break;
+      case kEvExeHash:
+        if (const std::string_view v = AttrOf(e, kAttrExeHash); !v.empty()) ResultText(ctx, v);
+        break;
+      case kEvExeFlags:
+        if (image || g == kHash) ResultText(ctx, AttrOf(e, kAttrExeFlags));
+        break;
       default: break;
     }
     return SQLITE_OK;
@@ -642,7 +655,7 @@ struct StateCursor {
 enum PCol {
   kPId, kPPid, kPParentId, kPParent, kPStartNs, kPParentStartNs, kPStartTime, kPName, kPPath,
   kPCmdline, kPArgv, kPCwd, kPUid, kPGid, kPCgroup, kPUnit, kPContainerId, kPArgvTrunc,
-  kPExeTrunc, kPCwdTrunc, kPSince, kPAtNs, kPAt,
+  kPExeTrunc, kPCwdTrunc, kPSince, kPSha256, kPExeHash, kPExeFlags, kPAtNs, kPAt,
 };
 
 struct ProcessesTable {
@@ -651,7 +664,7 @@ struct ProcessesTable {
       "parent_start_ns INTEGER, start_time INTEGER, name TEXT, path TEXT, cmdline TEXT, argv TEXT, "
       "cwd TEXT, uid INTEGER, gid INTEGER, cgroup TEXT, unit TEXT, container_id TEXT, "
       "argv_truncated INTEGER, path_truncated INTEGER, cwd_truncated INTEGER, since_ns INTEGER, "
-      "at_ns INTEGER, at HIDDEN)";
+      "sha256 TEXT, exe_hash TEXT, exe_flags TEXT, at_ns INTEGER, at HIDDEN)";
   static int BestIndex(sqlite3_vtab*, sqlite3_index_info* info) { return StateBestIndex(info, kPAt); }
 };
 
@@ -693,6 +706,9 @@ struct ProcessesCursor : StateCursor<ProcessesCursor> {
       case kPExeTrunc: sqlite3_result_int(ctx, p.exe_truncated); break;
       case kPCwdTrunc: sqlite3_result_int(ctx, p.cwd_truncated); break;
       case kPSince: ResultU(ctx, p.since_ns); break;
+      case kPSha256: if (p.exe_hash == "ok") ResultText(ctx, p.exe_sha256); break;
+      case kPExeHash: if (!p.exe_hash.empty()) ResultText(ctx, p.exe_hash); break;
+      case kPExeFlags: ResultText(ctx, p.exe_flags); break;
       default: break;
     }
     return SQLITE_OK;

@@ -52,7 +52,7 @@ const std::set<std::string> kKnownKeys = {
     "batch_max",      "fsync",            "fsync_interval_ms", "reconcile_grace_ms",
     "log_level",      "log_file",         "pid_file",          "force_raw_tp",
     "no_twin",        "min_free_bytes",   "retention_max_age", "retention_max_bytes",
-    "fleet",          "host_config"};
+    "fleet",          "host_config",      "exe_hash"};
 
 // Typed access to one TOML table; every error names the file and the key.
 class TomlReader {
@@ -176,6 +176,29 @@ Status HostConfigFromToml(const toml::table& t, const std::string& path, HostCon
   return s;
 }
 
+// [exe_hash]: enabled, max_file_size, queue, cache_entries, dpkg_dir.
+Status ExeHashFromToml(const toml::table& t, const std::string& path, ExeHashOptions* o) {
+  static const std::set<std::string> kKeys = {"enabled", "max_file_size", "queue",
+                                              "cache_entries", "dpkg_dir"};
+  TomlReader r(t, path);
+  for (const auto& [k, v] : t) {
+    if (!kKeys.count(std::string(k.str())))
+      return r.Err("exe_hash." + LogEscape(std::string(k.str())), "unknown key");
+  }
+  Status s;
+  auto chain = [&](Status x) {
+    if (s.ok() && !x.ok()) s = x;
+  };
+  chain(r.Bool("enabled", &o->enabled));
+  chain(r.Size("max_file_size", 1ull << 40, &o->max_file_bytes));
+  chain(IntInto(r, "queue", 1, 1 << 20, &o->queue));
+  chain(IntInto(r, "cache_entries", 1, 1 << 24, &o->cache_entries));
+  chain(r.String("dpkg_dir", &o->dpkg_dir));
+  if (s.ok() && !o->dpkg_dir.empty() && o->dpkg_dir[0] != '/')
+    chain(r.Err("exe_hash.dpkg_dir", "'" + LogEscape(o->dpkg_dir) + "' is not an absolute path"));
+  return s;
+}
+
 }  // namespace
 
 Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg) {
@@ -245,6 +268,10 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
     if (!n.is_table()) chain(r.Err("host_config", "must be a table ([host_config])"));
     else chain(HostConfigFromToml(*n.as_table(), path, &cfg->host_config));
   }
+  if (auto n = t["exe_hash"]; n && s.ok()) {
+    if (!n.is_table()) chain(r.Err("exe_hash", "must be a table ([exe_hash])"));
+    else chain(ExeHashFromToml(*n.as_table(), path, &cfg->exe_hash));
+  }
   if (auto n = t["fleet"]; n && s.ok()) {
     if (!n.is_table()) chain(Status::InvalidArgument("config " + path + ": fleet must be a table ([fleet])"));
     else chain(fleet::FleetOptionsFromToml(*n.as_table(), path, &cfg->fleet));
@@ -303,7 +330,7 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   double compact = 0;
   uint32_t max_args = 0;
   bool foreground = false, check = false, json = false, no_twin = false, raw_tp = false;
-  bool no_host_config = false;
+  bool no_host_config = false, no_exe_hash = false;
   app.add_option("--data-dir", data_dir, "event log directory (default /var/lib/safetytwin)");
   app.add_option("--config", config, "TOML config file (default /etc/safetytwin/twind.toml)");
   app.add_flag("--foreground,-f", foreground, "do not daemonize");
@@ -319,6 +346,8 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   app.add_option("--log-file", log_file, "log file when daemonized (default <data-dir>/twind.log)");
   app.add_option("--pid-file", pid_file, "write the daemon's pid here");
   app.add_flag("--no-twin", no_twin, "do not drive the twin VM");
+  app.add_flag("--no-exe-hash", no_exe_hash,
+               "do not hash executed binaries ([exe_hash] enabled = false)");
   app.add_flag("--no-host-config", no_host_config,
                "do not capture packages, config files, users and groups");
   app.add_option("--retention-max-age", retention_age, "delete history older than this (e.g. 30d; 0 = keep)");
@@ -393,6 +422,7 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   cfg->json = json;
   cfg->no_twin = cfg->no_twin || no_twin;
   if (no_host_config) cfg->host_config.enabled = false;
+  if (no_exe_hash) cfg->exe_hash.enabled = false;
   cfg->force_raw_tp = cfg->force_raw_tp || raw_tp;
   if (Status v = ValidateConfig(*cfg); !v.ok()) return refuse(v.message());
   return -1;

@@ -6,6 +6,7 @@
 
 #include "eventlog/status.h"
 #include "fleet/options.h"
+#include "userspace/exe_hash_options.h"
 #include "userspace/host_config_options.h"
 
 namespace twin::capture {
@@ -40,6 +41,8 @@ struct DaemonConfig {
   fleet::FleetOptions fleet;
   // Packages, config files, users and groups ([host_config] table, --no-host-config).
   HostConfigOptions host_config;
+  // Executable hashing ([exe_hash] table, --no-exe-hash); dpkg_dir "" = host_config's.
+  ExeHashOptions exe_hash;
   // Set by ParseCommandLine when --check is given and the config is invalid: --check reports it
   // as NOT READY (the daemon itself refuses such a config with exit code 2).
   std::string config_error;

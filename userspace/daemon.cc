@@ -32,6 +32,7 @@
 #include "userspace/daemon_metrics.h"
 #include "userspace/disk_guard.h"
 #include "userspace/event_queue.h"
+#include "userspace/exe_hash.h"
 #include "userspace/host_config.h"
 #include "userspace/host_config_watch.h"
 #include "userspace/metrics.h"
@@ -100,6 +101,9 @@ class Daemon {
   // Compares live_ with /proc and the cgroup tree; writes corrections as resync events and a
   // kComplete when anything changed or the state was uncertain.
   void Reconcile(uint64_t grace_ns, bool always_complete, const char* why);
+  // A binary deleted after its exec was hashed: the scan's "(deleted)" exe links of processes
+  // whose integrity does not say so yet become exe_hash records with the flag added.
+  void NoticeDeletedExes(const std::vector<ProcessBrief>& scan, const Event& at);
   void Compact();
   // Packages, config files, users and groups: scans what is asked (files also when dpkg is, for
   // the package md5s), writes the contents to store, then the events. Writer thread.
@@ -170,6 +174,7 @@ class Daemon {
   void CheckDisk();
   Outage outage_;
   std::unique_ptr<ConfigScanner> hc_;  // null when [host_config] enabled = false
+  std::unique_ptr<ExeHasher> hasher_;  // null when [exe_hash] enabled = false
   HostConfigWatch hc_watch_;
   bool hc_dirty_dpkg_ = false, hc_dirty_files_ = false;
   Clock::time_point hc_first_dirty_{}, hc_last_hint_{}, hc_next_files_scan_{};
@@ -234,6 +239,14 @@ Status Daemon::Start() {
 
   clock_ = ClockOffset::Measure();
   dctx_.clock = clock_;
+  if (cfg_.exe_hash.enabled) {
+    ExeHashOptions ho = cfg_.exe_hash;
+    if (ho.dpkg_dir.empty()) ho.dpkg_dir = cfg_.host_config.dpkg_dir;
+    hasher_ = std::make_unique<ExeHasher>(ho, [this] {
+      const uint64_t boot = BoottimeNs();
+      return std::make_pair(clock_.ToWall(boot), boot);
+    });
+  }
   dctx_.tick_ns = TickNs();
   roots_ = FindCgroupRoots();
 
@@ -424,6 +437,36 @@ void Daemon::CheckDrops(std::vector<Event>* out) {
   last_drop_check_wall_ = wall;
 }
 
+void Daemon::NoticeDeletedExes(const std::vector<ProcessBrief>& scan, const Event& at) {
+  std::vector<Event> out;
+  for (const ProcessBrief& b : scan) {
+    if (!b.exe_deleted) continue;
+    auto it = live_.processes.find(ProcKey{b.pid, b.start_ns});
+    if (it == live_.processes.end()) continue;
+    const Process& p = it->second;
+    if (p.exe_hash.empty() || p.exe != b.exe) continue;  // never hashed, or another image
+    std::string flags = p.exe_flags;
+    bool flagged = false;
+    for (std::string_view f : {"deleted", "memfd", "anonymous"})
+      flagged = flagged || ("," + flags + ",").find("," + std::string(f) + ",") != std::string::npos;
+    if (flagged) continue;
+    AddFlag(&flags, "deleted");
+    Event e;
+    e.kind = EventKind::kExeHash;
+    e.ts_ns = at.ts_ns;
+    e.mono_ns = at.mono_ns;
+    e.pid = p.pid;
+    e.start_ns = p.start_ns;
+    e.exe = p.exe;
+    e.attrs.emplace_back(kAttrExecTs, std::to_string(p.since_ns));
+    AddIntegrityAttrs(p.exe_hash, p.exe_sha256, flags, &e);
+    e.attrs.emplace_back("noticed_by", "reconcile");
+    log_->info("executable deleted after exec: pid {} {}", p.pid, LogEscape(p.exe));
+    out.push_back(std::move(e));
+  }
+  Write(out);
+}
+
 void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why) {
   if (outage_.active) return;  // the resync runs when the outage ends
   const auto t0 = Clock::now();
@@ -466,6 +509,7 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
   ctr_.resync_corrections += plan.corrections;
   if (plan.corrections) log_->info("resync ({}): {} corrections", why, plan.corrections);
   Write(plan.events);
+  NoticeDeletedExes(scan.processes, at);
   ctr_.reconcile_ns_last =
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
   // The safety net for what inotify missed (an overflow, a watch limit, a change while down):
@@ -718,6 +762,7 @@ void Daemon::ToRecords(std::vector<Decoded>& in, std::vector<Event>* batch) {
       continue;
     }
     Event& e = d.event;
+    if (hasher_ && e.kind == EventKind::kProcessExec) hasher_->OnExec(&e, d.exe_id);
     // Owner's unit for socket events: the process image knows it, the socket probe does not.
     if (IsSocketEvent(e) && e.unit.empty()) {
       auto it = live_.processes.find(ProcKey{e.pid, e.start_ns});
@@ -741,6 +786,7 @@ void Daemon::WriterLoop() {
     queue_.PopBatch(&in, cfg_.batch_max,
                     std::chrono::milliseconds(hc_waiting ? std::max<uint32_t>(cfg_.host_config.debounce_ms / 2, 10) : 250));
     ToRecords(in, &batch);
+    if (hasher_) hasher_->TakeResults(&batch);
     std::vector<UnitSignal> hints;
     {
       std::lock_guard<std::mutex> l(hints_mu_);
@@ -913,6 +959,12 @@ int Daemon::Run() {
   // The stop record is written whenever the log can take it: an outage is ended first if the
   // disk has room again (its gap goes in before the stop).
   if (outage_.active) TryEndOutage("stop", /*at_stop=*/true);
+  if (hasher_) {
+    // Hashes finished since the writer's last pass; jobs still queued stay "pending".
+    std::vector<Event> done;
+    hasher_->TakeResults(&done);
+    Write(done);
+  }
   std::vector<Event> stop{Stamp(Event{})};
   stop[0].kind = EventKind::kDaemonStop;
   stop[0].reason = sig == SIGINT ? "SIGINT" : "SIGTERM";
@@ -941,6 +993,18 @@ std::string Daemon::RenderMetrics() {
     drops = drops_snapshot_;
   }
   std::string o = RenderDaemonMetrics(ctr_, drops);
+  if (hasher_) {
+    const ExeHashCounters h = hasher_->counters();
+    o += "# HELP twind_exe_hash_total Executables by how their SHA-256 was found.\n"
+         "# TYPE twind_exe_hash_total counter\n";
+    for (auto [name, v] : {std::pair<const char*, uint64_t>{"cache_hit", h.hits},
+                           {"queued", h.queued}, {"queue_full", h.queue_full},
+                           {"too_large", h.too_large}, {"hashed", h.hashed},
+                           {"unavailable", h.unavailable}})
+      o += fmt::format("twind_exe_hash_total{{result=\"{}\"}} {}\n", name, v);
+    o += fmt::format("# TYPE twind_exe_hash_bytes_total counter\ntwind_exe_hash_bytes_total {}\n",
+                     h.bytes_hashed);
+  }
   if (hooks_.metrics) o += hooks_.metrics();
   return o;
 }

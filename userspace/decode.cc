@@ -1,5 +1,7 @@
 #include "userspace/decode.h"
 
+#include <sys/sysmacros.h>
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -114,6 +116,27 @@ bool DecodeRecord(const void* data, size_t size, const DecodeContext& ctx, Decod
       e.cgroup = JoinReversedPath(d, r.cgroup_len, true);
       e.unit = UnitFromCgroup(e.cgroup);
       e.container_id = ContainerIdFromCgroup(e.cgroup);
+      out->exe_id = ExeId{};
+      if (r.flags & TWIN_EXEC_EXE_ID) {
+        ExeId& x = out->exe_id;
+        x.valid = true;
+        x.anon = (r.flags & TWIN_EXEC_EXE_ANON) != 0;
+        const uint64_t kdev = r.exe_id.dev;  // the kernel's dev_t: major << 20 | minor
+        x.dev = makedev(static_cast<unsigned>(kdev >> 20), static_cast<unsigned>(kdev & 0xfffff));
+        x.ino = r.exe_id.ino;
+        x.size = r.exe_id.size;
+        // Multigrain timestamps (6.13+) keep a "queried" flag in bit 31 of the inode's ctime
+        // nsec; stat(2) never shows it. A nsec is < 2^30.
+        x.mtime_ns = r.exe_id.mtime_sec * 1000000000LL + (r.exe_id.mtime_nsec & 0x3fffffff);
+        x.ctime_ns = r.exe_id.ctime_sec * 1000000000LL + (r.exe_id.ctime_nsec & 0x3fffffff);
+        x.nlink = r.exe_id.nlink;
+        x.uid = r.exe_id.uid;
+        x.gid = r.exe_id.gid;
+        x.dir_uid = r.exe_id.dir_uid;
+        x.dir_gid = r.exe_id.dir_gid;
+        x.mode = r.exe_id.mode;
+        x.dir_mode = r.exe_id.dir_mode;
+      }
       return true;
     }
     case TWIN_EV_EXIT: {

@@ -26,10 +26,22 @@ struct CgroupChange {
   uint64_t ts_ns = 0, mono_ns = 0;
 };
 
+// The executed file as the kernel saw it at exec (bpf/events.h twin_exe_id), dev in glibc's
+// st_dev encoding. valid = the probe filled it.
+struct ExeId {
+  bool valid = false;
+  bool anon = false;  // memfd / anonymous file: no path names it
+  uint64_t dev = 0, ino = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  uint32_t nlink = 0, uid = 0, gid = 0, dir_uid = 0, dir_gid = 0;
+  uint32_t mode = 0, dir_mode = 0;  // dir_mode 0: no directory (anon)
+};
+
 struct Decoded {
   uint16_t raw_kind = 0;  // twin_ev_kind
   bool is_cgroup = false;
   Event event;          // when !is_cgroup
+  ExeId exe_id;         // exec only
   CgroupChange cgroup;  // when is_cgroup
 };
 

@@ -160,8 +160,10 @@ std::vector<ProcessBrief> ScanProcessBriefs(uint64_t tick_ns) {
     b.exe = ReadLink(base + "/exe");
     static const std::string kDeleted = " (deleted)";
     if (b.exe.size() > kDeleted.size() &&
-        b.exe.compare(b.exe.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0)
+        b.exe.compare(b.exe.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) {
       b.exe.resize(b.exe.size() - kDeleted.size());
+      b.exe_deleted = true;
+    }
     out.push_back(std::move(b));
   });
   return out;

@@ -27,6 +27,7 @@ struct ProcessBrief {
   int pid = 0;
   uint64_t start_ns = 0;
   std::string exe;
+  bool exe_deleted = false;  // the link read "<path> (deleted)": no name reaches the file now
 };
 std::vector<ProcessBrief> ScanProcessBriefs(uint64_t tick_ns);
 
