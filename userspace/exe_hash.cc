@@ -252,9 +252,7 @@ void ExeHasher::OnExec(Event* e, const ExeId& id) {
     } else {
       status = "pending";
       ++ctr_.queued;
-      jobs_.push_back(Job{e->pid, e->start_ns, e->ts_ns, e->exe_truncated ? std::string() : e->exe,
-                          id, flags});
-      if (e->exe_truncated) jobs_.back().exe.clear();
+      jobs_.push_back(Job{e->pid, e->start_ns, e->ts_ns, e->exe, !e->exe_truncated, id, flags});
       cv_.notify_one();
     }
   }
@@ -328,7 +326,7 @@ Event ExeHasher::Complete(const Job& j) {
     if (m != Match::kNo) {
       via = "proc";
       if (st.st_nlink == 0 && !j.id.anon) AddFlag(&flags, "deleted");
-    } else if (!j.id.anon && !j.exe.empty() && j.exe[0] == '/') {
+    } else if (!j.id.anon && j.path_usable && !j.exe.empty() && j.exe[0] == '/') {
       // The process is gone (or runs something else now): the path, if it still names the
       // executed inode. O_PATH first, so that nothing but a regular file is ever opened to read.
       fd.reset(-1);
@@ -367,7 +365,7 @@ Event ExeHasher::Complete(const Job& j) {
         ctr_.bytes_hashed += bytes;
       }
     }
-    if (status == "ok" && !j.id.anon && !j.exe.empty()) {
+    if (status == "ok" && !j.id.anon && j.path_usable && !j.exe.empty()) {
       if (auto owns = dpkg_.Owns(j.exe)) {
         packaged_known = true;
         packaged = *owns;

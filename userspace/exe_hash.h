@@ -126,6 +126,7 @@ class ExeHasher {
     uint64_t start_ns = 0;
     uint64_t exec_ts_ns = 0;
     std::string exe;
+    bool path_usable = true;  // false: exe is a tail of the real path (exe_truncated)
     ExeId id;
     std::string flags;  // from the identity
   };

@@ -2,7 +2,8 @@
 """Exec-storm system benchmark: bare vs twind vs libbpf-tools execsnoop, alternated in one run.
 
 Usage (root): bench/exec_storm/run_bench.py --build BUILD_DIR [--count 5000] [--rounds 5]
-              [--idle-seconds 60]
+              [--idle-seconds 60] [--modes bare,twind,twind-nohash,execsnoop]
+twind-nohash is twind --no-exe-hash: the same run shows what executable hashing adds.
 Prints a Markdown section (Live capture) with rates, ratios to bare, completeness and twind idle
 CPU/RSS. Rounds alternate the three modes so drift (thermal, other load) hits all of them.
 """
@@ -87,7 +88,13 @@ def main():
     ap.add_argument("--idle-seconds", type=int, default=60)
     ap.add_argument("--waker-ms", type=float, default=1.0,
                     help="period of a background sleeper present in all modes (0 = none)")
+    ap.add_argument("--modes", default="bare,twind,execsnoop",
+                    help="comma list, alternated in this order every round: bare, twind, "
+                         "twind-nohash (twind --no-exe-hash), execsnoop")
     a = ap.parse_args()
+    modes = a.modes.split(",")
+    if "bare" not in modes or any(m not in ("bare", "twind", "twind-nohash", "execsnoop") for m in modes):
+        ap.error("--modes: bare plus any of twind, twind-nohash, execsnoop")
     execsnoop = shutil.which("execsnoop") or "/usr/sbin/execsnoop"
     waker = None
     if a.waker_ms > 0:
@@ -96,21 +103,22 @@ def main():
         waker = subprocess.Popen([sys.executable, "-c",
                                   f"import time\nwhile True: time.sleep({a.waker_ms / 1000})"])
     tmp = tempfile.mkdtemp(prefix="twin-bench-")
-    rates = {"bare": [], "twind": [], "execsnoop": []}
+    rates = {m: [] for m in modes}
     complete = []
     for rnd in range(a.rounds):
-        for mode in ("bare", "twind", "execsnoop"):
+        for mode in modes:
             marker = f"bench-{mode}-{rnd}"
             if mode == "bare":
                 rates[mode].append(storm(a.build, a.count, marker)["rate"])
-            elif mode == "twind":
-                d = os.path.join(tmp, f"data-{rnd}")
-                t = Twind(a.build, d)
+            elif mode in ("twind", "twind-nohash"):
+                d = os.path.join(tmp, f"data-{mode}-{rnd}")
+                t = Twind(a.build, d, ["--no-exe-hash"] if mode == "twind-nohash" else [])
                 r = storm(a.build, a.count, marker)
                 time.sleep(1.0)
                 t.stop()
                 rates[mode].append(r["rate"])
-                complete.append(count_events(a.build, d, marker))
+                if mode == "twind":
+                    complete.append(count_events(a.build, d, marker))
                 shutil.rmtree(d, ignore_errors=True)
             else:
                 p = subprocess.Popen([execsnoop], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -143,17 +151,19 @@ def main():
           "alternated bare → twind → execsnoop in every round; median rate per mode. "
           f"Machine: {os.cpu_count()} cores, kernel {os.uname().release}.\n")
     print(f"Command: `sudo bench/exec_storm/run_bench.py --build build --count {n} --rounds {a.rounds} "
-          f"--idle-seconds {a.idle_seconds} --waker-ms {a.waker_ms:g}`\n")
+          f"--idle-seconds {a.idle_seconds} --waker-ms {a.waker_ms:g} --modes {a.modes}`\n")
     if a.waker_ms > 0:
         print(f"A {a.waker_ms:g} ms sleeper runs in every mode: without it, bare is *slower* than "
               "with any tracer attached (an idle vCPU halts and wakes slowly; a tracer's poll "
               "thread keeps it awake), which makes ratios meaningless.\n")
     print("| mode | median exec/s | ratio to bare | all rounds (exec/s) |")
     print("|---|---:|---:|---|")
-    for k in ("bare", "twind", "execsnoop"):
+    for k in modes:
         print(f"| {k} | {med[k]:.0f} | {med[k] / med['bare']:.3f} | "
               + ", ".join(f"{x:.0f}" for x in rates[k]) + " |")
     print()
+    if not complete:
+        complete = [(0, 0, 0)]
     ex = [c[0] for c in complete]
     ei = [c[1] for c in complete]
     gp = [c[2] for c in complete]
