@@ -104,6 +104,10 @@ class Daemon {
   // A binary deleted after its exec was hashed: the scan's "(deleted)" exe links of processes
   // whose integrity does not say so yet become exe_hash records with the flag added.
   void NoticeDeletedExes(const std::vector<ProcessBrief>& scan, const Event& at);
+  // Processes in the state whose executable was never hashed (found by a resync: they were
+  // running before twind, or their exec fell in a gap): one hash job each, once.
+  void HashUnhashed();
+  std::set<ProcKey> hash_asked_;  // (pid, start) handed to HashUnhashed's jobs
   void Compact();
   // Packages, config files, users and groups: scans what is asked (files also when dpkg is, for
   // the package md5s), writes the contents to store, then the events. Writer thread.
@@ -437,6 +441,16 @@ void Daemon::CheckDrops(std::vector<Event>* out) {
   last_drop_check_wall_ = wall;
 }
 
+void Daemon::HashUnhashed() {
+  if (!hasher_) return;
+  for (auto it = hash_asked_.begin(); it != hash_asked_.end();)
+    it = live_.processes.count(*it) ? std::next(it) : hash_asked_.erase(it);
+  for (const auto& [k, p] : live_.processes) {
+    if (!p.exe_hash.empty() || p.exe.empty() || !hash_asked_.insert(k).second) continue;
+    hasher_->OnRunning(p.pid, p.start_ns, p.since_ns, p.exe, p.exe_truncated);
+  }
+}
+
 void Daemon::NoticeDeletedExes(const std::vector<ProcessBrief>& scan, const Event& at) {
   std::vector<Event> out;
   for (const ProcessBrief& b : scan) {
@@ -444,7 +458,7 @@ void Daemon::NoticeDeletedExes(const std::vector<ProcessBrief>& scan, const Even
     auto it = live_.processes.find(ProcKey{b.pid, b.start_ns});
     if (it == live_.processes.end()) continue;
     const Process& p = it->second;
-    if (p.exe_hash.empty() || p.exe != b.exe) continue;  // never hashed, or another image
+    if (p.exe != b.exe) continue;  // another image
     std::string flags = p.exe_flags;
     bool flagged = false;
     for (std::string_view f : {"deleted", "memfd", "anonymous"})
@@ -510,6 +524,7 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
   if (plan.corrections) log_->info("resync ({}): {} corrections", why, plan.corrections);
   Write(plan.events);
   NoticeDeletedExes(scan.processes, at);
+  HashUnhashed();
   ctr_.reconcile_ns_last =
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
   // The safety net for what inotify missed (an overflow, a watch limit, a change while down):

@@ -259,6 +259,51 @@ void ExeHasher::OnExec(Event* e, const ExeId& id) {
   AddIntegrityAttrs(status, sha, flags, e);
 }
 
+void ExeHasher::OnRunning(int32_t pid, uint64_t start_ns, uint64_t since_ns,
+                          const std::string& exe, bool exe_truncated) {
+  const std::string link = "/proc/" + std::to_string(pid) + "/exe";
+  struct stat st {};
+  if (stat(link.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;  // gone, or a kernel thread
+  ExeId id;
+  id.valid = true;
+  id.dev = st.st_dev;
+  id.ino = st.st_ino;
+  id.size = static_cast<uint64_t>(st.st_size);
+  id.mtime_ns = Ns(st.st_mtim);
+  id.ctime_ns = Ns(st.st_ctim);
+  id.nlink = static_cast<uint32_t>(st.st_nlink);
+  id.uid = st.st_uid;
+  id.gid = st.st_gid;
+  id.mode = st.st_mode;
+  id.anon = exe.rfind("/memfd:", 0) == 0 && st.st_nlink == 0;
+  struct stat dir {};
+  if (!id.anon && st.st_nlink > 0 && !exe.empty() && exe[0] == '/' &&
+      stat(DirOf(exe).c_str(), &dir) == 0) {
+    id.dir_mode = dir.st_mode;
+    id.dir_uid = dir.st_uid;
+    id.dir_gid = dir.st_gid;
+  }
+  Job j{pid, start_ns, since_ns, exe, !exe_truncated, id, FlagsFromId(id, exe)};
+  std::lock_guard<std::mutex> l(mu_);
+  if (id.size > o_.max_file_bytes || jobs_.size() >= o_.queue) {
+    const bool large = id.size > o_.max_file_bytes;
+    ++(large ? ctr_.too_large : ctr_.queue_full);
+    Event r;
+    r.kind = EventKind::kExeHash;
+    std::tie(r.ts_ns, r.mono_ns) = clock_();
+    r.pid = pid;
+    r.start_ns = start_ns;
+    r.exe = exe;
+    r.attrs.emplace_back(kAttrExecTs, std::to_string(since_ns));
+    AddIntegrityAttrs(large ? "too_large" : "queue_full", "", j.flags, &r);
+    results_.push_back(std::move(r));
+    return;
+  }
+  ++ctr_.queued;
+  jobs_.push_back(std::move(j));
+  cv_.notify_one();
+}
+
 void ExeHasher::TakeResults(std::vector<Event>* out) {
   std::lock_guard<std::mutex> l(mu_);
   for (Event& e : results_) out->push_back(std::move(e));

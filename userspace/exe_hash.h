@@ -113,6 +113,12 @@ class ExeHasher {
   // Writer thread, for each exec record before it is written: adds the integrity attrs and, on a
   // miss, queues the hash. Never blocks on the worker.
   void OnExec(Event* exec, const ExeId& id);
+  // A process found running without an exec record (the /proc resync at start-up or after a
+  // gap): its executable's identity is read from /proc/<pid>/exe now, and its hash arrives as an
+  // exe_hash record naming since_ns (the image's time in the state) like an exec's would; a
+  // full queue is said in such a record at once. Writer thread; a stat and a readlink.
+  void OnRunning(int32_t pid, uint64_t start_ns, uint64_t since_ns, const std::string& exe,
+                 bool exe_truncated);
   // The finished exe_hash records (moves them out), in completion order.
   void TakeResults(std::vector<Event>* out);
   ExeHashCounters counters() const;

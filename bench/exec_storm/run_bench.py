@@ -104,6 +104,7 @@ def main():
                                   f"import time\nwhile True: time.sleep({a.waker_ms / 1000})"])
     tmp = tempfile.mkdtemp(prefix="twin-bench-")
     rates = {m: [] for m in modes}
+    cpu_us = {m: [] for m in modes}  # twind's own CPU (user + system) per exec of the storm
     complete = []
     for rnd in range(a.rounds):
         for mode in modes:
@@ -113,8 +114,10 @@ def main():
             elif mode in ("twind", "twind-nohash"):
                 d = os.path.join(tmp, f"data-{mode}-{rnd}")
                 t = Twind(a.build, d, ["--no-exe-hash"] if mode == "twind-nohash" else [])
+                c0 = cpu_ticks(t.proc.pid)
                 r = storm(a.build, a.count, marker)
-                time.sleep(1.0)
+                time.sleep(1.0)  # the writer drains what the storm left in the ring and queue
+                cpu_us[mode].append((cpu_ticks(t.proc.pid) - c0) / os.sysconf("SC_CLK_TCK") * 1e6 / a.count)
                 t.stop()
                 rates[mode].append(r["rate"])
                 if mode == "twind":
@@ -148,7 +151,7 @@ def main():
     n = a.count
     print("## Live capture\n")
     print(f"Exec storm: `posix_spawn(/bin/true)` × {n}, each waited for; {a.rounds} rounds, modes "
-          "alternated bare → twind → execsnoop in every round; median rate per mode. "
+          f"alternated {' → '.join(modes)} in every round; median rate per mode. "
           f"Machine: {os.cpu_count()} cores, kernel {os.uname().release}.\n")
     print(f"Command: `sudo bench/exec_storm/run_bench.py --build build --count {n} --rounds {a.rounds} "
           f"--idle-seconds {a.idle_seconds} --waker-ms {a.waker_ms:g} --modes {a.modes}`\n")
@@ -156,11 +159,18 @@ def main():
         print(f"A {a.waker_ms:g} ms sleeper runs in every mode: without it, bare is *slower* than "
               "with any tracer attached (an idle vCPU halts and wakes slowly; a tracer's poll "
               "thread keeps it awake), which makes ratios meaningless.\n")
-    print("| mode | median exec/s | ratio to bare | all rounds (exec/s) |")
-    print("|---|---:|---:|---|")
+    print("| mode | median exec/s | ratio to bare | all rounds (exec/s) | twind CPU per exec, median (µs) |")
+    print("|---|---:|---:|---|---:|")
     for k in modes:
+        cpu = f"{statistics.median(cpu_us[k]):.0f}" if cpu_us[k] else "–"
         print(f"| {k} | {med[k]:.0f} | {med[k] / med['bare']:.3f} | "
-              + ", ".join(f"{x:.0f}" for x in rates[k]) + " |")
+              + ", ".join(f"{x:.0f}" for x in rates[k]) + f" | {cpu} |")
+    for k in modes:
+        if k != "bare":
+            per = sorted(x / b for x, b in zip(rates[k], rates["bare"]))
+            print(f"\n{k}: ratio to bare of the same round, median {statistics.median(per):.3f} "
+                  f"(rounds: {', '.join(f'{x:.2f}' for x in per)})", end="")
+    print("\n")
     print()
     if not complete:
         complete = [(0, 0, 0)]

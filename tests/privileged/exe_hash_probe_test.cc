@@ -157,6 +157,33 @@ TEST_F(ExeHashProbe, BinaryDeletedAfterExecIsFlaggedInEventsAndState) {
   WaitStatus(p);
 }
 
+// A process running before twind starts has no exec record: the start-up resync finds it and
+// its executable is hashed all the same; its binary already deleted is flagged.
+TEST_F(ExeHashProbe, ProcessRunningBeforeStartUpIsHashedToo) {
+  ASSERT_EQ(twind_->Stop(), 0);
+  const std::string old = bins_ + "/old";
+  std::filesystem::copy_file("/usr/bin/sleep", old);
+  const std::string sum = Sha256sum(old);
+  pid_t p = SpawnAs({old, "60"}, "/", -1, -1);
+  pid_t q = SpawnAs({"/usr/bin/sleep", "60"}, "/", -1, -1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // both have exec'd
+  ASSERT_EQ(unlink(old.c_str()), 0);
+  ASSERT_TRUE(twind_->Start());
+  auto h = WaitForHash(dir_, p, old);
+  ASSERT_TRUE(h) << twind_->Log();
+  EXPECT_EQ(h->status, "ok");
+  EXPECT_EQ(h->sha256, sum);
+  EXPECT_TRUE(HasFlag(h->flags, "deleted")) << h->flags;
+  auto hq = WaitForHash(dir_, q, "/usr/bin/sleep");
+  ASSERT_TRUE(hq) << twind_->Log();
+  EXPECT_EQ(hq->sha256, Sha256sum("/usr/bin/sleep"));
+  EXPECT_FALSE(HasFlag(hq->flags, "deleted")) << hq->flags;
+  kill(p, SIGKILL);
+  kill(q, SIGKILL);
+  WaitStatus(p);
+  WaitStatus(q);
+}
+
 TEST_F(ExeHashProbe, MemfdExecIsHashedThroughProcAndFlagged) {
   const std::string sum = Sha256sum("/usr/bin/sleep");
   pid_t p = fork();
