@@ -6,6 +6,14 @@
 // be flushing pile up and RocksDB slows or stops writes (docs/BENCHMARKS.md). Such files are
 // numbered and never reused, so their unlink can happen later; RocksDB deletes any left behind
 // by a crash when it next opens the log.
+//
+// It is also what keeps a reader's view whole while the writer runs. A read-only open reads the
+// MANIFEST first and lists the WAL files after: a flush that ends in between and retires a WAL
+// leaves the reader without that WAL and without the tables that replaced it (not in the MANIFEST
+// it read), so records from the middle of the log vanish from its view with no error (a snapshot
+// naming host configuration the reader cannot find; a chain with a hole). Readers hold a shared
+// lock on the data dir's READERS file while they open (ReaderOpenLock); this thread unlinks only
+// under the exclusive one, so no file a reader's open may still need disappears during that open.
 #pragma once
 
 #include <condition_variable>
@@ -19,9 +27,15 @@
 
 namespace twin {
 
+// The file in the data dir whose flock orders readers' opens against the writer's unlinks.
+inline constexpr const char* kReaderLockFileName = "READERS";
+
 class BackgroundDeleteFs : public rocksdb::FileSystemWrapper {
  public:
-  explicit BackgroundDeleteFs(const std::shared_ptr<rocksdb::FileSystem>& base);
+  // With a data dir, unlinks happen under the exclusive lock of its READERS file (created 0600
+  // if missing); without one (or if the file cannot be created), without a lock.
+  explicit BackgroundDeleteFs(const std::shared_ptr<rocksdb::FileSystem>& base,
+                              const std::string& data_dir = "");
   ~BackgroundDeleteFs() override;  // unlinks everything still queued
 
   static const char* kClassName() { return "SafetytwinBackgroundDeleteFs"; }
@@ -38,6 +52,7 @@ class BackgroundDeleteFs : public rocksdb::FileSystemWrapper {
 
  private:
   void Loop();
+  void UnlinkUnderLock(const std::deque<std::string>& files);
 
   std::mutex mu_;
   std::condition_variable cv_;       // work queued or stop
@@ -45,7 +60,23 @@ class BackgroundDeleteFs : public rocksdb::FileSystemWrapper {
   std::deque<std::string> queue_;
   bool busy_ = false;
   bool stop_ = false;
+  int reader_lock_fd_ = -1;
   std::thread thread_;
+};
+
+// Held by a reader for the length of its open: a shared flock on the data dir's READERS file, so
+// that the writer unlinks no retired file meanwhile. No file (a log written before it existed,
+// a copy without it) or no permission: nothing is held and the open goes on as before.
+class ReaderOpenLock {
+ public:
+  explicit ReaderOpenLock(const std::string& data_dir);
+  ~ReaderOpenLock();
+  ReaderOpenLock(const ReaderOpenLock&) = delete;
+  ReaderOpenLock& operator=(const ReaderOpenLock&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
 };
 
 }  // namespace twin

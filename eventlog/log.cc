@@ -47,7 +47,11 @@ std::optional<std::vector<std::string>> TablesListedNow(const std::string& dir) 
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
-    auto s = rocksdb::DB::OpenForReadOnly(opts, dir, LogColumnFamilies(opts), &handles, &raw);
+    rocksdb::Status s;
+    {
+      ReaderOpenLock during_open(dir);  // background_delete.h
+      s = rocksdb::DB::OpenForReadOnly(opts, dir, LogColumnFamilies(opts), &handles, &raw);
+    }
     if (!s.ok()) continue;
     std::vector<rocksdb::LiveFileMetaData> files;
     raw->GetLiveFilesMetaData(&files);
@@ -211,7 +215,7 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
   WalKeeper kept_wals;
   if (writer) {
     if (!inspection.fresh()) kept_wals = WalKeeper::Link(dir);
-    impl->fs = std::make_shared<BackgroundDeleteFs>(rocksdb::FileSystem::Default());
+    impl->fs = std::make_shared<BackgroundDeleteFs>(rocksdb::FileSystem::Default(), dir);
     impl->env = rocksdb::NewCompositeEnv(impl->fs);
     opts.env = impl->env.get();
     s = rocksdb::DB::Open(opts, dir, cfs, &impl->handles, &raw);
@@ -221,26 +225,31 @@ static Result<std::unique_ptr<EventLog::Impl>> OpenImpl(const std::string& dir, 
                           " is locked by another writer (is twind already running?)");
     }
   } else {
-    // The writer may retire a file between the moment RocksDB reads CURRENT, the MANIFEST or the
-    // dir listing and the moment it opens the file (a flush or compaction finishing, a writer
-    // starting): RocksDB reports that as corruption or an I/O error naming the missing file.
-    // Open again.
+    // The writer unlinks no retired WAL, table or blob file while this open runs
+    // (ReaderOpenLock, background_delete.h): a WAL retired between RocksDB's reading the MANIFEST
+    // and its listing of the WAL files would take records from the middle of the log out of this
+    // view. A writer may still start a new MANIFEST between the moment RocksDB reads CURRENT and
+    // the moment it opens the MANIFEST (a writer starting, the MANIFEST growing past its bound):
+    // RocksDB reports that as corruption or an I/O error naming the missing file. Open again.
     for (int attempt = 0;; ++attempt) {
-      std::vector<std::string> names;
-      s = rocksdb::DB::ListColumnFamilies(opts, dir, &names);
-      if (s.ok()) {
-        std::vector<rocksdb::ColumnFamilyDescriptor> present;
-        for (auto& d : cfs) {
-          if (std::find(names.begin(), names.end(), d.name) == names.end()) {
-            return Status::Corruption(
-                "the MANIFEST of " + dir + " lists no column family '" + d.name +
-                "': it is not this log's MANIFEST (replaced or damaged), or the dir was not "
-                "written by safetytwin; nothing was written; " + CorruptionAdvice(dir));
+      {
+        ReaderOpenLock during_open(dir);
+        std::vector<std::string> names;
+        s = rocksdb::DB::ListColumnFamilies(opts, dir, &names);
+        if (s.ok()) {
+          std::vector<rocksdb::ColumnFamilyDescriptor> present;
+          for (auto& d : cfs) {
+            if (std::find(names.begin(), names.end(), d.name) == names.end()) {
+              return Status::Corruption(
+                  "the MANIFEST of " + dir + " lists no column family '" + d.name +
+                  "': it is not this log's MANIFEST (replaced or damaged), or the dir was not "
+                  "written by safetytwin; nothing was written; " + CorruptionAdvice(dir));
+            }
+            present.push_back(d);
           }
-          present.push_back(d);
+          impl->handles.clear();
+          s = rocksdb::DB::OpenForReadOnly(opts, dir, present, &impl->handles, &raw);
         }
-        impl->handles.clear();
-        s = rocksdb::DB::OpenForReadOnly(opts, dir, present, &impl->handles, &raw);
       }
       const bool vanished = s.ToString().find("No such file or directory") != std::string::npos;
       if (s.ok() || !vanished || attempt == 4) break;

@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "fleet/digest.h"
+#include "fleet/etcd.h"
+#include "fleet/keys.h"
 #include "userspace/daemon.h"
 #include "userspace/disk_guard.h"
 #include "userspace/probes.h"
@@ -19,6 +22,62 @@ namespace {
 struct Item {
   std::string name, status, detail;  // status: ok | warn | fail | info
 };
+
+// The fleet publisher's view of etcd, asked the way it will ask: each member's status, then a
+// read of this host's own keys with the configured credentials. A fleet that cannot be reached
+// is a warning: capture never waits for it.
+void CheckFleet(const fleet::FleetOptions& o, std::vector<Item>* items) {
+  if (!o.enabled()) {
+    items->push_back({"fleet", "info", "off (no [fleet] endpoints)"});
+    return;
+  }
+  if (Status s = fleet::ValidateFleetOptions(o); !s.ok()) {
+    items->push_back({"fleet", "fail", s.message()});
+    return;
+  }
+  auto pw = fleet::ReadPassword(o);
+  if (!pw.ok()) {
+    items->push_back({"fleet", "fail", pw.status().message()});
+    return;
+  }
+  const fleet::HostIdentity id = fleet::ReadLocalIdentity(o.host_id);
+  if (Status s = fleet::CheckHostId(id.host_id); !s.ok()) {
+    items->push_back({"fleet", "fail", "host id: " + s.message()});
+    return;
+  }
+  fleet::EtcdClient client(o, *pw);
+  size_t reachable = 0;
+  for (const auto& ep : o.endpoints) {
+    auto st = client.MemberStatus(ep);
+    if (!st.ok()) {
+      items->push_back({"fleet " + ep, "warn", LogEscape(st.status().message())});
+      continue;
+    }
+    ++reachable;
+    std::string detail = "etcd member answers";
+    auto j = nlohmann::json::parse(*st, nullptr, false);
+    if (j.is_object()) {
+      if (j.contains("version") && j["version"].is_string()) {
+        detail = "etcd " + LogEscape(j["version"].get<std::string>());
+      }
+      if (j.contains("leader") && j.contains("header") && j["header"].is_object() &&
+          j["header"].contains("member_id")) {
+        detail += j["leader"] == j["header"]["member_id"] ? ", the leader" : ", a follower";
+      }
+    }
+    items->push_back({"fleet " + ep, "ok", detail});
+  }
+  if (reachable == 0) {
+    items->push_back({"fleet", "warn", "no etcd member answers: twind captures and publishes when one does"});
+    return;
+  }
+  const std::string key = fleet::HostKey(o.prefix, fleet::KeyKind::kInfo, id.host_id);
+  auto r = client.Range(key, "", 0, true);
+  items->push_back({"fleet access", r.ok() ? "ok" : "warn",
+                    r.ok() ? "host " + LogEscape(id.host_id) + " may read its keys under " + LogEscape(o.prefix) +
+                                 (o.user.empty() ? "" : " as user " + LogEscape(o.user))
+                           : LogEscape(r.status().message())});
+}
 
 }  // namespace
 
@@ -97,6 +156,7 @@ int RunCheck(const DaemonConfig& cfg) {
   bool libvirt = stat("/var/run/libvirt/libvirt-sock", &st) == 0 || stat("/run/libvirt/libvirt-sock", &st) == 0;
   add("libvirt", cfg.no_twin ? "info" : (libvirt ? "ok" : "warn"),
       cfg.no_twin ? "twin disabled (--no-twin)" : (libvirt ? "libvirtd socket present" : "libvirtd not running (twin VM unavailable; capture unaffected)"));
+  CheckFleet(cfg.fleet, &items);
 
   bool fail = false;
   for (auto& i : items) fail = fail || i.status == "fail";

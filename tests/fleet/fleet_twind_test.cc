@@ -6,6 +6,7 @@
 #include <spawn.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -61,6 +62,31 @@ TEST(FleetTwind, PublishesItsStateSurvivesQuorumLossWithoutLosingCaptureAndExpir
     for (size_t i = 0; i < cluster.Endpoints().size(); ++i) f << (i ? ", " : "") << '"' << cluster.Endpoints()[i] << '"';
     f << "]\nhost_id = \"twind-under-test\"\nlabels = { role = \"test\" }\nlease_ttl = 5\ntimeout_ms = 1000\n";
   }
+  // twind --check asks etcd as the publisher will: each member, then its own keys. A fleet it
+  // cannot reach is a warning, never NOT READY (capture does not wait for it).
+  auto check = [&](std::map<std::string, std::string>* status) {
+    auto r = testing::RunArgv({TWIND_BIN, "--check", "--json", "--config", cfg, "--data-dir",
+                               tmp + "/check-data", "--no-twin", "--metrics-addr", "off"});
+    auto j = json::parse(r.out, nullptr, false);
+    status->clear();
+    if (j.is_object() && j["checks"].is_array()) {
+      for (const auto& c : j["checks"]) {
+        const std::string name = c["name"];
+        if (name.starts_with("fleet")) (*status)[name] = std::string(c["status"]) + " " + std::string(c["detail"]);
+      }
+    }
+    return r;
+  };
+  std::map<std::string, std::string> fleet_check;
+  {
+    auto r = check(&fleet_check);
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    for (const auto& ep : cluster.Endpoints()) {
+      EXPECT_TRUE(fleet_check["fleet " + ep].starts_with("ok etcd 3.")) << ep << ": " << fleet_check["fleet " + ep];
+    }
+    EXPECT_TRUE(fleet_check["fleet access"].starts_with("ok host twind-under-test may read its keys"))
+        << fleet_check["fleet access"];
+  }
   testing::Twind twind(data);
   twind.set_config(cfg);
   ASSERT_TRUE(twind.Start({"--metrics-socket", tmp + "/metrics.sock"}));
@@ -95,6 +121,14 @@ TEST(FleetTwind, PublishesItsStateSurvivesQuorumLossWithoutLosingCaptureAndExpir
   // Two of three members gone: no quorum.
   cluster.Kill(0);
   cluster.Kill(1);
+  {
+    auto r = check(&fleet_check);
+    EXPECT_EQ(r.code, 0) << "a fleet without quorum made --check NOT READY\n" << r.out << r.err;
+    EXPECT_TRUE(fleet_check["fleet " + cluster.Endpoints()[0]].starts_with("warn ")) << fleet_check["fleet " + cluster.Endpoints()[0]];
+    EXPECT_TRUE(fleet_check["fleet " + cluster.Endpoints()[1]].starts_with("warn "));
+    EXPECT_TRUE(fleet_check["fleet " + cluster.Endpoints()[2]].starts_with("ok ")) << fleet_check["fleet " + cluster.Endpoints()[2]];
+    EXPECT_TRUE(fleet_check["fleet access"].starts_with("warn ")) << "a read without quorum: " << fleet_check["fleet access"];
+  }
   // A listener makes the next digest differ, so there is something to publish.
   pid_t listener = -1;
   {

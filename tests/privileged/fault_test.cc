@@ -4,6 +4,7 @@
 // to do, and that verify fails when something it vouched for is gone.
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <atomic>
@@ -47,19 +48,42 @@ bool IsMarker(const Event& e, const std::string& prefix) {
 }
 
 // Fills the filesystem of path with a file until `leave` bytes are free (0: until ENOSPC).
+// Grows (or shrinks) the filler until `leave` bytes are free (0: until ENOSPC). Never truncates
+// it whole: the free space must not jump up under twind's disk check.
 void Fill(const std::string& path, uint64_t leave) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   ASSERT_GE(fd, 0);
   std::string chunk(64 << 10, 'f');
   for (;;) {
     struct statvfs sv {};
     ASSERT_EQ(fstatvfs(fd, &sv), 0);
     const uint64_t free_bytes = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
-    if (leave && free_bytes <= leave) break;
+    if (leave && free_bytes < leave) {
+      struct stat st {};
+      ASSERT_EQ(fstat(fd, &st), 0);
+      const uint64_t size = static_cast<uint64_t>(st.st_size);
+      ASSERT_EQ(ftruncate(fd, static_cast<off_t>(size - std::min(size, leave - free_bytes))), 0);
+      break;
+    }
+    if (leave && free_bytes == leave) break;
     const size_t n = leave ? std::min<uint64_t>(chunk.size(), free_bytes - leave) : chunk.size();
     if (write(fd, chunk.data(), n) <= 0) break;  // ENOSPC
   }
   close(fd);
+}
+
+// Holds the free space at `leave` bytes while waiting for twind to log `needle`: twind's own
+// files change meanwhile (an obsolete WAL unlinked a moment later frees megabytes), and a free
+// space measured once would drift back over the threshold under test.
+bool HoldFreeUntilLogged(const Twind& t, const std::string& filler, uint64_t leave,
+                         const std::string& needle, int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    Fill(filler, leave);
+    if (t.Log().find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 std::string WriteConfig(const std::string& dir, const std::string& text) {
@@ -158,13 +182,13 @@ TEST(FaultDiskFull, OnASmallFilesystemWritingStopsBeforeEnospcAndResumes) {
 
   // 48 MB: writing stops below 4 MiB free, the warning comes below 8 MiB. Between the two:
   // warned, still writing.
-  Fill(fs.sub("filler"), 6 << 20);
-  ASSERT_TRUE(WaitForLog(twind, "free space on the data dir's filesystem is low", 10))
+  ASSERT_TRUE(HoldFreeUntilLogged(twind, fs.sub("filler"), 6 << 20,
+                                  "free space on the data dir's filesystem is low", 10))
       << "no warning before the threshold\n" << twind.Log();
   EXPECT_EQ(twind.Log().find("writing stopped"), std::string::npos)
       << "writing stopped with 6 MiB of 48 MB free\n" << twind.Log();
-  Fill(fs.sub("filler"), 2 << 20);
-  ASSERT_TRUE(WaitForLog(twind, "event log writing stopped (low disk", 10)) << twind.Log();
+  ASSERT_TRUE(HoldFreeUntilLogged(twind, fs.sub("filler"), 2 << 20,
+                                  "event log writing stopped (low disk", 10)) << twind.Log();
   for (int i = 0; i < 100; ++i) RunMarker(tag + "-low-" + std::to_string(i));
   std::filesystem::remove(fs.sub("filler"));
   ASSERT_TRUE(WaitForLog(twind, "event log writing resumed", 10)) << twind.Log();
@@ -210,8 +234,8 @@ TEST(FaultDiskFull, SigtermWhileWritingIsStoppedForLowDiskStillWritesTheGapAndTh
   Twind twind(fs.sub("data"), side + "/twind.log");  // the default thresholds
   ASSERT_TRUE(twind.Start());
   const std::string tag = "twin-lowstop-" + std::to_string(getpid());
-  Fill(fs.sub("filler"), 2 << 20);
-  ASSERT_TRUE(WaitForLog(twind, "event log writing stopped (low disk", 10)) << twind.Log();
+  ASSERT_TRUE(HoldFreeUntilLogged(twind, fs.sub("filler"), 2 << 20,
+                                  "event log writing stopped (low disk", 10)) << twind.Log();
   for (int i = 0; i < 100; ++i) RunMarker(tag + "-low-" + std::to_string(i));
   // The disk is still below the threshold: the stop is paid from the reserve.
   ASSERT_EQ(twind.Stop(), 0);

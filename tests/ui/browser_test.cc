@@ -103,6 +103,16 @@ TEST(UiBrowser, PagesShowTheCaptureAndHostileArgvAsText) {
   const uint64_t life_after = WallNowNs() + 2'000'000'000ull;
   std::this_thread::sleep_for(std::chrono::milliseconds(3500));  // exits folded into a snapshot
   ASSERT_TRUE(WaitForEvent(data, [&](const Event& e) { return e.kind == EventKind::kProcessExit && e.pid == hostile; }, 10000));
+  // A real gap: twind killed with SIGKILL, down ~3 s, started again (it records the downtime).
+  d.Stop(SIGKILL);
+  const uint64_t gap_from = WallNowNs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const uint64_t gap_mid = WallNowNs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(d.Start());
+  const uint64_t gap_to = WallNowNs();
+  ASSERT_TRUE(WaitForEvent(data, [&](const Event& e) { return e.kind == EventKind::kGap && e.gap_end_ns >= gap_mid; }, 10000))
+      << "no gap recorded for the downtime";
   ASSERT_EQ(d.Stop(), 0);
 
   // twin-replay ui, as a user runs it.
@@ -134,7 +144,8 @@ TEST(UiBrowser, PagesShowTheCaptureAndHostileArgvAsText) {
                       "TWIN_STORM_COUNT=" + std::to_string(kStorm), "TWIN_STORM_MARKER=" + storm_marker,
                       "TWIN_LIFE_MARKER=" + life_marker, "TWIN_LIFE_BEFORE=" + std::to_string(life_before),
                       "TWIN_LIFE_MID=" + std::to_string(life_mid), "TWIN_LIFE_AFTER=" + std::to_string(life_after),
-                      "TWIN_HOSTILE_MARKER=twin-ui-hostile-" + tag});
+                      "TWIN_HOSTILE_MARKER=twin-ui-hostile-" + tag, "TWIN_GAP_FROM=" + std::to_string(gap_from),
+                      "TWIN_GAP_MID=" + std::to_string(gap_mid), "TWIN_GAP_TO=" + std::to_string(gap_to)});
   ASSERT_GT(node, 0);
   const int node_rc = Wait(node);
   EXPECT_EQ(node_rc, 0) << ReadText(node_out);

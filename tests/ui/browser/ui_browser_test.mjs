@@ -72,6 +72,21 @@ for (const [i, n] of buckets) {
 }
 check(listed === STORM, `clicking the bars lists the storm's ${STORM} execs: ${listed}`);
 
+// 3b. A real gap (twind killed and started again): a band on the timeline, a note under it, and
+// the state inside it says it is uncertain.
+const gapFrom = BigInt(env('TWIN_GAP_FROM')), gapMid = env('TWIN_GAP_MID'), gapTo = BigInt(env('TWIN_GAP_TO'));
+await page.goto(`${origin}/#/timeline?since=${gapFrom - 3n * S}&until=${gapTo + 3n * S}`);
+await idle();
+check((await page.locator('svg.timeline rect.gap').count()) > 0, 'timeline over the downtime: a gap band is drawn');
+const notes = (await page.locator('li.gapnote').allTextContents()).join(' | ');
+check(/events were lost|daemon down/.test(notes), 'timeline over the downtime: the gap is named: ' + notes);
+await page.screenshot({path: path.join(shots, 'timeline-gap.png'), fullPage: true});
+await page.goto(`${origin}/#/state?at=${gapMid}`);
+await idle();
+await page.waitForSelector('#proc-tree');
+const banner = (await page.locator('#uncertain').count()) ? await page.locator('#uncertain').textContent() : '';
+check(banner.startsWith('UNCERTAIN'), 'state inside the downtime is marked uncertain: ' + banner);
+
 // 4. State at T: the slider across the lifetime of a process makes it appear and disappear.
 const before = env('TWIN_LIFE_BEFORE'), mid = env('TWIN_LIFE_MID'), after = env('TWIN_LIFE_AFTER');
 await page.goto(`${origin}/#/state?at=${mid}`);
