@@ -73,6 +73,16 @@ def cpu_ticks(pid):
     fields = s[s.rfind(")") + 2:].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
 
+def settle(pid, timeout=20.0):
+    """Waits until twind's start-up work is done (the resync, hashing the executables of the
+    processes found running, reading dpkg's file lists): < 2 ticks of CPU in 0.5 s."""
+    end = time.time() + timeout
+    while time.time() < end:
+        c = cpu_ticks(pid)
+        time.sleep(0.5)
+        if cpu_ticks(pid) - c < 2:
+            return
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -114,6 +124,7 @@ def main():
             elif mode in ("twind", "twind-nohash"):
                 d = os.path.join(tmp, f"data-{mode}-{rnd}")
                 t = Twind(a.build, d, ["--no-exe-hash"] if mode == "twind-nohash" else [])
+                settle(t.proc.pid)
                 c0 = cpu_ticks(t.proc.pid)
                 r = storm(a.build, a.count, marker)
                 time.sleep(1.0)  # the writer drains what the storm left in the ring and queue
