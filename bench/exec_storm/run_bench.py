@@ -73,15 +73,15 @@ def cpu_ticks(pid):
     fields = s[s.rfind(")") + 2:].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
 
-def settle(pid, timeout=20.0):
+def settle(pid, timeout=30.0):
     """Waits until twind's start-up work is done (the resync, hashing the executables of the
-    processes found running, reading dpkg's file lists): < 2 ticks of CPU in 0.5 s."""
-    end = time.time() + timeout
-    while time.time() < end:
+    processes found running — on a nice 10 thread, slow on a loaded box — and reading dpkg's
+    file lists): under 2 ticks of CPU in each of two consecutive seconds."""
+    end, quiet = time.time() + timeout, 0
+    while time.time() < end and quiet < 2:
         c = cpu_ticks(pid)
-        time.sleep(0.5)
-        if cpu_ticks(pid) - c < 2:
-            return
+        time.sleep(1.0)
+        quiet = quiet + 1 if cpu_ticks(pid) - c < 2 else 0
 
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
