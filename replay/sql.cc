@@ -526,7 +526,7 @@ struct EventsCursor {
         break;
       case kEvUid: if (image) sqlite3_result_int64(ctx, e.uid); break;
       case kEvGid: if (image) sqlite3_result_int64(ctx, e.gid); break;
-      case kEvName: if (proc) ResultText(ctx, e.comm); break;
+      case kEvName: if (proc && g != kHash) ResultText(ctx, e.comm); break;
       case kEvPath: if (image || g == kHash) ResultText(ctx, e.exe); break;
       case kEvCmdline: if (image) ResultText(ctx, Cmdline(e.argv)); break;
       case kEvArgv: if (image) ResultText(ctx, ArgvJson(e.argv)); break;

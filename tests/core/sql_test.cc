@@ -142,6 +142,18 @@ class SqlLog : public ::testing::Test {
         u.unit_file_content = std::string("[Unit]\nDescription=") + "\x1b]0;pwned\x07 \"d\"\n[Service]\n";
         v.push_back(u);
         hostile_ts_ = u.ts_ns;
+        // Its executable's hash arrives after the exec (docs/FORENSICS.md).
+        Event h;
+        h.kind = EventKind::kExeHash;
+        h.ts_ns = u.ts_ns + 1;
+        h.mono_ns = u.mono_ns + 1;
+        h.pid = x.pid;
+        h.start_ns = x.start_ns;
+        h.exe = x.exe;
+        h.attrs = {{"exec_ts_ns", std::to_string(x.ts_ns)}, {"exe_hash", "ok"},
+                   {"exe_sha256", std::string(64, 'c')}, {"exe_flags", "writable,unpackaged"}};
+        v.push_back(h);
+        hash_ts_ = h.ts_ns;
       }
       ASSERT_TRUE(log->Append(v).ok());
       ASSERT_TRUE(c.RunOnce(v.back().ts_ns).ok());
@@ -171,6 +183,7 @@ class SqlLog : public ::testing::Test {
   std::string dir_;
   std::vector<uint64_t> ts_;
   uint64_t hostile_ts_ = 0;
+  uint64_t hash_ts_ = 0;
 };
 
 std::string Join(const json& argv) {
@@ -276,9 +289,28 @@ TEST_F(SqlLog, EventsTableMatchesEventsJsonForTimeKindAndPidFilters) {
   EXPECT_EQ(all[0]["n"], Lines(RunArgv(t_, {"events", "--json", "--data-dir", dir_}).out).size());
 }
 
+TEST_F(SqlLog, ExecutableHashesInProcessesAndEvents) {
+  const std::string sha(64, 'c');
+  json before = SqlJson("SELECT exe_hash, sha256 FROM processes WHERE pid = 99999 AND at = " +
+                        std::to_string(hostile_ts_));
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(before[0]["exe_hash"], json()) << "not hashed yet";
+  json after = SqlJson("SELECT exe_hash, sha256, exe_flags FROM processes WHERE pid = 99999 AND at = " +
+                       std::to_string(hash_ts_));
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0]["exe_hash"], "ok");
+  EXPECT_EQ(after[0]["sha256"], sha);
+  EXPECT_EQ(after[0]["exe_flags"], "writable,unpackaged");
+  json ev = SqlJson("SELECT kind, process_id, path, sha256 FROM events WHERE sha256 = '" + sha + "'");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["kind"], "exe_hash");
+  EXPECT_EQ(Unmap(ev[0]["path"].get<std::string>()), std::string("/tmp/") + kHostile);
+  EXPECT_FALSE(ev[0]["process_id"].is_null()) << "an exe_hash record names its process";
+}
+
 TEST_F(SqlLog, StateTablesMatchStateJsonAtTheSameTime) {
   std::mt19937_64 rng(5);
-  std::vector<uint64_t> times = {ts_[0], ts_[2] + 1, hostile_ts_, ts_[5]};
+  std::vector<uint64_t> times = {ts_[0], ts_[2] + 1, hostile_ts_, hash_ts_, ts_[5]};
   for (int i = 0; i < 3; ++i) times.push_back(ts_[0] + rng() % (ts_[5] - ts_[0]));
   for (uint64_t t : times) {
     SCOPED_TRACE(t);
@@ -303,6 +335,11 @@ TEST_F(SqlLog, StateTablesMatchStateJsonAtTheSameTime) {
       EXPECT_EQ(Nested(g["argv"]), w["argv"]);
       EXPECT_EQ(g["cmdline"], Join(w["argv"]));
       EXPECT_EQ(g["since_ns"], w["since_ns"]);
+      EXPECT_EQ(g["exe_hash"], w["exe_hash"] == "" ? json() : w["exe_hash"]);
+      EXPECT_EQ(g["sha256"], w["exe_hash"] == "ok" ? w["exe_sha256"] : json());
+      std::string flags;
+      for (const auto& f : w["exe_flags"]) flags += (flags.empty() ? "" : ",") + f.get<std::string>();
+      EXPECT_EQ(g["exe_flags"], flags);
       EXPECT_EQ(g["at_ns"], t);
     }
     json ls = SqlJson("SELECT * FROM listeners WHERE at = " + at);  // an integer works too

@@ -432,6 +432,79 @@ TEST_F(Export, FiltersAndRangeApply) {
   }
 }
 
+// The executable's hash in each format's own names: ECS process.hash.sha256, OCSF
+// process.file.hashes[], Timesketch exe_sha256 / exe_flags; on an exec that had it in time and on
+// an exe_hash record completing another exec; never on an exec whose hash is pending.
+TEST(ExportHashes, ExecutableHashInEachFormatsOwnNames) {
+  testing::TempDir t;
+  const std::string dir = t.sub("data");
+  const std::string a(64, 'a'), b(64, 'b');
+  {
+    auto log = std::move(EventLog::OpenWriter(dir).value());
+    Event host;
+    host.kind = EventKind::kHostFacts;
+    host.ts_ns = testing::kT0;
+    host.host.boot_id = "b00t";
+    Event hit;
+    hit.kind = EventKind::kProcessExec;
+    hit.ts_ns = testing::kT0 + 1;
+    hit.pid = 10;
+    hit.start_ns = 5;
+    hit.exe = "/usr/bin/true";
+    hit.attrs = {{"exe_hash", "ok"}, {"exe_sha256", a}};
+    Event miss = hit;
+    miss.ts_ns = testing::kT0 + 2;
+    miss.pid = 11;
+    miss.exe = "/tmp/=x";
+    miss.attrs = {{"exe_hash", "pending"}, {"exe_flags", "dir_writable"}};
+    Event done;
+    done.kind = EventKind::kExeHash;
+    done.ts_ns = testing::kT0 + 3;
+    done.pid = 11;
+    done.start_ns = 5;
+    done.exe = miss.exe;
+    done.attrs = {{"exec_ts_ns", std::to_string(miss.ts_ns)}, {"exe_hash", "ok"},
+                  {"exe_sha256", b}, {"exe_flags", "dir_writable,unpackaged"}};
+    ASSERT_TRUE(log->Append(std::vector<Event>{host, hit, miss, done}).ok());
+  }
+  auto run = [&](const std::string& format) {
+    const std::string out = t.sub("out." + format);
+    // --until: each export appends its own audit record, left out of the next one.
+    auto r = Replay(t, "export --data-dir " + dir + " --format " + format + " --out " + out +
+                           " --no-default-redact --until " + std::to_string(testing::kT0 + 3));
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::vector<json> lines;
+    for (const std::string& l : Lines(testing::Slurp(out))) lines.push_back(ParseLine(l));
+    return lines;
+  };
+  auto ecs = run("ecs");
+  ASSERT_EQ(ecs.size(), 4u);
+  EXPECT_EQ(ecs[1]["process"]["hash"]["sha256"], a);
+  EXPECT_FALSE(ecs[2]["process"].contains("hash")) << "pending: no hash yet";
+  EXPECT_EQ(ecs[3]["event"]["action"], "exe_hash");
+  EXPECT_EQ(ecs[3]["process"]["hash"]["sha256"], b);
+  EXPECT_EQ(ecs[3]["process"]["executable"], "/tmp/=x");
+  auto ocsf = run("ocsf");
+  ASSERT_EQ(ocsf.size(), 4u);
+  const json& h1 = ocsf[1]["process"]["file"]["hashes"];
+  ASSERT_EQ(h1.size(), 1u);
+  EXPECT_EQ(h1[0]["algorithm_id"], 3);
+  EXPECT_EQ(h1[0]["algorithm"], "SHA-256");
+  EXPECT_EQ(h1[0]["value"], a);
+  EXPECT_FALSE(ocsf[2]["process"]["file"].contains("hashes"));
+  EXPECT_EQ(ocsf[3]["class_uid"], 1007);
+  EXPECT_EQ(ocsf[3]["process"]["file"]["hashes"][0]["value"], b);
+  auto ts = run("timesketch");
+  ASSERT_EQ(ts.size(), 4u);
+  EXPECT_EQ(ts[1]["exe_sha256"], a);
+  EXPECT_EQ(ts[2]["exe_hash"], "pending");
+  EXPECT_FALSE(ts[2].contains("exe_sha256"));
+  EXPECT_EQ(ts[3]["exe_sha256"], b);
+  EXPECT_EQ(ts[3]["exe_flags"], "dir_writable,unpackaged");
+  EXPECT_EQ(ts[3]["timestamp_desc"], "Executable Hashed");
+  EXPECT_NE(ts[3]["message"].get<std::string>().find("sha256 " + b), std::string::npos);
+}
+
 TEST_F(Export, BadArgumentsAreExplained) {
   auto r = Replay(t_, "export --data-dir " + dir_ + " --format xml");
   EXPECT_EQ(r.code, 2);
