@@ -22,7 +22,13 @@ struct Width {
   uint64_t ns;
   const char* name;
 };
+constexpr uint64_t kMs = 1'000'000ull;
+// From 1 ms: a busy host writes thousands of events a second, more than one list shows, and a
+// user narrowing the range by zooming must reach buckets that hold fewer.
 constexpr Width kWidths[] = {
+    {kMs, "1ms"},           {2 * kMs, "2ms"},         {5 * kMs, "5ms"},
+    {10 * kMs, "10ms"},     {20 * kMs, "20ms"},       {50 * kMs, "50ms"},
+    {100 * kMs, "100ms"},   {250 * kMs, "250ms"},     {500 * kMs, "500ms"},
     {kSec, "1s"},           {2 * kSec, "2s"},         {5 * kSec, "5s"},
     {10 * kSec, "10s"},     {30 * kSec, "30s"},       {60 * kSec, "1m"},
     {120 * kSec, "2m"},     {300 * kSec, "5m"},       {600 * kSec, "10m"},

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -83,8 +84,12 @@ int CmdUi(const CliContext& c, const std::string& listen_text) {
   return kExitOk;
 }
 
+// Events a report embeds at most: each is ~0.5 KB of JSON in the page, which the browser parses
+// whole when it opens.
+constexpr uint64_t kReportMaxEventsCap = 1'000'000;
+
 int CmdReport(const CliContext& c, const std::string& since_text, const std::string& until_text,
-              const std::string& out_path) {
+              const std::string& out_path, const std::optional<std::string>& max_events_text) {
   const char* prefix = "twin-replay report: ";
   const uint64_t now = WallNowNs();
   uint64_t since = 0, until = 0;
@@ -92,11 +97,22 @@ int CmdReport(const CliContext& c, const std::string& since_text, const std::str
       !ParseTimeOrExplain(prefix, "--until", until_text, now, &until)) {
     return kExitUsage;
   }
+  ui::ReportLimits limits;
+  std::optional<uint64_t> max_events;
+  if (!ParseOptionalArg(prefix, max_events_text, ParseCountArg, "--max-events", &max_events)) return kExitUsage;
+  if (max_events) {
+    if (*max_events > kReportMaxEventsCap) {
+      PrintError(prefix, "--max-events " + std::to_string(*max_events) + " is more than a page can hold (at most " +
+                             std::to_string(kReportMaxEventsCap) + "; narrow the window or use 'twin-replay export')");
+      return kExitUsage;
+    }
+    limits.max_events = *max_events;
+  }
   if (Status s = CheckTimeOrder("--since", since, "--until", until); !s.ok()) return ReportScanError(prefix, s);
   int open_rc = kExitUsage;
   auto log = OpenForReplayOrExplain(c.data_dir, false, &open_rc);
   if (!log) return open_rc;
-  auto html = ui::BuildReport(*log, c.data_dir, since, until);
+  auto html = ui::BuildReport(*log, c.data_dir, since, until, limits);
   if (!html.ok()) return ReportReadError(html.status(), c.data_dir);
   if (Status s = ui::WriteFileAtomic(out_path, html.value()); !s.ok()) {
     PrintError(prefix, s.message());
@@ -122,7 +138,9 @@ void AddUiCommands(CLI::App& app, CliContext& ctx) {
   report->add_option("--since", (*r)[0], "start time")->required();
   report->add_option("--until", (*r)[1], "end time")->required();
   report->add_option("--out", (*r)[2], "the HTML file to write")->required();
-  report->callback([&ctx, r] { ctx.rc = CmdReport(ctx, (*r)[0], (*r)[1], (*r)[2]); });
+  auto max_events = std::make_shared<std::optional<std::string>>();
+  report->add_option("--max-events", *max_events, "events embedded at most (default 20000; the timeline counts all)");
+  report->callback([&ctx, r, max_events] { ctx.rc = CmdReport(ctx, (*r)[0], (*r)[1], (*r)[2], *max_events); });
   AddCommonOptions(report, ctx, /*with_json=*/false);
 }
 

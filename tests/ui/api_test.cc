@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -68,7 +70,11 @@ HttpRequest Req(const std::string& path, std::vector<std::pair<std::string, std:
 
 TEST(TimelineBuckets, WidthFollowsTheRange) {
   constexpr uint64_t s = 1'000'000'000ull;
-  EXPECT_EQ(TimelineBucketNs(60 * s, 240), s);
+  EXPECT_EQ(TimelineBucketNs(100'000'000ull, 240), 1'000'000ull);  // 100 ms: 1 ms buckets
+  EXPECT_EQ(TimelineBucketNs(s, 240), 5'000'000ull);
+  EXPECT_EQ(TimelineBucketName(5'000'000ull), "5ms");
+  EXPECT_EQ(TimelineBucketNs(60 * s, 240), 250'000'000ull);
+  EXPECT_EQ(TimelineBucketNs(300 * s, 240), 2 * s);
   EXPECT_EQ(TimelineBucketNs(3600 * s, 240), 30 * s);
   EXPECT_EQ(TimelineBucketNs(86400 * s, 240), 600 * s);
   EXPECT_EQ(TimelineBucketNs(30 * 86400 * s, 240), 21600 * s);
@@ -227,6 +233,39 @@ TEST(UiCli, ReportWritesOneSelfContainedFile) {
   EXPECT_EQ(h.find("<script src"), std::string::npos);  // nothing is loaded from anywhere
   EXPECT_EQ(h.find("<link"), std::string::npos);
   EXPECT_NE(h.find("\"mode\":\"report\""), std::string::npos);
+}
+
+// --max-events sets how many events the page embeds (the page knows there were more); a value
+// that is not a count, or more than a page can hold, is a usage error and writes nothing.
+TEST(UiCli, ReportMaxEventsBoundsTheEmbeddedEvents) {
+  TempDir t;
+  uint64_t first = 0, last = 0;
+  MakeLog(t.sub("d"), 1000, &first, &last);
+  const std::string base = "report --data-dir " + t.sub("d") + " --since " + std::to_string(first) +
+                           " --until " + std::to_string(last) + " --out " + t.sub("case.html");
+  auto embedded = [&]() {
+    const std::string h = twin::testing::Slurp(t.sub("case.html"));
+    const std::string open = "id=\"twin-report\">";
+    const size_t a = h.find(open), b = h.find("</script>", a);
+    auto j = nlohmann::json::parse(h.substr(a + open.size(), b - a - open.size()));
+    const std::string lines = j["docs"]["events"]["lines"];
+    return std::make_pair(std::count(lines.begin(), lines.end(), '\n'), j["docs"]["events"]["more"].get<bool>());
+  };
+  auto run = twin::testing::Replay(t, base + " --max-events 10");
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(embedded(), std::make_pair(std::ptrdiff_t{10}, true));
+  run = twin::testing::Replay(t, base);
+  ASSERT_EQ(run.code, 0) << run.err;
+  const auto all = embedded();  // the default (20000) holds the whole window
+  EXPECT_GE(all.first, 1000);
+  EXPECT_FALSE(all.second);
+  std::filesystem::remove(t.sub("case.html"));
+  for (const char* bad : {"0", "-1", "ten", "1e3", "1000001"}) {
+    run = twin::testing::Replay(t, base + " --max-events " + bad);
+    EXPECT_EQ(run.code, 2) << bad;
+    EXPECT_NE(run.err.find("--max-events"), std::string::npos) << run.err;
+    EXPECT_FALSE(std::filesystem::exists(t.sub("case.html"))) << bad;
+  }
 }
 
 }  // namespace

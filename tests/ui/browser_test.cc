@@ -130,7 +130,8 @@ TEST(UiBrowser, PagesShowTheCaptureAndHostileArgvAsText) {
   const std::string report = dir + "/case.html";
   {
     pid_t r = Spawn({TWIN_REPLAY_BIN, "report", "--data-dir", data, "--since", std::to_string(storm_since - 1'000'000'000ull),
-                     "--until", std::to_string(life_after), "--out", report}, dir + "/report.out");
+                     "--until", std::to_string(life_after), "--out", report,
+                     "--max-events", "200000"}, dir + "/report.out");
     ASSERT_EQ(Wait(r), 0) << ReadText(dir + "/report.out");
   }
   const char* shots = getenv("TWIN_UI_SCREENSHOTS");

@@ -320,7 +320,8 @@
     const bw = (W - left) / Math.max(n, 1);
     const totals = tl.counts.map((row) => row.reduce((a, b) => a + b, 0));
     const max = Math.max(1, ...totals);
-    const s = svg('svg', {viewBox: '0 0 ' + W + ' ' + H, class: 'timeline', role: 'img', 'aria-label': 'events per ' + tl.bucket});
+    const s = svg('svg', {viewBox: '0 0 ' + W + ' ' + H, class: 'timeline', role: 'img', 'aria-label': 'events per ' + tl.bucket,
+      'data-bucket-ns': String(tl.bucket_ns), 'data-since-ns': String(tl.since_ns), 'data-until-ns': String(tl.until_ns)});
     const origin = big(tl.origin_ns), width = big(tl.bucket_ns);
     const x = (ns) => left + Number(big(ns) - origin) / Number(width) * bw;
     // axis
