@@ -31,7 +31,8 @@ std::string Sha256sum(const std::string& path) {
   while ((n = read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
   close(p[0]);
   waitpid(pid, nullptr, 0);
-  return out.substr(0, 64);
+  // GNU sha256sum prefixes the line with a backslash when it escapes the file name.
+  return out.substr(!out.empty() && out[0] == '\\' ? 1 : 0, 64);
 }
 
 bool HasFlag(std::string_view flags, std::string_view f) {
@@ -155,6 +156,22 @@ TEST_F(ExeHashProbe, BinaryDeletedAfterExecIsFlaggedInEventsAndState) {
   }
   kill(p, SIGKILL);
   WaitStatus(p);
+}
+
+// The exe path is bytes from the host: a name with shell syntax, a newline and a template is
+// opened as it is (never through a shell) and its hash is sha256sum's.
+TEST_F(ExeHashProbe, HostileExePathIsHashedAsBytes) {
+  const std::string name = "x;$(touch pwned)`id`\n{{ lookup('pipe','id') }} '\"";
+  const std::string bin = bins_ + "/" + name;
+  std::filesystem::copy_file("/usr/bin/true", bin);
+  pid_t p = SpawnAs({bin}, bins_, -1, -1);
+  ASSERT_EQ(WaitStatus(p), 0);
+  auto h = WaitForHash(dir_, p, bin);
+  ASSERT_TRUE(h) << twind_->Log();
+  EXPECT_EQ(h->status, "ok");
+  EXPECT_EQ(h->sha256, Sha256sum(bin));
+  EXPECT_FALSE(std::filesystem::exists(bins_ + "/pwned"));
+  EXPECT_FALSE(std::filesystem::exists("/pwned"));
 }
 
 // A process running before twind starts has no exec record: the start-up resync finds it and
