@@ -15,6 +15,7 @@
 //                                 container_id and the integrity attrs from the event (the
 //                                 "image" of the process).
 //   SetIntegrityFrom(P&, const V&) — exe_hash, exe_sha256, exe_flags from the event's attrs.
+//   ExeOf(const P&), ExeHashOf(const P&) — the image's exe and integrity status.
 #pragma once
 
 #include <string>
@@ -311,9 +312,17 @@ void Apply(BasicState<P>& s, const V& e, const EventKey& key) {
     case EventKind::kExeHash: {
       // Completes the exec it names; a later exec of the same process (or a resync that set a
       // new image) is another image, which this hash does not describe.
+      const uint64_t exec_ts = AttrNumber(e.attr(kAttrExecTs));
       auto it = s.processes.find(ProcKey{e.pid(), e.start_ns()});
-      if (it != s.processes.end() && it->second.since_ns == AttrNumber(e.attr(kAttrExecTs)))
-        SetIntegrityFrom(it->second, e);
+      if (it == s.processes.end() || it->second.since_ns != exec_ts) break;
+      SetIntegrityFrom(it->second, e);
+      // Children forked from that image while its hash was pending run the same file.
+      const std::string_view exe = ExeOf(it->second);
+      for (auto& [k, c] : s.processes) {
+        if (c.ppid == e.pid() && c.parent_start_ns == e.start_ns() && c.since_ns >= exec_ts &&
+            ExeHashOf(c) == "pending" && ExeOf(c) == exe)
+          SetIntegrityFrom(c, e);
+      }
       break;
     }
     case EventKind::kDaemonStart:

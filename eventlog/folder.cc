@@ -84,6 +84,16 @@ void SetImageFrom(LazyProcess& p, const RecordView& v) {
 
 void SetIntegrityFrom(LazyProcess& p, const RecordView& v) { p.integrity = v.e; }
 
+std::string_view ExeOf(const LazyProcess& p) {
+  if (p.record) return View(p.record->exe());
+  return p.base ? std::string_view(p.base->exe) : std::string_view();
+}
+std::string_view ExeHashOf(const LazyProcess& p) {
+  if (p.integrity) return RecordView{p.integrity}.attr(kAttrExeHash);
+  if (p.record) return RecordView{p.record}.attr(kAttrExeHash);
+  return p.base ? std::string_view(p.base->exe_hash) : std::string_view();
+}
+
 void ReadIntegrity(const fb::Event* e, Process* p) {
   const RecordView v{e};
   p->exe_sha256 = v.attr(kAttrExeSha256);

@@ -48,6 +48,12 @@ void SetIntegrityFrom(Process& p, const FoldInput& v) {
   p.exe_flags = v.attr(kAttrExeFlags);
 }
 
+}  // namespace
+// In twin itself, not the anonymous namespace: the fold core finds them by ADL on Process.
+static std::string_view ExeOf(const Process& p) { return p.exe; }
+static std::string_view ExeHashOf(const Process& p) { return p.exe_hash; }
+namespace {
+
 void SetImageFrom(Process& p, const FoldInput& v) {
   const Event& e = v.e;
   p.uid = e.uid;

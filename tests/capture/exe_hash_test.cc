@@ -289,6 +289,14 @@ TEST(ExeHashFold, ExeHashRecordCompletesOnlyTheExecItNames) {
   Event x = ExecOf("/usr/bin/a", 10, 100);
   AddIntegrityAttrs("pending", "", "writable", &x);
   push(x);
+  Event early;  // forked while the hash was pending: the same image
+  early.kind = EventKind::kProcessFork;
+  early.ts_ns = 120;
+  early.pid = 12;
+  early.start_ns = 1500;
+  early.ppid = 10;
+  early.parent_start_ns = 1000;
+  push(early);
   Event h;
   h.kind = EventKind::kExeHash;
   h.ts_ns = 150;
@@ -330,6 +338,14 @@ TEST(ExeHashFold, ExeHashRecordCompletesOnlyTheExecItNames) {
   EXPECT_EQ(p11.exe_hash, "ok");
   EXPECT_EQ(p11.exe_sha256, std::string(64, 'a'));
   EXPECT_EQ(p11.exe_flags, "writable,unpackaged");
+  EXPECT_EQ(ref.processes.at(ProcKey{12, 1500}), ([&] {
+              Process c = p11;
+              c.pid = 12;
+              c.start_ns = 1500;
+              c.since_ns = 120;
+              return c;
+            }()))
+      << "a child forked while the hash was pending gets it with its parent";
   // Snapshots keep the fields; a resync upsert of the process carries them whole.
   Snapshot snap;
   snap.state = ref;
