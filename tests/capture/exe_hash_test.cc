@@ -16,9 +16,12 @@
 #include "eventlog/codec.h"
 #include "eventlog/folder.h"
 #include "eventlog/state.h"
+#include "tests/common/sha256sum.h"
 
 namespace twin::capture {
 namespace {
+
+using twin::testing::Sha256sum;
 
 std::string TempDir() {
   char tmpl[] = "/tmp/twin-exehash-XXXXXX";
@@ -28,27 +31,6 @@ std::string TempDir() {
 void WriteFile(const std::string& path, const std::string& bytes, mode_t mode = 0755) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   chmod(path.c_str(), mode);
-}
-
-// The oracle: coreutils' sha256sum, run without a shell (the path is an argument).
-std::string Sha256sum(const std::string& path) {
-  int p[2];
-  if (pipe(p) != 0) return {};
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(p[1], 1);
-    close(p[0]);
-    execl("/usr/bin/sha256sum", "sha256sum", "--", path.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(p[1]);
-  std::string out;
-  char buf[256];
-  ssize_t n;
-  while ((n = read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  close(p[0]);
-  waitpid(pid, nullptr, 0);
-  return out.substr(0, 64);
 }
 
 // The identity the probe would report for the file at path.

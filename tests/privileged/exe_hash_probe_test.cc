@@ -9,31 +9,11 @@
 #include <fstream>
 
 #include "eventlog/state.h"
+#include "tests/common/sha256sum.h"
 #include "tests/privileged/harness.h"
 
 namespace twin::testing {
 namespace {
-
-std::string Sha256sum(const std::string& path) {
-  int p[2];
-  if (pipe(p) != 0) return {};
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(p[1], 1);
-    close(p[0]);
-    execl("/usr/bin/sha256sum", "sha256sum", "--", path.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(p[1]);
-  std::string out;
-  char buf[256];
-  ssize_t n;
-  while ((n = read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  close(p[0]);
-  waitpid(pid, nullptr, 0);
-  // GNU sha256sum prefixes the line with a backslash when it escapes the file name.
-  return out.substr(!out.empty() && out[0] == '\\' ? 1 : 0, 64);
-}
 
 bool HasFlag(std::string_view flags, std::string_view f) {
   return ("," + std::string(flags) + ",").find("," + std::string(f) + ",") != std::string::npos;
