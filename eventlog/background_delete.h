@@ -73,7 +73,6 @@ class ReaderOpenLock {
   ~ReaderOpenLock();
   ReaderOpenLock(const ReaderOpenLock&) = delete;
   ReaderOpenLock& operator=(const ReaderOpenLock&) = delete;
-  bool held() const { return fd_ >= 0; }
 
  private:
   int fd_ = -1;
