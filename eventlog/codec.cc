@@ -248,6 +248,38 @@ Group DecodeGroup(const fb::Group* g) {
   return out;
 }
 
+Offset<fb::UnitConfig> EncodeUnitConfig(FlatBufferBuilder& b, const UnitConfig& u) {
+  auto path = Str(b, u.path), dir = Str(b, u.dir), unit = Str(b, u.unit), role = Str(b, u.role),
+       by = Str(b, u.by), type = Str(b, u.type), sha = Str(b, u.sha256),
+       content = Str(b, u.content), pkg = Str(b, u.package), version = Str(b, u.version),
+       differs = Str(b, u.differs), target = Str(b, u.target);
+  return fb::CreateUnitConfig(b, path, dir, unit, role, by, type, u.mode, u.uid, u.gid, u.size,
+                              sha, content, pkg, version, differs, target, u.since_ns);
+}
+
+UnitConfig DecodeUnitConfig(const fb::UnitConfig* u) {
+  UnitConfig out;
+  if (!u) return out;
+  out.path = Get(u->path());
+  out.dir = Get(u->dir());
+  out.unit = Get(u->unit());
+  out.role = Get(u->role());
+  out.by = Get(u->by());
+  out.type = Get(u->type());
+  out.mode = u->mode();
+  out.uid = u->uid();
+  out.gid = u->gid();
+  out.size = u->size();
+  out.sha256 = Get(u->sha256());
+  out.content = Get(u->content());
+  out.package = Get(u->package());
+  out.version = Get(u->version());
+  out.differs = Get(u->differs());
+  out.target = Get(u->target());
+  out.since_ns = u->since_ns();
+  return out;
+}
+
 template <typename V, typename FbV, typename EncFn>
 Offset<flatbuffers::Vector<Offset<FbV>>> EncMap(FlatBufferBuilder& b,
                                                 const std::map<std::string, V>& m, EncFn enc) {
@@ -287,10 +319,11 @@ Offset<fb::State> EncodeState(FlatBufferBuilder& b, const State& s,
   auto files = by_ref ? 0 : EncMap<ConfigFile, fb::ConfigFile>(b, s.config_files, EncodeConfigFile);
   auto users = by_ref ? 0 : EncMap<User, fb::User>(b, s.users, EncodeUser);
   auto groups = by_ref ? 0 : EncMap<Group, fb::Group>(b, s.groups, EncodeGroup);
+  auto ucfg = by_ref ? 0 : EncMap<UnitConfig, fb::UnitConfig>(b, s.unit_config, EncodeUnitConfig);
   auto ref = Str(b, host_config_ref);
   return fb::CreateState(b, s.ts_ns, s.last_key.ts_ns, s.last_key.seq, s.events_folded, pv, uv,
                          lv, host, s.uncertain, s.uncertain_since_ns, pkgs, files, users, groups,
-                         ref);
+                         ref, ucfg);
 }
 
 State DecodeState(const fb::State* s) {
@@ -325,6 +358,8 @@ State DecodeState(const fb::State* s) {
          [](const ConfigFile& f) { return f.path; });
   DecMap(s->users(), out.users, DecodeUser, [](const User& u) { return u.name; });
   DecMap(s->groups(), out.groups, DecodeGroup, [](const Group& g) { return g.name; });
+  DecMap(s->unit_config(), out.unit_config, DecodeUnitConfig,
+         [](const UnitConfig& u) { return u.path; });
   out.uncertain = s->uncertain();
   out.uncertain_since_ns = s->uncertain_since_ns();
   return out;
@@ -560,11 +595,13 @@ std::string EncodeHostConfig(const State& s) {
   auto files = EncMap<ConfigFile, fb::ConfigFile>(b, s.config_files, EncodeConfigFile);
   auto users = EncMap<User, fb::User>(b, s.users, EncodeUser);
   auto groups = EncMap<Group, fb::Group>(b, s.groups, EncodeGroup);
+  auto ucfg = EncMap<UnitConfig, fb::UnitConfig>(b, s.unit_config, EncodeUnitConfig);
   fb::StateBuilder sb(b);
   sb.add_packages(pkgs);
   sb.add_config_files(files);
   sb.add_users(users);
   sb.add_groups(groups);
+  sb.add_unit_config(ucfg);
   b.Finish(sb.Finish());
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
@@ -580,11 +617,14 @@ Status DecodeHostConfigInto(std::string_view bytes, State* out) {
   out->config_files.clear();
   out->users.clear();
   out->groups.clear();
+  out->unit_config.clear();
   DecMap(s->packages(), out->packages, DecodePackage, [](const Package& p) { return p.key(); });
   DecMap(s->config_files(), out->config_files, DecodeConfigFile,
          [](const ConfigFile& f) { return f.path; });
   DecMap(s->users(), out->users, DecodeUser, [](const User& u) { return u.name; });
   DecMap(s->groups(), out->groups, DecodeGroup, [](const Group& g) { return g.name; });
+  DecMap(s->unit_config(), out->unit_config, DecodeUnitConfig,
+         [](const UnitConfig& u) { return u.path; });
   return Status::Ok();
 }
 
@@ -640,8 +680,10 @@ std::string EncodeSnapshot(const Snapshot& s, const std::string& host_config_ref
   auto [cfa, cfr, cfc] = hc(d.config_files, EncodeConfigFile);
   auto [usa, usr, usc] = hc(d.users, EncodeUser);
   auto [gra, grr, grc] = hc(d.groups, EncodeGroup);
+  auto [uca, ucr, ucc] = hc(d.unit_config, EncodeUnitConfig);
   auto diff = fb::CreateStateDiff(b, pa, pr, pcv, ua, ur, ucv, la, lr, lcv, d.host_changed, hb, ha,
-                                  pka, pkr, pkc, cfa, cfr, cfc, usa, usr, usc, gra, grr, grc);
+                                  pka, pkr, pkc, cfa, cfr, cfc, usa, usr, usc, gra, grr, grc,
+                                  uca, ucr, ucc);
   b.Finish(fb::CreateSnapshot(b, kSchemaVersion, state, diff, s.written_ns));
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }

@@ -45,8 +45,14 @@ enum class EventKind : uint8_t {
   // belongs to), exe_hash (status), exe_sha256, exe_flags, dev, ino, size, mtime_ns, ctime_ns.
   // Exec records whose hash was known in time carry exe_hash/exe_sha256/exe_flags themselves.
   kExeHash = 23,
+  // A file in a systemd unit directory (/etc/systemd/system, /usr/local/lib/systemd/system,
+  // /lib/systemd/system, /usr/lib/systemd/system; eventlog/state.h UnitConfig), attrs only like
+  // the host-configuration kinds: path, dir, unit, role=unit|dropin|wants|requires|upholds|link|mask,
+  // by, type, mode, uid, gid, size, sha256, content=stored|package|withheld|too_large|unreadable,
+  // package, version, differs, target.
+  kUnitConfig = 24,
 };
-inline constexpr int kEventKindMax = 23;
+inline constexpr int kEventKindMax = 24;
 
 std::string_view KindName(EventKind k);                    // e.g. "exec", "unit_start"
 std::optional<EventKind> KindFromName(std::string_view name);
@@ -159,10 +165,10 @@ inline bool IsSocketKind(EventKind k) {
 }
 inline bool IsSocketEvent(const Event& e) { return IsSocketKind(e.kind); }
 
-// Package, config file, user or group: the host-configuration kinds (attrs only).
+// Package, config file, user, group or unit config: the host-configuration kinds (attrs only).
 inline bool IsHostConfigKind(EventKind k) {
   return k == EventKind::kPackage || k == EventKind::kConfigFile || k == EventKind::kUser ||
-         k == EventKind::kGroup;
+         k == EventKind::kGroup || k == EventKind::kUnitConfig;
 }
 
 }  // namespace twin

@@ -122,7 +122,7 @@ inline uint64_t AttrNumber(std::string_view v, int base = 10) {
   return n;
 }
 
-// package / config_file / user / group: op=add|change upserts the entity carried in attrs,
+// package / config_file / user / group / unit_config: op=add|change upserts the entity carried in attrs,
 // op=remove erases it. since_ns = the time of the last add or change.
 template <typename P, typename V>
 void FoldHostConfig(BasicState<P>& s, const V& e) {
@@ -185,6 +185,26 @@ void FoldHostConfig(BasicState<P>& s, const V& e) {
           if (j > i) g.members.emplace_back(m.substr(i, j - i));
           i = j + 1;
         }
+      });
+      break;
+    case EventKind::kUnitConfig:
+      upsert(s.unit_config, std::string(e.attr("path")), [&](UnitConfig& u) {
+        u.path = e.attr("path");
+        u.dir = e.attr("dir");
+        u.unit = e.attr("unit");
+        u.role = e.attr("role");
+        u.by = e.attr("by");
+        u.type = e.attr("type");
+        u.mode = static_cast<uint32_t>(AttrNumber(e.attr("mode"), 8));
+        u.uid = static_cast<uint32_t>(AttrNumber(e.attr("uid")));
+        u.gid = static_cast<uint32_t>(AttrNumber(e.attr("gid")));
+        u.size = AttrNumber(e.attr("size"));
+        u.sha256 = e.attr("sha256");
+        u.content = e.attr("content");
+        u.package = e.attr("package");
+        u.version = e.attr("version");
+        u.differs = e.attr("differs");
+        u.target = e.attr("target");
       });
       break;
     default:
@@ -307,6 +327,7 @@ void Apply(BasicState<P>& s, const V& e, const EventKey& key) {
     case EventKind::kConfigFile:
     case EventKind::kUser:
     case EventKind::kGroup:
+    case EventKind::kUnitConfig:
       FoldHostConfig(s, e);
       break;
     case EventKind::kExeHash: {

@@ -203,6 +203,7 @@ struct StateFolder::Impl {
     state.config_files = std::move(base.config_files);
     state.users = std::move(base.users);
     state.groups = std::move(base.groups);
+    state.unit_config = std::move(base.unit_config);
     state.uncertain = base.uncertain;
     state.uncertain_since_ns = base.uncertain_since_ns;
     Adopt(std::move(base.processes));
@@ -262,6 +263,7 @@ State StateFolder::Finish() {
   out.config_files = std::move(s.config_files);
   out.users = std::move(s.users);
   out.groups = std::move(s.groups);
+  out.unit_config = std::move(s.unit_config);
   out.uncertain = s.uncertain;
   out.uncertain_since_ns = s.uncertain_since_ns;
   const size_t max_arena = impl_->max_arena_bytes;

@@ -743,7 +743,8 @@ Status EventLog::PutSnapshot(const Snapshot& snap) {
   std::string ref;
   const State& st = snap.state;
   rocksdb::Status s;
-  if (!st.packages.empty() || !st.config_files.empty() || !st.users.empty() || !st.groups.empty()) {
+  if (!st.packages.empty() || !st.config_files.empty() || !st.users.empty() || !st.groups.empty() ||
+      !st.unit_config.empty()) {
     const std::string blob = EncodeHostConfig(st);
     ref = Sha256Hex(blob);
     std::string have;

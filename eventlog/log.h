@@ -27,7 +27,7 @@
 namespace twin {
 
 // 2: event kinds 19..22 (package, config_file, user, group) and their state in snapshots.
-inline constexpr uint32_t kSchemaVersion = 3;  // 3: exe_hash events, Process integrity
+inline constexpr uint32_t kSchemaVersion = 4;  // 3: exe_hash events, Process integrity; 4: unit_config
 inline constexpr const char* kDefaultDataDir = "/var/lib/safetytwin";
 
 enum class FsyncPolicy { kAlways, kInterval, kNever };

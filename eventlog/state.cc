@@ -12,7 +12,8 @@ constexpr std::array<std::string_view, kEventKindMax + 1> kKindNames = {
     "unknown",     "exec",       "exit",         "fork",       "bind",   "listen",
     "close",       "unit_start", "unit_stop",    "unit_file",  "host",   "gap",
     "resync",      "daemon_start", "daemon_stop", "twin",      "audit",  "retention",
-    "fleet",       "package",    "config_file",  "user",       "group",  "exe_hash"};
+    "fleet",       "package",    "config_file",  "user",       "group",  "exe_hash",
+    "unit_config"};
 
 // An Event as the fold core reads it.
 struct FoldInput {
@@ -115,6 +116,7 @@ StateDiff Diff(const State& before, const State& after) {
   DiffMaps(before.config_files, after.config_files, d.config_files);
   DiffMaps(before.users, after.users, d.users);
   DiffMaps(before.groups, after.groups, d.groups);
+  DiffMaps(before.unit_config, after.unit_config, d.unit_config);
   if (!(before.host == after.host)) {
     d.host_changed = true;
     d.host_before = before.host;
@@ -231,6 +233,22 @@ Event GroupEvent(std::string_view op, const Group& g) {
   for (const auto& m : g.members) members += (members.empty() ? "" : ",") + m;
   e.attrs.insert(e.attrs.end(),
                  {{"name", g.name}, {"gid", std::to_string(g.gid)}, {"members", members}});
+  return e;
+}
+
+Event UnitConfigEvent(std::string_view op, const UnitConfig& u) {
+  Event e = HostConfigEvent(EventKind::kUnitConfig, op);
+  e.attrs.insert(e.attrs.end(),
+                 {{"path", u.path}, {"dir", u.dir}, {"unit", u.unit}, {"role", u.role},
+                  {"type", u.type}, {"mode", Octal(u.mode)}, {"uid", std::to_string(u.uid)},
+                  {"gid", std::to_string(u.gid)}, {"size", std::to_string(u.size)},
+                  {"sha256", u.sha256}, {"content", u.content}});
+  // Only what is set: most entries are a package's unit or a link.
+  for (const auto& [k, v] : {std::pair<const char*, const std::string*>{"by", &u.by},
+                             {"package", &u.package}, {"version", &u.version},
+                             {"differs", &u.differs}, {"target", &u.target}}) {
+    if (!v->empty()) e.attrs.emplace_back(k, *v);
+  }
   return e;
 }
 

@@ -130,6 +130,33 @@ struct Group {
   bool operator==(const Group&) const = default;
 };
 
+// A file in a systemd unit directory, keyed by path: a unit file of any type (service, socket,
+// timer, path, mount, target, ...), a drop-in (<unit>.d/<name>.conf), or a symlink that enables
+// (<by>.wants/, .requires/, .upholds/<unit>), aliases (role "link") or masks (-> /dev/null) a unit.
+// Files shipped by a package and unchanged are referenced by package and version (content
+// "package"), not stored; any other content is in the content store under its SHA-256, as for
+// config files.
+struct UnitConfig {
+  std::string path;
+  std::string dir;   // the unit directory it lies in, e.g. "/etc/systemd/system"
+  std::string unit;  // the unit it defines, modifies or links, e.g. "backup.timer"
+  std::string role;  // "unit", "dropin", "wants", "requires", "upholds", "link", "mask"
+  std::string by;    // wants/requires/upholds: the unit whose directory holds the link
+  std::string type;  // "file" or "symlink"
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  std::string sha256;   // hex, of the content (of the target path for a symlink)
+  std::string content;  // "stored", "package", "withheld", "too_large", "unreadable", "" (symlink)
+  std::string package;  // the dpkg package that ships it, "" if none
+  std::string version;  // that package's version
+  std::string differs;  // "yes"/"no" against the package's md5, "" when no package md5
+  std::string target;   // symlink target
+  uint64_t since_ns = 0;
+  bool operator==(const UnitConfig&) const = default;
+};
+
 // The host's state. P is the process record: Process everywhere outside the fold engine,
 // which folds with a lazy stand-in (see eventlog/folder.h) and materialises Process at the end.
 template <typename P>
@@ -145,6 +172,7 @@ struct BasicState {
   std::map<std::string, ConfigFile> config_files;  // key: path
   std::map<std::string, User> users;               // key: name
   std::map<std::string, Group> groups;             // key: name
+  std::map<std::string, UnitConfig> unit_config;   // key: path
   // A gap makes the state uncertain until a resync completes.
   bool uncertain = false;
   uint64_t uncertain_since_ns = 0;
@@ -172,6 +200,7 @@ struct StateDiff {
   MapDiff<std::string, ConfigFile> config_files;
   MapDiff<std::string, User> users;
   MapDiff<std::string, Group> groups;
+  MapDiff<std::string, UnitConfig> unit_config;
   bool host_changed = false;
   HostFacts host_before, host_after;
   bool empty() const {
@@ -179,7 +208,8 @@ struct StateDiff {
            !HostConfigChanged();
   }
   bool HostConfigChanged() const {
-    return !packages.empty() || !config_files.empty() || !users.empty() || !groups.empty();
+    return !packages.empty() || !config_files.empty() || !users.empty() || !groups.empty() ||
+           !unit_config.empty();
   }
   // Unit, unit-file or listener changes: what the twin VM must follow. Process churn is not.
   bool Significant() const { return !units.empty() || !listeners.empty(); }
@@ -199,6 +229,7 @@ Event PackageEvent(std::string_view op, const Package& p);
 Event ConfigFileEvent(std::string_view op, const ConfigFile& f);
 Event UserEvent(std::string_view op, const User& u);
 Event GroupEvent(std::string_view op, const Group& g);
+Event UnitConfigEvent(std::string_view op, const UnitConfig& u);
 // Executable integrity in attrs (exec, resync upserts and exe_hash records): the status, the
 // hex SHA-256 and the flags of eventlog/state.h Process; the exe_hash record also names the exec
 // it completes (kAttrExecTs = that exec's ts_ns).

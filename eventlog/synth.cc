@@ -26,7 +26,7 @@ Event SynthGenerator::Base(EventKind k) {
 }
 
 Event SynthGenerator::HostConfig() {
-  const int which = static_cast<int>(rng_() % 4);
+  const int which = static_cast<int>(rng_() % 5);
   const bool reuse = !hc_names_.empty() && rng_() % 2 == 0;
   std::string name = reuse ? hc_names_[rng_() % hc_names_.size()] : Word();
   if (!reuse) hc_names_.push_back(name);
@@ -54,10 +54,32 @@ Event SynthGenerator::HostConfig() {
   } else if (which == 2) {
     e = UserEvent(op, User{name, static_cast<uint32_t>(1000 + rng_() % 100), 100, Word(),
                            "/home/" + name, "/bin/sh", 0});
-  } else {
+  } else if (which == 3) {
     Group g{name, static_cast<uint32_t>(rng_() % 2000), {}, 0};
     for (uint64_t i = rng_() % 3; i > 0; --i) g.members.push_back(Word());
     e = GroupEvent(op, g);
+  } else {
+    static const char* kRoles[] = {"unit", "dropin", "wants", "link", "mask"};
+    UnitConfig u;
+    u.role = kRoles[rng_() % std::size(kRoles)];
+    u.dir = rng_() % 2 ? "/etc/systemd/system" : "/lib/systemd/system";
+    u.unit = name + (rng_() % 2 ? ".timer" : ".service");
+    u.path = u.dir + "/" + u.unit;
+    u.type = u.role == "unit" || u.role == "dropin" ? "file" : "symlink";
+    u.mode = 0644;
+    u.size = rng_() % 5000;
+    u.sha256 = std::string(64, "0123456789abcdef"[rng_() % 16]);
+    if (u.role == "wants") u.by = "timers.target";
+    if (u.type == "symlink") u.target = u.role == "mask" ? "/dev/null" : "/lib/systemd/system/" + u.unit;
+    else if (rng_() % 2) {
+      u.content = "package";
+      u.package = Word();
+      u.version = "1.0-" + Word();
+      u.differs = "no";
+    } else {
+      u.content = "stored";
+    }
+    e = UnitConfigEvent(op, u);
   }
   e.attrs.emplace_back("via", "watch");
   Event b = Base(e.kind);

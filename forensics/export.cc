@@ -50,6 +50,7 @@ std::string_view TimestampDesc(EventKind k) {
     case EventKind::kUser: return "User Changed";
     case EventKind::kGroup: return "Group Changed";
     case EventKind::kExeHash: return "Executable Hashed";
+    case EventKind::kUnitConfig: return "Unit Config Changed";
     default: return "Event Recorded";
   }
 }

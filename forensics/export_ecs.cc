@@ -40,7 +40,8 @@ EcsClass EcsClassOf(const Event& e) {
       const std::string_view op = AttrOf(e, "op");
       return {"package", op == "add" ? "installation" : op == "remove" ? "deletion" : "change"};
     }
-    case EventKind::kConfigFile: {
+    case EventKind::kConfigFile:
+    case EventKind::kUnitConfig: {
       const std::string_view op = AttrOf(e, "op");
       return {"file", op == "add" ? "creation" : op == "remove" ? "deletion" : "change"};
     }

@@ -271,6 +271,30 @@ std::string HostConfigSummary(const Event& e) {
     case EventKind::kGroup:
       out += fmt::format("{} gid={} members={}", a("name"), a("gid"), a("members"));
       break;
+    case EventKind::kUnitConfig: {
+      // "add wants timers.target -> backup.timer", "change dropin /etc/.../x.conf sha256=.."
+      const std::string_view role = AttrOf(e, "role");
+      out += a("role") + " ";
+      if (!AttrOf(e, "by").empty()) out += a("by") + " -> ";
+      out += a("unit");
+      if (AttrOf(e, "op") != "remove") {
+        if (role == "dropin") out += " " + a("path");
+        if (AttrOf(e, "type") == "symlink") {
+          out += " link " + a("target");
+        } else {
+          out += " sha256=" + a("sha256").substr(0, 12);
+          if (AttrOf(e, "content") == "package") {
+            out += fmt::format(" from {} {}", a("package"), a("version"));
+          } else if (AttrOf(e, "content") != "stored") {
+            out += " content " + a("content");
+          }
+          if (AttrOf(e, "differs") == "yes") out += fmt::format(" (differs from {})", a("package"));
+        }
+      } else {
+        out += " " + a("path");
+      }
+      break;
+    }
     default:
       break;
   }
@@ -347,6 +371,7 @@ std::string EventSummary(const Event& e) {
     case EventKind::kConfigFile:
     case EventKind::kUser:
     case EventKind::kGroup:
+    case EventKind::kUnitConfig:
       return HostConfigSummary(e);
     default: {
       std::string out = EscapeForTerminal(e.reason);
@@ -429,6 +454,20 @@ void GroupToJson(const Group& g, JsonWriter& w) {
   w.EndArray().FieldU("since_ns", g.since_ns).EndObject();
 }
 
+void UnitConfigToJson(const UnitConfig& u, JsonWriter& w) {
+  char mode[16];
+  snprintf(mode, sizeof mode, "%04o", u.mode);
+  w.BeginObject().Field("path", u.path).Field("dir", u.dir).Field("unit", u.unit)
+      .Field("role", u.role);
+  if (!u.by.empty()) w.Field("by", u.by);
+  w.Field("type", u.type).Field("mode", std::string_view(mode)).FieldU("uid", u.uid)
+      .FieldU("gid", u.gid).FieldU("size", u.size).Field("sha256", u.sha256)
+      .Field("content", u.content).Field("package", u.package).Field("version", u.version)
+      .Field("differs", u.differs);
+  if (!u.target.empty()) w.Field("target", u.target);
+  w.FieldU("since_ns", u.since_ns).EndObject();
+}
+
 void StateToJson(const State& s, uint64_t at_ns, JsonWriter& w) {
   w.BeginObject().Field("at", FormatRfc3339Ns(at_ns)).FieldU("at_ns", at_ns)
       .FieldU("last_event_ts_ns", s.ts_ns).FieldU("last_event_seq", s.last_key.seq)
@@ -450,6 +489,8 @@ void StateToJson(const State& s, uint64_t at_ns, JsonWriter& w) {
   for (const auto& [k, u] : s.users) UserToJson(u, w);
   w.EndArray().Key("groups").BeginArray();
   for (const auto& [k, g] : s.groups) GroupToJson(g, w);
+  w.EndArray().Key("unit_config").BeginArray();
+  for (const auto& [k, u] : s.unit_config) UnitConfigToJson(u, w);
   w.EndArray().EndObject();
 }
 
@@ -491,6 +532,20 @@ std::string GroupLine(const Group& g) {
   for (const auto& x : g.members) m += (m.empty() ? "" : ",") + x;
   return fmt::format("{:<24} {:>6} {}", Trunc(EscapeForTerminal(g.name), 24), g.gid,
                      m.empty() ? "-" : EscapeForTerminal(m));
+}
+std::string UnitConfigLine(const UnitConfig& u) {
+  std::string role = u.role + (u.by.empty() ? "" : " " + EscapeForTerminal(u.by));
+  std::string what;
+  if (u.type == "symlink") {
+    what = "-> " + EscapeForTerminal(u.target);
+  } else if (u.content == "package") {
+    what = EscapeForTerminal(u.package) + " " + EscapeForTerminal(u.version);
+  } else {
+    what = u.content + " " + (u.sha256.empty() ? "-" : u.sha256.substr(0, 12));
+    if (u.differs == "yes") what += " (modified " + EscapeForTerminal(u.package) + ")";
+  }
+  return fmt::format("{:<32} {:<28} {:<40} {}", Trunc(EscapeForTerminal(u.unit), 32),
+                     Trunc(role, 28), Trunc(what, 40), EscapeForTerminal(u.path));
 }
 std::string ListenerLine(const Listener& l) {
   return fmt::format("{:<5} {:<40} {:>7} {:<16} {}", ProtoName(l.proto),
@@ -536,6 +591,9 @@ std::string StateTable(const State& s, uint64_t at_ns) {
   out += fmt::format("\nGroups ({})\n{:<24} {:>6} {}\n", s.groups.size(), "GROUP", "GID",
                      "MEMBERS");
   for (const auto& [k, g] : s.groups) out += GroupLine(g) + "\n";
+  out += fmt::format("\nUnit files, drop-ins and links ({})\n{:<32} {:<28} {:<40} {}\n",
+                     s.unit_config.size(), "UNIT", "ROLE", "CONTENT", "PATH");
+  for (const auto& [k, u] : s.unit_config) out += UnitConfigLine(u) + "\n";
   return out;
 }
 
@@ -567,6 +625,8 @@ void DiffToJson(const StateDiff& d, uint64_t t1, uint64_t t2, std::string_view b
           [&](const ConfigFile& f, std::string_view) { ConfigFileToJson(f, w); });
   section("users", d.users, [&](const User& u, std::string_view) { UserToJson(u, w); });
   section("groups", d.groups, [&](const Group& g, std::string_view) { GroupToJson(g, w); });
+  section("unit_config", d.unit_config,
+          [&](const UnitConfig& u, std::string_view) { UnitConfigToJson(u, w); });
   w.FieldB("host_changed", d.host_changed);
   if (d.host_changed) {
     w.Key("host_before");
@@ -598,6 +658,7 @@ std::string DiffTable(const StateDiff& d, uint64_t t1, uint64_t t2) {
   section("Config files", d.config_files, ConfigFileLine);
   section("Users", d.users, UserLine);
   section("Groups", d.groups, GroupLine);
+  section("Unit files, drop-ins and links", d.unit_config, UnitConfigLine);
   if (d.host_changed) {
     out += fmt::format("\nHost changed: {} kernel {} -> {} kernel {}\n",
                        EscapeForTerminal(d.host_before.hostname), EscapeForTerminal(d.host_before.kernel),

@@ -45,6 +45,7 @@ void PackageToJson(const Package& p, JsonWriter& w);
 void ConfigFileToJson(const ConfigFile& f, JsonWriter& w);  // metadata only, never the content
 void UserToJson(const User& u, JsonWriter& w);
 void GroupToJson(const Group& g, JsonWriter& w);
+void UnitConfigToJson(const UnitConfig& u, JsonWriter& w);  // metadata only, never the content
 
 // boot_before / boot_after: the two states' boot ids (for the ids of removed and added entities).
 void DiffToJson(const StateDiff& d, uint64_t t1, uint64_t t2, std::string_view boot_before,

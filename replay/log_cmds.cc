@@ -30,30 +30,42 @@ struct EventsArgs {
 int PrintFileAt(const CliContext& c, const EventLog& log, const State& st, uint64_t at,
                 const std::string& path) {
   constexpr std::string_view kPrefix = "twin-replay state --file: ";
-  auto it = st.config_files.find(path);
-  if (it == st.config_files.end()) {
-    PrintError(kPrefix, path + " is not a captured config file at " + FormatRfc3339Ns(at) +
-                            " (see the Config files of 'twin-replay state --at')");
+  // A config file, else a file in a unit directory (/usr/local/lib/systemd/system is not under
+  // the config roots).
+  const ConfigFile* f = nullptr;
+  const UnitConfig* u = nullptr;
+  if (auto it = st.config_files.find(path); it != st.config_files.end()) f = &it->second;
+  else if (auto ut = st.unit_config.find(path); ut != st.unit_config.end()) u = &ut->second;
+  if (!f && !u) {
+    PrintError(kPrefix, path + " is not a captured config or unit file at " + FormatRfc3339Ns(at) +
+                            " (see the Config files and Unit files of 'twin-replay state --at')");
     return kExitProblem;
   }
-  const ConfigFile& f = it->second;
+  const std::string& content = f ? f->content : u->content;
+  const std::string& sha256 = f ? f->sha256 : u->sha256;
+  const std::string& type = f ? f->type : u->type;
+  const std::string& target = f ? f->target : u->target;
   std::optional<std::string> bytes;
   std::string why;
-  if (f.content == "stored") {
-    auto got = log.GetContent(f.sha256);
+  if (content == "stored") {
+    auto got = log.GetContent(sha256);
     if (!got.ok()) return ReportReadError(got.status(), c.data_dir);
     bytes = std::move(*got);
-    if (!bytes) why = "its content " + f.sha256 + " is missing from the content store";
-  } else if (f.type == "symlink") {
-    why = "it is a symlink to " + f.target;
+    if (!bytes) why = "its content " + sha256 + " is missing from the content store";
+  } else if (type == "symlink") {
+    why = "it is a symlink to " + target;
+  } else if (content == "package") {
+    why = "it is as package " + u->package + " " + u->version + " ships it (sha256 " + sha256 +
+          "; not stored)";
   } else {
-    why = "its content was not stored (" + f.content + "; sha256 " + f.sha256 + ")";
+    why = "its content was not stored (" + content + "; sha256 " + sha256 + ")";
   }
   Output out;
   if (c.json) {
     JsonWriter w(out.buf());
     w.BeginObject().Field("at", FormatRfc3339Ns(at)).Key("file");
-    ConfigFileToJson(f, w);
+    if (f) ConfigFileToJson(*f, w);
+    else UnitConfigToJson(*u, w);
     if (bytes) w.Field("content_base64", Base64Encode(*bytes));
     else w.Field("content_unavailable", why);
     w.EndObject();

@@ -125,13 +125,13 @@ Status IntInto(const TomlReader& r, const char* key, int64_t lo, int64_t hi, T* 
   return Status::Ok();
 }
 
-// [host_config]: enabled, roots, dpkg_dir, passwd_file, group_file, max_content, secret_paths,
-// extra_secret_paths, debounce_ms.
+// [host_config]: enabled, roots, unit_dirs, dpkg_dir, passwd_file, group_file, max_content,
+// secret_paths, extra_secret_paths, debounce_ms.
 Status HostConfigFromToml(const toml::table& t, const std::string& path, HostConfigOptions* o) {
   static const std::set<std::string> kKeys = {"enabled",     "roots",         "dpkg_dir",
                                               "passwd_file", "group_file",    "max_content",
                                               "secret_paths", "extra_secret_paths", "debounce_ms",
-                                              "twin", "rescan_interval"};
+                                              "twin", "rescan_interval", "unit_dirs"};
   TomlReader r(t, path);
   for (const auto& [k, v] : t) {
     if (!kKeys.count(std::string(k.str()))) {
@@ -159,6 +159,7 @@ Status HostConfigFromToml(const toml::table& t, const std::string& path, HostCon
   };
   chain(r.Bool("enabled", &o->enabled));
   chain(paths("roots", &o->roots, false));
+  chain(paths("unit_dirs", &o->unit_dirs, false));
   chain(r.String("dpkg_dir", &o->dpkg_dir));
   chain(r.String("passwd_file", &o->passwd_file));
   chain(r.String("group_file", &o->group_file));

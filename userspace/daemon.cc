@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstddef>
@@ -236,7 +237,16 @@ Status Daemon::Start() {
   if (cfg_.host_config.enabled) {
     hc_ = std::make_unique<ConfigScanner>(cfg_.host_config);
     // Watching starts before the first scan: a change in between is seen twice, never missed.
-    if (Status ws = hc_watch_.Start(cfg_.host_config.roots, cfg_.host_config.dpkg_dir); !ws.ok()) {
+    // The unit directories too: /etc/systemd/system is under /etc already, the others are
+    // watched for files put there by hand (a package's are also found through dpkg's change).
+    std::vector<std::string> watched = cfg_.host_config.roots;
+    for (const std::string& d : cfg_.host_config.unit_dirs) {
+      const bool under_root = std::any_of(watched.begin(), watched.end(), [&](const std::string& r) {
+        return d.size() > r.size() && d.compare(0, r.size(), r) == 0 && d[r.size()] == '/';
+      });
+      if (!under_root) watched.push_back(d);
+    }
+    if (Status ws = hc_watch_.Start(watched, cfg_.host_config.dpkg_dir); !ws.ok()) {
       log_->warn("host config changes are found at each reconcile only: {}", ws.ToString());
     }
   }
@@ -555,12 +565,12 @@ void Daemon::ScanHostConfig(bool dpkg, bool files, const char* via) {
     scan.files = hc_->ScanFiles();
     scan.users = hc_->Users();
     scan.groups = hc_->Groups();
+    scan.unit_config = hc_->ScanUnitConfig();
   }
   HostConfigPlan plan = PlanHostConfig(live_, scan, via);
-  for (const std::string& path : plan.missing_content) {
+  for (const auto& [path, sha] : plan.missing_content) {
     // Unchanged on disk since the scanner last read it, but not in the state (a reopened log):
     // read again, and store it only if it is still what the scan hashed.
-    const std::string& sha = (*scan.files)[path].meta.sha256;
     if (hc_stored_.count(sha)) continue;
     bool ok = false;
     std::string bytes = ReadFileLimited(path, cfg_.host_config.max_content_bytes + 1, &ok);
@@ -583,8 +593,10 @@ void Daemon::ScanHostConfig(bool dpkg, bool files, const char* via) {
   Write(plan.events);
   const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   if (n) {
-    log_->info("host config ({}): {} changes (packages {}, files {}) in {:.1f} ms", via, n,
-               scan.packages ? scan.packages->size() : 0, scan.files ? scan.files->size() : 0, ms);
+    log_->info("host config ({}): {} changes (packages {}, files {}, unit config {}) in {:.1f} ms",
+               via, n, scan.packages ? scan.packages->size() : 0,
+               scan.files ? scan.files->size() : 0,
+               scan.unit_config ? scan.unit_config->size() : 0, ms);
   } else {
     log_->debug("host config ({}): no change in {:.1f} ms", via, ms);
   }

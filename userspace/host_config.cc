@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <filesystem>
@@ -247,12 +248,17 @@ const DpkgDb& ConfigScanner::Dpkg(bool force) {
       const size_t sp = line.find("  ");
       if (sp != 32) continue;
       const std::string path = "/" + std::string(line.substr(sp + 2));
-      for (const std::string& root : o_.roots) {
-        if (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-            path[root.size()] == '/') {
-          entries.emplace_back(path, std::string(line.substr(0, 32)));
-          break;
+      for (const auto* roots : {&o_.roots, &o_.unit_dirs}) {
+        bool kept = false;
+        for (const std::string& root : *roots) {
+          if (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+              path[root.size()] == '/') {
+            entries.emplace_back(path, std::string(line.substr(0, 32)));
+            kept = true;
+            break;
+          }
         }
+        if (kept) break;
       }
     }
   }
@@ -264,6 +270,8 @@ const DpkgDb& ConfigScanner::Dpkg(bool force) {
       it = pkg_md5s_.erase(it);
     }
   }
+  versions_.clear();
+  for (const Package& p : dpkg_.packages) versions_.emplace(p.name, p.version);
   md5sums_.clear();
   for (const auto& [key, entries] : pkg_md5s_) {
     const std::string name = key.substr(0, key.rfind(':'));
@@ -281,11 +289,23 @@ std::string ConfigScanner::PackageMd5(const std::string& path, std::string* pack
     *package = it->second.first;
     return it->second.second;
   }
+  // Merged /usr: a package lists /lib/systemd/system/x.service, the walk may name it /usr/lib/...
+  // (or the other way round).
+  std::string alias;
+  if (path.rfind("/usr/lib/", 0) == 0) alias = path.substr(4);
+  else if (path.rfind("/lib/", 0) == 0) alias = "/usr" + path;
+  if (!alias.empty()) {
+    if (auto it = md5sums_.find(alias); it != md5sums_.end()) {
+      *package = it->second.first;
+      return it->second.second;
+    }
+  }
   package->clear();
   return {};
 }
 
 void ConfigScanner::ScanOne(const std::string& path, bool all_contents,
+                            const std::map<std::string, Cached>& prev,
                             std::map<std::string, ScannedFile>* out,
                             std::map<std::string, Cached>* next) {
   struct stat st {};
@@ -295,8 +315,8 @@ void ConfigScanner::ScanOne(const std::string& path, bool all_contents,
                   Ns(st.st_ctim)};
   ScannedFile f;
   Cached c;
-  auto hit = cache_.find(path);
-  if (hit != cache_.end() && hit->second.id == id && !all_contents) {
+  auto hit = prev.find(path);
+  if (hit != prev.end() && hit->second.id == id && !all_contents) {
     c = hit->second;
   } else {
     c.id = id;
@@ -383,10 +403,125 @@ std::map<std::string, ScannedFile> ConfigScanner::ScanFiles(bool all_contents) {
       std::error_code tec;
       const fs::file_status s = e.symlink_status(tec);
       if (tec || fs::is_directory(s)) continue;
-      ScanOne(e.path().string(), all_contents, &out, &next);
+      ScanOne(e.path().string(), all_contents, cache_, &out, &next);
     }
   }
   cache_ = std::move(next);
+  return out;
+}
+
+bool HasUnitSuffix(std::string_view name) {
+  static constexpr std::string_view kSuffixes[] = {".service", ".socket", ".timer",  ".path",
+                                                   ".mount",   ".automount", ".swap", ".target",
+                                                   ".slice",   ".scope",  ".device"};
+  for (std::string_view s : kSuffixes) {
+    if (name.size() > s.size() && name.substr(name.size() - s.size()) == s) return true;
+  }
+  return false;
+}
+
+std::optional<UnitConfig> ClassifyUnitPath(const std::string& dir, const std::string& path,
+                                           bool symlink, const std::string& target) {
+  if (path.size() <= dir.size() + 1 || path.compare(0, dir.size(), dir) != 0 ||
+      path[dir.size()] != '/') {
+    return std::nullopt;
+  }
+  const std::string rel = path.substr(dir.size() + 1);
+  UnitConfig u;
+  u.dir = dir;
+  u.path = path;
+  u.type = symlink ? "symlink" : "file";
+  const size_t slash = rel.find('/');
+  if (slash == std::string::npos) {
+    if (!HasUnitSuffix(rel)) return std::nullopt;
+    u.unit = rel;
+    u.role = !symlink ? "unit" : target == "/dev/null" ? "mask" : "link";
+    return u;
+  }
+  if (rel.find('/', slash + 1) != std::string::npos) return std::nullopt;
+  const std::string sub = rel.substr(0, slash), name = rel.substr(slash + 1);
+  auto strip = [&](std::string_view suffix, std::string* base) {
+    if (sub.size() <= suffix.size() || sub.compare(sub.size() - suffix.size(), suffix.size(), suffix) != 0)
+      return false;
+    *base = sub.substr(0, sub.size() - suffix.size());
+    return true;
+  };
+  std::string base;
+  if (strip(".d", &base)) {
+    // <unit>.d, a prefix drop-in dir (foo-.service.d) or one for a whole type (service.d).
+    static constexpr std::string_view kTypes[] = {"service", "socket", "timer", "path", "mount",
+                                                  "automount", "swap", "target", "slice", "scope"};
+    const bool type_wide = std::find(std::begin(kTypes), std::end(kTypes), base) != std::end(kTypes);
+    if (!type_wide && !HasUnitSuffix(base)) return std::nullopt;
+    if (name.size() <= 5 || name.compare(name.size() - 5, 5, ".conf") != 0) return std::nullopt;
+    u.unit = base;
+    u.role = "dropin";
+    return u;
+  }
+  for (const char* kind : {"wants", "requires", "upholds"}) {
+    if (!strip(std::string(".") + kind, &base)) continue;
+    if (!HasUnitSuffix(base) || !HasUnitSuffix(name)) return std::nullopt;
+    u.unit = name;
+    u.role = kind;
+    u.by = base;
+    return u;
+  }
+  return std::nullopt;
+}
+
+std::map<std::string, ScannedUnitConfig> ConfigScanner::ScanUnitConfig(bool all_contents) {
+  std::map<std::string, ScannedUnitConfig> out;
+  std::map<std::string, Cached> next;
+  std::set<std::string> seen_dirs;  // canonical
+  namespace fs = std::filesystem;
+  for (const std::string& dir : o_.unit_dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(fs::status(dir, ec))) continue;
+    const fs::path canonical = fs::canonical(dir, ec);
+    if (ec || !seen_dirs.insert(canonical.string()).second) continue;
+    fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it.depth() >= 1) it.disable_recursion_pending();  // <dir>/<sub>/<file> at most
+      std::error_code tec;
+      const fs::file_status s = it->symlink_status(tec);
+      if (tec || fs::is_directory(s)) continue;
+      const std::string path = it->path().string();
+      std::string target;
+      if (fs::is_symlink(s)) target = fs::read_symlink(it->path(), tec).string();
+      auto cls = ClassifyUnitPath(dir, path, fs::is_symlink(s), target);
+      if (!cls) continue;
+      std::map<std::string, ScannedFile> one;
+      ScanOne(path, all_contents, unit_cache_, &one, &next);
+      auto f = one.find(path);
+      if (f == one.end()) continue;  // gone, or neither a file nor a symlink
+      const ConfigFile& m = f->second.meta;
+      ScannedUnitConfig sc;
+      UnitConfig& u = sc.meta;
+      u = *cls;
+      u.type = m.type;
+      u.mode = m.mode;
+      u.uid = m.uid;
+      u.gid = m.gid;
+      u.size = m.size;
+      u.sha256 = m.sha256;
+      u.content = m.content;
+      u.target = m.target;
+      u.package = m.package;
+      u.differs = m.differs;
+      if (!u.package.empty()) {
+        // A Multi-Arch: same conffile owner is "name:arch".
+        auto v = versions_.find(u.package.substr(0, u.package.find(':')));
+        if (v != versions_.end()) u.version = v->second;
+      }
+      if (m.type == "file" && !u.package.empty() && u.differs == "no") {
+        u.content = "package";  // as shipped: the package and its version say what it holds
+      } else if (u.content == "stored") {
+        sc.content = std::move(f->second.content);
+      }
+      out[path] = std::move(sc);
+    }
+  }
+  unit_cache_ = std::move(next);
   return out;
 }
 

@@ -44,6 +44,22 @@ struct ScannedFile {
   std::optional<std::string> content;  // only when meta.content == "stored"
 };
 
+// A file in a unit directory, as found: its metadata, and its bytes when they may be stored.
+struct ScannedUnitConfig {
+  UnitConfig meta;                     // since_ns unset
+  std::optional<std::string> content;  // only when meta.content == "stored"
+};
+
+// What a path under a unit directory is (dir, unit, role, by of UnitConfig), or nullopt when it
+// is none of a unit file, a drop-in (<unit>.d/*.conf) or a link in <unit>.wants/.requires/
+// .upholds. `target` is the symlink target ("" for a regular file): a top-level symlink to
+// /dev/null masks its unit, any other links it (an alias or `systemctl link`).
+std::optional<UnitConfig> ClassifyUnitPath(const std::string& dir, const std::string& path,
+                                           bool symlink, const std::string& target);
+// Names systemd accepts as units here: a known type suffix (service, socket, timer, path, mount,
+// automount, swap, target, slice, scope, device) after a non-empty name.
+bool HasUnitSuffix(std::string_view name);
+
 // Walks the roots (no symlink is followed; directories, sockets, fifos and devices are left
 // out), hashing what changed since the last call. Keeps per-file stat identities, so a rescan
 // of an unchanged tree is one lstat per file. Not thread-safe; one per daemon.
@@ -58,6 +74,10 @@ class ConfigScanner {
   // Every file under the roots, by path. Contents are returned only for files whose stat
   // identity changed since the last call (or all, with all_contents).
   std::map<std::string, ScannedFile> ScanFiles(bool all_contents = false);
+  // Every unit file, drop-in and link under the unit directories, by path. A file its package
+  // shipped and that still has the package's md5 is content "package" (with the package's
+  // version), never stored. Contents as for ScanFiles.
+  std::map<std::string, ScannedUnitConfig> ScanUnitConfig(bool all_contents = false);
   // nullopt when the file cannot be read (then nothing is concluded about the accounts).
   std::optional<std::vector<User>> Users() const;
   std::optional<std::vector<Group>> Groups() const;
@@ -80,12 +100,14 @@ class ConfigScanner {
     ConfigFile meta;
     std::string md5;  // of the content (hex), "" when not computed
   };
-  void ScanOne(const std::string& path, bool all_contents, std::map<std::string, ScannedFile>* out,
-               std::map<std::string, Cached>* next);
+  void ScanOne(const std::string& path, bool all_contents, const std::map<std::string, Cached>& prev,
+               std::map<std::string, ScannedFile>* out, std::map<std::string, Cached>* next);
   std::string PackageMd5(const std::string& path, std::string* package) const;
 
   HostConfigOptions o_;
   std::map<std::string, Cached> cache_;
+  std::map<std::string, Cached> unit_cache_;
+  std::map<std::string, std::string> versions_;  // package name (no arch) -> version
   DpkgDb dpkg_;
   StatId dpkg_id_{};
   bool dpkg_loaded_ = false;

@@ -25,6 +25,11 @@ inline std::vector<std::string> DefaultSecretPaths() {
 struct HostConfigOptions {
   bool enabled = true;
   std::vector<std::string> roots = {"/etc", "/usr/local/etc"};
+  // The systemd unit directories (eventlog/state.h UnitConfig): unit files of every type,
+  // drop-ins and the enablement links. A directory reached under two names (/lib -> usr/lib on
+  // a merged-/usr system) is walked once, under the first.
+  std::vector<std::string> unit_dirs = {"/etc/systemd/system", "/usr/local/lib/systemd/system",
+                                        "/lib/systemd/system", "/usr/lib/systemd/system"};
   std::string dpkg_dir = "/var/lib/dpkg";
   std::string passwd_file = "/etc/passwd";
   std::string group_file = "/etc/group";

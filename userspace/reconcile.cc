@@ -150,10 +150,26 @@ HostConfigPlan PlanHostConfig(const State& believed, HostConfigScan& scan, std::
                   if (sf.content) {
                     plan.contents.emplace(f.sha256, *sf.content);
                   } else {
-                    plan.missing_content.push_back(f.path);
+                    plan.missing_content.emplace(f.path, f.sha256);
                   }
                 }
                 tag(ConfigFileEvent(op, f));
+              });
+  }
+  if (scan.unit_config) {
+    std::map<std::string, UnitConfig> found;
+    for (const auto& [path, u] : *scan.unit_config) found[path] = u.meta;
+    DiffFound(believed.unit_config, found,
+              [&](std::string_view op, const UnitConfig*, const UnitConfig& u) {
+                if (op != "remove" && u.content == "stored") {
+                  auto& su = (*scan.unit_config)[u.path];
+                  if (su.content) {
+                    plan.contents.emplace(u.sha256, *su.content);
+                  } else {
+                    plan.missing_content.emplace(u.path, u.sha256);
+                  }
+                }
+                tag(UnitConfigEvent(op, u));
               });
   }
   if (scan.users) {

@@ -63,18 +63,21 @@ struct HostConfigScan {
   std::optional<std::map<std::string, ScannedFile>> files;
   std::optional<std::vector<User>> users;
   std::optional<std::vector<Group>> groups;
+  std::optional<std::map<std::string, ScannedUnitConfig>> unit_config;
 };
 
 struct HostConfigPlan {
-  // package / config_file / user / group events (op=add|change|remove, via), unstamped.
+  // package / config_file / user / group / unit_config events (op=add|change|remove, via),
+  // unstamped.
   std::vector<Event> events;
   // Contents to store before the events are written: sha256 -> bytes. A stored file whose
   // content the scan did not carry (its stat identity was unchanged) is in missing_content.
   std::map<std::string, std::string> contents;
-  std::vector<std::string> missing_content;  // paths
+  std::map<std::string, std::string> missing_content;  // path -> sha256
 };
 
-// The events that bring believed's packages, config files, users and groups to what scan found.
+// The events that bring believed's packages, config files, users, groups and unit config to what
+// scan found.
 // Packages carry action=install|upgrade|downgrade|reinstall|status|remove and, for a change,
 // old_version / old_status. via = how the change was noticed ("watch", "reconcile", "start-up").
 HostConfigPlan PlanHostConfig(const State& believed, HostConfigScan& scan, std::string_view via);

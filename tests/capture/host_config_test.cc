@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include "eventlog/state.h"
 #include "tests/core/test_util.h"
@@ -294,6 +295,174 @@ TEST_F(Scanner, WatchReportsEditsRenamesAndNewDirectories) {
   EXPECT_TRUE(w.Poll().files);
   Write(root_ + "/new/y.conf", "2");
   EXPECT_TRUE(w.Poll().files);
+}
+
+TEST(UnitPaths, ClassifiesUnitsDropInsLinksAndMasks) {
+  const std::string d = "/etc/systemd/system";
+  auto c = [&](const std::string& rel, bool link = false, const std::string& target = "") {
+    return ClassifyUnitPath(d, d + "/" + rel, link, target);
+  };
+  auto unit = c("backup.timer");
+  ASSERT_TRUE(unit);
+  EXPECT_EQ(unit->unit, "backup.timer");
+  EXPECT_EQ(unit->role, "unit");
+  EXPECT_EQ(unit->dir, d);
+  EXPECT_EQ(unit->type, "file");
+  auto dropin = c("backup.service.d/10-limits.conf");
+  ASSERT_TRUE(dropin);
+  EXPECT_EQ(dropin->unit, "backup.service");
+  EXPECT_EQ(dropin->role, "dropin");
+  EXPECT_EQ(c("service.d/all.conf")->unit, "service");  // a drop-in for every service
+  EXPECT_EQ(c("foo-.service.d/x.conf")->role, "dropin");
+  auto wants = c("timers.target.wants/backup.timer", true, "/etc/systemd/system/backup.timer");
+  ASSERT_TRUE(wants);
+  EXPECT_EQ(wants->role, "wants");
+  EXPECT_EQ(wants->by, "timers.target");
+  EXPECT_EQ(wants->unit, "backup.timer");
+  EXPECT_EQ(wants->type, "symlink");
+  EXPECT_EQ(c("local-fs.target.requires/data.mount", true, "../data.mount")->role, "requires");
+  EXPECT_EQ(c("multi-user.target.upholds/a.service", true, "x")->role, "upholds");
+  EXPECT_EQ(c("masked.service", true, "/dev/null")->role, "mask");
+  EXPECT_EQ(c("dbus-org.x.service", true, "/lib/systemd/system/x.service")->role, "link");
+  // Not unit configuration: other names, other depths, other directories.
+  EXPECT_FALSE(c("README"));
+  EXPECT_FALSE(c(".service"));
+  EXPECT_FALSE(c("backup.service.d/notes.txt"));
+  EXPECT_FALSE(c("junk.d/x.conf"));
+  EXPECT_FALSE(c("timers.target.wants/README", true, "x"));
+  EXPECT_FALSE(c("a.service.d/deeper/x.conf"));
+  EXPECT_FALSE(ClassifyUnitPath(d, "/etc/systemd/systemx/a.service", false, ""));
+  EXPECT_FALSE(ClassifyUnitPath(d, "/etc/other/a.service", false, ""));
+}
+
+std::string Md5Hex(const std::string& s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), md, &len, EVP_md5(), nullptr);
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    char b[3];
+    snprintf(b, sizeof b, "%02x", md[i]);
+    out += b;
+  }
+  return out;
+}
+
+// A unit-directory tree as a host has it: admin units, a drop-in, an enablement link and a mask
+// under etc/; a package's units (one unchanged, one edited) and a hand-placed one under lib/,
+// reached a second time through a symlinked directory (merged /usr).
+TEST_F(Scanner, UnitConfigStoresAdminFilesAndReferencesUnchangedPackageFiles) {
+  const std::string etc = t_.sub("etc-systemd"), lib = t_.sub("lib-systemd");
+  const std::string usrlib = t_.sub("usr-lib-systemd");
+  mkdir(etc.c_str(), 0755);
+  mkdir(lib.c_str(), 0755);
+  ASSERT_EQ(symlink(lib.c_str(), usrlib.c_str()), 0);
+  mkdir((etc + "/backup.service.d").c_str(), 0755);
+  mkdir((etc + "/timers.target.wants").c_str(), 0755);
+  mkdir((etc + "/deep").c_str(), 0755);
+  const std::string timer = "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n";
+  const std::string service = "[Service]\nType=oneshot\nExecStart=/bin/true\n";
+  const std::string dropin = "[Service]\nEnvironment=X={{ lookup('pipe','id') }}\n";
+  Write(etc + "/backup.timer", timer);
+  Write(etc + "/backup.service", service);
+  Write(etc + "/backup.service.d/override.conf", dropin);
+  ASSERT_EQ(symlink((etc + "/backup.timer").c_str(), (etc + "/timers.target.wants/backup.timer").c_str()), 0);
+  ASSERT_EQ(symlink("/dev/null", (etc + "/masked.service").c_str()), 0);
+  Write(etc + "/README", "not a unit\n");
+  Write(etc + "/deep/x.service", "too deep\n");
+  const std::string shipped = "[Service]\nExecStart=/usr/bin/pkgd\n";
+  Write(lib + "/pkgd.service", shipped);
+  Write(lib + "/pkgd-edited.service", "[Service]\nExecStart=/usr/bin/pkgd --edited\n");
+  Write(lib + "/loose.socket", "[Socket]\nListenStream=1234\n");
+  Write(dpkg_ + "/status", "Package: pkgd\nStatus: install ok installed\nArchitecture: amd64\n"
+                           "Version: 2.4-1\n");
+  Write(dpkg_ + "/info/pkgd:amd64.md5sums",
+        Md5Hex(shipped) + "  " + lib.substr(1) + "/pkgd.service\n" + Md5Hex("original\n") + "  " +
+            lib.substr(1) + "/pkgd-edited.service\n");
+  o_.unit_dirs = {etc, lib, usrlib};
+  ConfigScanner s(o_);
+  s.Dpkg();
+  auto found = s.ScanUnitConfig();
+  std::vector<std::string> paths;
+  for (const auto& [p, u] : found) paths.push_back(p);
+  EXPECT_EQ(paths, (std::vector<std::string>{
+                       etc + "/backup.service", etc + "/backup.service.d/override.conf",
+                       etc + "/backup.timer", etc + "/masked.service",
+                       etc + "/timers.target.wants/backup.timer", lib + "/loose.socket",
+                       lib + "/pkgd-edited.service", lib + "/pkgd.service"}));
+  const UnitConfig& t = found[etc + "/backup.timer"].meta;
+  EXPECT_EQ(t.role, "unit");
+  EXPECT_EQ(t.content, "stored");
+  EXPECT_EQ(t.sha256, Sha256Hex(timer));
+  EXPECT_EQ(t.size, timer.size());
+  EXPECT_EQ(*found[etc + "/backup.timer"].content, timer);
+  EXPECT_EQ(*found[etc + "/backup.service.d/override.conf"].content, dropin);
+  EXPECT_EQ(found[etc + "/backup.service.d/override.conf"].meta.unit, "backup.service");
+  const UnitConfig& w = found[etc + "/timers.target.wants/backup.timer"].meta;
+  EXPECT_EQ(w.role, "wants");
+  EXPECT_EQ(w.by, "timers.target");
+  EXPECT_EQ(w.target, etc + "/backup.timer");
+  EXPECT_FALSE(found[etc + "/timers.target.wants/backup.timer"].content.has_value());
+  EXPECT_EQ(found[etc + "/masked.service"].meta.role, "mask");
+  const UnitConfig& pkg = found[lib + "/pkgd.service"].meta;
+  EXPECT_EQ(pkg.content, "package");
+  EXPECT_EQ(pkg.package, "pkgd");
+  EXPECT_EQ(pkg.version, "2.4-1");
+  EXPECT_EQ(pkg.differs, "no");
+  EXPECT_EQ(pkg.sha256, Sha256Hex(shipped));
+  EXPECT_FALSE(found[lib + "/pkgd.service"].content.has_value()) << "a package's file is not copied";
+  const UnitConfig& edited = found[lib + "/pkgd-edited.service"].meta;
+  EXPECT_EQ(edited.content, "stored");
+  EXPECT_EQ(edited.differs, "yes");
+  EXPECT_EQ(edited.package, "pkgd");
+  EXPECT_TRUE(found[lib + "/pkgd-edited.service"].content.has_value());
+  EXPECT_EQ(found[lib + "/loose.socket"].meta.content, "stored");
+  EXPECT_EQ(found[lib + "/loose.socket"].meta.package, "");
+
+  // Planned, stored and folded back: the state holds what the scan found, the content store
+  // gets the admin files and the edited package file, never the unchanged package file.
+  State st;
+  HostConfigScan scan;
+  scan.unit_config = found;
+  HostConfigPlan p = PlanHostConfig(st, scan, "start-up");
+  ASSERT_EQ(p.events.size(), 8u);
+  EXPECT_EQ(p.contents.size(), 5u);  // timer, service, drop-in, edited, loose
+  EXPECT_EQ(p.contents[Sha256Hex(dropin)], dropin);
+  EXPECT_FALSE(p.contents.count(Sha256Hex(shipped)));
+  uint64_t ts = 100;
+  auto apply = [&](HostConfigPlan& plan) {
+    for (Event& e : plan.events) {
+      e.ts_ns = ++ts;
+      EXPECT_EQ(e.kind, EventKind::kUnitConfig);
+      Fold(st, e, EventKey{e.ts_ns, ts});
+    }
+  };
+  apply(p);
+  ASSERT_EQ(st.unit_config.size(), found.size());
+  for (const auto& [path, u] : found) {
+    UnitConfig got = st.unit_config[path];
+    got.since_ns = 0;
+    EXPECT_EQ(got, u.meta) << path;
+  }
+  // Disabled (the link removed) and the drop-in edited: one remove, one change with content.
+  ASSERT_EQ(unlink((etc + "/timers.target.wants/backup.timer").c_str()), 0);
+  const std::string dropin2 = "[Service]\nNice=5\n";
+  Write(etc + "/backup.service.d/override.conf", dropin2);
+  scan.unit_config = s.ScanUnitConfig();
+  p = PlanHostConfig(st, scan, "watch");
+  ASSERT_EQ(p.events.size(), 2u);
+  std::map<std::string, std::string> ops;
+  for (const Event& e : p.events) ops[std::string(AttrOf(e, "path"))] = AttrOf(e, "op");
+  EXPECT_EQ(ops[etc + "/timers.target.wants/backup.timer"], "remove");
+  EXPECT_EQ(ops[etc + "/backup.service.d/override.conf"], "change");
+  EXPECT_EQ(p.contents.size(), 1u);
+  EXPECT_EQ(p.contents[Sha256Hex(dropin2)], dropin2);
+  apply(p);
+  EXPECT_FALSE(st.unit_config.count(etc + "/timers.target.wants/backup.timer"));
+  EXPECT_EQ(st.unit_config[etc + "/backup.service.d/override.conf"].sha256, Sha256Hex(dropin2));
+  // Unchanged: nothing planned.
+  scan.unit_config = s.ScanUnitConfig();
+  EXPECT_TRUE(PlanHostConfig(st, scan, "reconcile").events.empty());
 }
 
 }  // namespace

@@ -90,7 +90,7 @@ TEST_F(HostConfigCli, WithheldAndUnknownFilesSayWhyAndFail) {
   EXPECT_NE(s.err.find("withheld"), std::string::npos) << s.err;
   CmdRun u = Replay(t_, "state --data-dir " + dir_ + " --file /etc/nope");
   EXPECT_EQ(u.code, 1);
-  EXPECT_NE(u.err.find("not a captured config file"), std::string::npos) << u.err;
+  EXPECT_NE(u.err.find("not a captured config or unit file"), std::string::npos) << u.err;
 }
 
 TEST_F(HostConfigCli, StateAndDiffShowPackagesFilesUsersGroups) {
@@ -153,6 +153,109 @@ TEST_F(HostConfigCli, SnapshotsKeepTheHostConfigurationOnceAndReadItBack) {
   EXPECT_EQ((*last)->state.config_files.size(), 3u);
   EXPECT_TRUE((*last)->state.users.count("carol"));
   EXPECT_EQ((*last)->state.packages.at("memcached:amd64").version, "1.6.18-1+deb12u1");
+}
+
+// Unit files of every type, drop-ins and enablement links: in state --json / the table, through a
+// snapshot (kept apart with the rest of the host configuration), in diff and events; a unit file
+// outside /etc gives its bytes with state --file, a package's file says which package it is.
+TEST_F(HostConfigCli, UnitConfigShowsInStateDiffEventsAndSnapshots) {
+  const std::string dir = t_.sub("units");
+  const std::string timer = "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n";
+  const std::string dropin = "[Service]\nEnvironment=A={{ lookup('pipe','id') }}\n";
+  const std::string dropin2 = "[Service]\nNice=5\n";
+  uint64_t ts = ts_, t1 = 0, t2 = 0;
+  {
+    auto log = std::move(EventLog::OpenWriter(dir).value());
+    Compactor c(*log);
+    auto add = [&](Event e) {
+      e.ts_ns = ts += 1'000'000'000;
+      ASSERT_TRUE(log->Append(e).ok());
+    };
+    ASSERT_TRUE(log->PutContent(Sha(timer), timer).ok());
+    ASSERT_TRUE(log->PutContent(Sha(dropin), dropin).ok());
+    ASSERT_TRUE(log->PutContent(Sha(dropin2), dropin2).ok());
+    const std::string local = "/usr/local/lib/systemd/system";
+    UnitConfig t{local + "/backup.timer", local, "backup.timer", "unit", "", "file", 0644, 0, 0,
+                 timer.size(), Sha(timer), "stored", "", "", "", "", 0};
+    UnitConfig w{"/etc/systemd/system/timers.target.wants/backup.timer", "/etc/systemd/system",
+                 "backup.timer", "wants", "timers.target", "symlink", 0777, 0, 0, 0,
+                 Sha(t.path), "", "", "", "", t.path, 0};
+    UnitConfig d{"/etc/systemd/system/backup.service.d/override.conf", "/etc/systemd/system",
+                 "backup.service", "dropin", "", "file", 0644, 0, 0, dropin.size(), Sha(dropin),
+                 "stored", "", "", "", "", 0};
+    UnitConfig p{"/lib/systemd/system/memcached.service", "/lib/systemd/system",
+                 "memcached.service", "unit", "", "file", 0644, 0, 0, 300, Sha("shipped"),
+                 "package", "memcached", "1.6.18-1+deb12u1", "no", "", 0};
+    for (const UnitConfig& x : {t, w, d, p}) add(UnitConfigEvent("add", x));
+    t1 = ts;
+    ASSERT_TRUE(c.RunOnce(ts).ok());
+    d.sha256 = Sha(dropin2);
+    d.size = dropin2.size();
+    add(UnitConfigEvent("change", d));
+    add(UnitConfigEvent("remove", w));
+    t2 = ts;
+    ASSERT_TRUE(c.RunOnce(ts).ok());
+    Event x;
+    x.kind = EventKind::kDaemonStart;
+    add(x);
+    ASSERT_TRUE(c.RunOnce(ts).ok());  // the unit config unchanged since the one before
+  }
+  auto log = std::move(EventLog::OpenReader(dir).value());
+  auto snap = log->SnapshotAtOrBefore({UINT64_MAX, UINT64_MAX});
+  ASSERT_TRUE(snap.ok() && snap->has_value());
+  EXPECT_EQ((*snap)->state.unit_config.size(), 3u) << "unit config read back through the snapshot";
+  EXPECT_EQ((*snap)->state.unit_config.at("/etc/systemd/system/backup.service.d/override.conf").sha256,
+            Sha(dropin2));
+  log.reset();
+  {
+    testing::RawDb raw(dir);
+    auto snaps = raw.All(raw.snapshots());
+    ASSERT_EQ(snaps.size(), 3u);
+    EXPECT_EQ(snaps.back().second.find("backup.service.d"), std::string::npos)
+        << "unit config inline in a snapshot";
+  }
+
+  CmdRun j = Replay(t_, "state --json --data-dir " + dir + " --at " + std::to_string(t1));
+  ASSERT_EQ(j.code, 0) << j.err;
+  auto js = nlohmann::json::parse(j.out);
+  ASSERT_EQ(js["unit_config"].size(), 4u) << j.out;
+  std::map<std::string, nlohmann::json> by_path;
+  for (const auto& x : js["unit_config"]) by_path[x["path"]] = x;
+  const auto& wj = by_path["/etc/systemd/system/timers.target.wants/backup.timer"];
+  EXPECT_EQ(wj["role"], "wants");
+  EXPECT_EQ(wj["by"], "timers.target");
+  EXPECT_EQ(wj["unit"], "backup.timer");
+  EXPECT_EQ(wj["target"], "/usr/local/lib/systemd/system/backup.timer");
+  const auto& pj = by_path["/lib/systemd/system/memcached.service"];
+  EXPECT_EQ(pj["content"], "package");
+  EXPECT_EQ(pj["package"], "memcached");
+  EXPECT_EQ(pj["version"], "1.6.18-1+deb12u1");
+  CmdRun t = Replay(t_, "state --data-dir " + dir + " --at " + std::to_string(t1));
+  EXPECT_NE(t.out.find("Unit files, drop-ins and links (4)"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("wants timers.target"), std::string::npos) << t.out;
+  CmdRun f = Replay(t_, "state --data-dir " + dir + " --at " + std::to_string(t1) +
+                            " --file /usr/local/lib/systemd/system/backup.timer");
+  ASSERT_EQ(f.code, 0) << f.err;
+  EXPECT_EQ(f.out, timer);
+  CmdRun fp = Replay(t_, "state --data-dir " + dir + " --file /lib/systemd/system/memcached.service");
+  EXPECT_EQ(fp.code, 1);
+  EXPECT_NE(fp.err.find("package memcached 1.6.18-1+deb12u1"), std::string::npos) << fp.err;
+
+  CmdRun dj = Replay(t_, "diff --json --data-dir " + dir + " " + std::to_string(t1) + " " + std::to_string(t2));
+  ASSERT_EQ(dj.code, 0) << dj.err;
+  auto dd = nlohmann::json::parse(dj.out);
+  ASSERT_EQ(dd["unit_config"]["changed"].size(), 1u) << dj.out;
+  EXPECT_EQ(dd["unit_config"]["changed"][0]["after"]["sha256"], Sha(dropin2));
+  EXPECT_EQ(dd["unit_config"]["removed"][0]["role"], "wants");
+  CmdRun e = Replay(t_, "events --kind unit_config --data-dir " + dir);
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NE(e.out.find("add wants timers.target -> backup.timer"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("from memcached 1.6.18-1+deb12u1"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("remove wants timers.target -> backup.timer"), std::string::npos) << e.out;
+  CmdRun ej = Replay(t_, "events --json --kind unit_config --data-dir " + dir);
+  size_t lines = 0;
+  for (char ch : ej.out) lines += ch == '\n';
+  EXPECT_EQ(lines, 6u);
 }
 
 }  // namespace

@@ -14,7 +14,7 @@
 
 namespace twin::testing {
 
-// package / config_file / user / group (eventlog/event.h): the entity whole in attrs; op=remove
+// package / config_file / user / group / unit_config (eventlog/event.h): the entity whole in attrs; op=remove
 // erases it by its key, anything else replaces it; since_ns = the event's time.
 inline void HostConfigRef(State& s, const Event& e) {
   std::map<std::string, std::string> a(e.attrs.begin(), e.attrs.end());
@@ -72,6 +72,30 @@ inline void HostConfigRef(State& s, const Event& e) {
       }
     }
     s.groups[g.name] = g;
+  } else if (e.kind == EventKind::kUnitConfig) {
+    if (remove) {
+      s.unit_config.erase(a["path"]);
+      return;
+    }
+    UnitConfig u;
+    u.path = a["path"];
+    u.dir = a["dir"];
+    u.unit = a["unit"];
+    u.role = a["role"];
+    u.by = a["by"];
+    u.type = a["type"];
+    u.mode = static_cast<uint32_t>(num("mode", 8));
+    u.uid = static_cast<uint32_t>(num("uid"));
+    u.gid = static_cast<uint32_t>(num("gid"));
+    u.size = num("size");
+    u.sha256 = a["sha256"];
+    u.content = a["content"];
+    u.package = a["package"];
+    u.version = a["version"];
+    u.differs = a["differs"];
+    u.target = a["target"];
+    u.since_ns = e.ts_ns;
+    s.unit_config[u.path] = u;
   }
 }
 
