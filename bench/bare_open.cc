@@ -1,7 +1,9 @@
 // bare_open: the RocksDB floor under every twin-replay command, for bench/run-cli-bench.sh. A
 // process that links RocksDB alone (with the log's hardware CRC32C), opens a data dir read-only
 // with the log's options and column families, reads the chain head and the last event, and
-// exits: dynamic linking of RocksDB, WAL replay and table opening, nothing of ours.
+// exits: dynamic linking of RocksDB, WAL replay and table opening, nothing of ours but the
+// readers' shared open lock (eventlog/background_delete.h) that any reader of a live log needs:
+// without it a table retired by the writer mid-open fails the open.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -9,6 +11,7 @@
 
 #include <rocksdb/db.h>
 
+#include "eventlog/background_delete.h"
 #include "eventlog/rocks_options.h"
 
 // With --secondary DIR it opens the data dir as a RocksDB secondary instance instead (its own
@@ -24,6 +27,7 @@ int main(int argc, char** argv) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
+  auto open_lock = std::make_unique<twin::ReaderOpenLock>(dir);
   if (secondary) {
     opts.max_open_files = -1;
     s = rocksdb::DB::OpenAsSecondary(opts, dir, argv[2], twin::LogColumnFamilies(opts), &handles,
@@ -31,6 +35,7 @@ int main(int argc, char** argv) {
   } else {
     s = rocksdb::DB::OpenForReadOnly(opts, dir, twin::LogColumnFamilies(opts), &handles, &raw);
   }
+  open_lock.reset();
   if (!s.ok()) {
     std::fprintf(stderr, "bare_open: %s\n", s.ToString().c_str());
     return 1;

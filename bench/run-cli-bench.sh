@@ -151,7 +151,7 @@ cp -a "$big" "$live"
 fifo="$TWIN_BENCH_DIR/cli-ready"
 rm -f "$fifo"
 mkfifo "$fifo"
-"$load" --data-dir "$live" --rate 10000 >"$fifo" &
+"$load" --data-dir "$live" --rate 10000 ${TWIN_CLI_SNAPSHOT_EVERY:+--snapshot-every "$TWIN_CLI_SNAPSHOT_EVERY"} >"$fifo" &
 writer=$!
 read -r _ <"$fifo"
 sleep "${TWIN_CLI_LIVE_WARMUP_S:-20}"  # a few flushes and snapshots into the run
@@ -159,7 +159,7 @@ read -r lo hi <<<"$(span_of "$live")"
 measure "live log, writer at 10,000 events/s" "$live" "$((hi - 15 * 10**9))" "$hi"
 stop_writer
 
-"$load" --data-dir "$live" --burst 1000000 >"$fifo" &
+"$load" --data-dir "$live" --burst 1000000 ${TWIN_CLI_SNAPSHOT_EVERY:+--snapshot-every "$TWIN_CLI_SNAPSHOT_EVERY"} >"$fifo" &
 writer=$!
 read -r _ <"$fifo"
 read -r lo hi <<<"$(span_of "$live")"

@@ -6,6 +6,8 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 
+#include "format/codec.h"
+
 namespace twin {
 
 Hash ChainHash(const Hash& prev, std::string_view key, std::string_view record) {
@@ -17,6 +19,12 @@ Hash ChainHash(const Hash& prev, std::string_view key, std::string_view record) 
   SHA256_Update(&c, record.data(), record.size());
   SHA256_Final(out.data(), &c);
   return out;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
 }
 
 }  // namespace twin

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace twin {
@@ -12,5 +13,9 @@ namespace twin {
 using Hash = std::array<uint8_t, 32>;
 
 Hash ChainHash(const Hash& prev, std::string_view key, std::string_view record);
+
+// SHA-256 of the bytes as 64 lowercase hex digits: content-store keys, unit and config file
+// digests, fleet digests.
+std::string Sha256Hex(std::string_view data);
 
 }  // namespace twin

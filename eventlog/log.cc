@@ -6,7 +6,7 @@
 #include "eventlog/log_internal.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include "eventlog/chain.h"
 
 #include <rocksdb/convenience.h>
 
@@ -713,18 +713,6 @@ Result<std::optional<KeyedEvent>> EventLog::Last() const {
 
 namespace {
 constexpr const char* kContentPrefix = "content/";
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
 bool IsSha256Hex(const std::string& h) {
   return h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
 }

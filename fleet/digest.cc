@@ -1,6 +1,6 @@
 #include "fleet/digest.h"
 
-#include <openssl/evp.h>
+#include "eventlog/chain.h"
 #include <unistd.h>
 
 #include <fstream>
@@ -20,13 +20,6 @@ std::string ReadTrimmed(const char* path) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
   if (s.size() > 256) s.resize(256);
   return s;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(md), n));
 }
 
 void ItemsJson(JsonWriter& w, std::string_view key, const Items& items) {

@@ -14,7 +14,8 @@
 #include "userspace/daemon.h"
 #include "userspace/disk_guard.h"
 #include "userspace/probes.h"
-#include "userspace/procfs.h"
+#include "userspace/proc_read.h"
+#include "userspace/unit_scan.h"
 
 namespace twin::capture {
 namespace {

@@ -18,7 +18,7 @@
 
 #include "eventlog/state.h"
 #include "format/codec.h"
-#include "userspace/procfs.h"
+#include "userspace/proc_read.h"
 
 namespace twin::capture {
 namespace {

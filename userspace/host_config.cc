@@ -15,7 +15,8 @@
 
 #include "eventlog/deb_version.h"
 #include "format/codec.h"
-#include "userspace/procfs.h"
+#include "eventlog/chain.h"
+#include "userspace/proc_read.h"
 
 namespace twin::capture {
 

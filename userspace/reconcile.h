@@ -1,7 +1,7 @@
 // The periodic reconciliation's decision, as a pure function: given the state twind believes
 // (the fold of what it wrote) and what the host's /proc, /proc/net and cgroup trees hold now,
 // the resync events that bring the state back to the host. The scans are done by the caller
-// (userspace/procfs.h); the two lookups a correction needs (a process's full image, a unit's
+// (userspace/process_scan.h, unit_scan.h); the two lookups a correction needs (a process's full image, a unit's
 // file) are passed in, so tests give it states and scans of their own.
 #pragma once
 
@@ -15,7 +15,8 @@
 #include "eventlog/event.h"
 #include "eventlog/state.h"
 #include "userspace/host_config.h"
-#include "userspace/procfs.h"
+#include "userspace/process_scan.h"
+#include "userspace/unit_scan.h"
 
 namespace twin::capture {
 

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "userspace/cgroup_names.h"
-#include "userspace/procfs.h"
+#include "userspace/proc_read.h"
 
 namespace twin::capture {
 namespace {

@@ -22,7 +22,8 @@
 #include "userspace/decode.h"
 #include "userspace/disk_guard.h"
 #include "userspace/metrics.h"
-#include "userspace/procfs.h"
+#include "userspace/listener_scan.h"
+#include "userspace/unit_scan.h"
 
 namespace twin::capture {
 namespace {

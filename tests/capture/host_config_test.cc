@@ -12,7 +12,7 @@
 #include "tests/core/test_util.h"
 #include "userspace/host_config.h"
 #include "userspace/host_config_watch.h"
-#include "userspace/procfs.h"
+#include "eventlog/chain.h"
 #include "userspace/reconcile.h"
 
 namespace twin::capture {
