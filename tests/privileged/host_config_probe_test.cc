@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include <openssl/evp.h>
@@ -52,10 +53,12 @@ TEST(HostConfigProbe, ChangesAreEventsAsTheyHappenAndContentsComeBackAtEachTime)
   Put(root + "/passwd", "root:x:0:0:root:/root:/bin/bash\n");
   Put(root + "/group", "root:x:0:\n");
   Put(root + "/secret.key", "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n");
+  const std::string units = root + "/systemd/system";  // under the watched root, as /etc's is
+  std::filesystem::create_directories(units);
   const std::string cfg = dir + "/twind.toml";
   std::ofstream(cfg) << "[host_config]\nroots = [\"" << root << "\"]\ndpkg_dir = \"" << dpkg
                      << "\"\npasswd_file = \"" << root << "/passwd\"\ngroup_file = \"" << root
-                     << "/group\"\n";
+                     << "/group\"\nunit_dirs = [\"" << units << "\"]\n";
   Twind d(dir + "/data");
   d.set_config(cfg);
   ASSERT_TRUE(d.Start());
@@ -103,6 +106,32 @@ TEST(HostConfigProbe, ChangesAreEventsAsTheyHappenAndContentsComeBackAtEachTime)
 
   unlink((root + "/app.conf").c_str());
   ASSERT_TRUE(WaitForEvent(d.data_dir(), kind_attr(EventKind::kConfigFile, "path", root + "/app.conf", "remove")));
+
+  // A timer unit added, a drop-in for its service and the timer enabled: unit_config records as
+  // they happen (the watch, not the reconcile), the drop-in's bytes in the content store.
+  const std::string timer = "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n";
+  Put(units + "/fid.timer", timer);
+  auto tu = WaitForEvent(d.data_dir(), kind_attr(EventKind::kUnitConfig, "path", units + "/fid.timer", "add"));
+  ASSERT_TRUE(tu) << d.Log();
+  EXPECT_EQ(AttrOf(*tu, "via"), "watch");
+  EXPECT_EQ(AttrOf(*tu, "role"), "unit");
+  EXPECT_EQ(AttrOf(*tu, "content"), "stored");
+  EXPECT_EQ(AttrOf(*tu, "sha256"), Sha(timer));
+  const std::string dropin = "[Service]\nEnvironment=X={{ lookup('pipe','id') }}\n";
+  std::filesystem::create_directories(units + "/fid.service.d");
+  Put(units + "/fid.service.d/override.conf", dropin);
+  auto du = WaitForEvent(d.data_dir(), kind_attr(EventKind::kUnitConfig, "path", units + "/fid.service.d/override.conf", "add"));
+  ASSERT_TRUE(du) << d.Log();
+  EXPECT_EQ(AttrOf(*du, "role"), "dropin");
+  EXPECT_EQ(AttrOf(*du, "unit"), "fid.service");
+  std::filesystem::create_directories(units + "/timers.target.wants");
+  ASSERT_EQ(symlink((units + "/fid.timer").c_str(), (units + "/timers.target.wants/fid.timer").c_str()), 0);
+  auto wu = WaitForEvent(d.data_dir(), kind_attr(EventKind::kUnitConfig, "path", units + "/timers.target.wants/fid.timer", "add"));
+  ASSERT_TRUE(wu) << d.Log();
+  EXPECT_EQ(AttrOf(*wu, "via"), "watch");
+  EXPECT_EQ(AttrOf(*wu, "role"), "wants");
+  EXPECT_EQ(AttrOf(*wu, "by"), "timers.target");
+  EXPECT_EQ(AttrOf(*wu, "target"), units + "/fid.timer");
   EXPECT_EQ(d.Stop(), 0);
 
   // The bytes at each time, from the content store.
@@ -117,6 +146,9 @@ TEST(HostConfigProbe, ChangesAreEventsAsTheyHappenAndContentsComeBackAtEachTime)
   auto c2 = (*log)->GetContent(Sha(v2));
   ASSERT_TRUE(c2.ok() && c2->has_value());
   EXPECT_EQ(**c2, v2);
+  auto dc = (*log)->GetContent(Sha(dropin));
+  ASSERT_TRUE(dc.ok() && dc->has_value());
+  EXPECT_EQ(**dc, dropin);
   auto withheld = (*log)->GetContent(std::string(AttrOf(*secret, "sha256")));
   ASSERT_TRUE(withheld.ok());
   EXPECT_FALSE(withheld->has_value()) << "a secret's bytes are in the log";
