@@ -43,6 +43,23 @@ Result<uint64_t> ParseSize(const std::string& s) {
   return v << shift;
 }
 
+Result<FsyncPolicy> ParseFsyncKey(const std::string& value) {
+  auto p = ParseFsyncPolicy(value);
+  if (!p.ok()) {
+    return Status::InvalidArgument("fsync: '" + LogEscape(value) + "' is not one of always, interval, never");
+  }
+  return *p;
+}
+
+Result<spdlog::level::level_enum> ParseLogLevelKey(const std::string& value) {
+  auto l = ParseLogLevel(value);  // the one list of names (userspace/log_level.h)
+  if (!l.ok()) {
+    return Status::InvalidArgument("log_level: '" + LogEscape(value) +
+                                   "' is not one of trace, debug, info, warn, error, critical, off");
+  }
+  return *l;
+}
+
 namespace {
 
 // The keys twind.toml may hold; anything else is a typo that would otherwise be ignored.
@@ -57,7 +74,8 @@ const std::set<std::string> kKnownKeys = {
 // Typed access to one TOML table; every error names the file and the key.
 class TomlReader {
  public:
-  TomlReader(const toml::table& t, std::string path) : t_(t), path_(std::move(path)) {}
+  TomlReader(const toml::table& t, std::string path, const std::set<std::string>* overridden = nullptr)
+      : t_(t), path_(std::move(path)), overridden_(overridden) {}
 
   Status Err(const std::string& key, const std::string& what) const {
     return Status::InvalidArgument("config " + path_ + ": " + key + ": " + what);
@@ -75,6 +93,19 @@ class TomlReader {
     if (!n) return Status::Ok();
     if (!n.is_boolean()) return Err(key, "must be true or false");
     *out = *n.value<bool>();
+    return Status::Ok();
+  }
+  // A string turned into a typed value by parse (whose message already names the key). A key a
+  // command-line flag overrides is not read: the daemon runs with the flag's value.
+  template <typename T, typename Parse>
+  Status Named(const char* key, Parse parse, T* out) const {
+    if (overridden_ && overridden_->count(key)) return Status::Ok();
+    std::string v;
+    bool present = static_cast<bool>(t_[key]);
+    if (Status s = String(key, &v); !s.ok() || !present) return s;
+    auto r = parse(v);
+    if (!r.ok()) return Status::InvalidArgument("config " + path_ + ": " + r.status().message());
+    *out = *r;
     return Status::Ok();
   }
   // An integer in [lo, hi]; floats, strings and negatives are refused, never wrapped.
@@ -114,6 +145,7 @@ class TomlReader {
  private:
   const toml::table& t_;
   std::string path_;
+  const std::set<std::string>* overridden_;
 };
 
 template <typename T>
@@ -201,7 +233,8 @@ Status ExeHashFromToml(const toml::table& t, const std::string& path, ExeHashOpt
 
 }  // namespace
 
-Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg) {
+Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg,
+                      const std::set<std::string>& overridden) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
     if (required) return Status::NotFound("config file " + path + " does not exist");
@@ -221,7 +254,7 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
                                      "' (see docs/OPERATIONS.md for the keys)");
     }
   }
-  TomlReader r(t, path);
+  TomlReader r(t, path, &overridden);
   Status s;
   auto chain = [&](Status x) {
     if (s.ok() && !x.ok()) s = x;
@@ -245,10 +278,10 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
   chain(IntInto(r, "max_args", 1, 16384, &cfg->max_args));
   chain(IntInto(r, "queue_capacity", 1, 1 << 24, &cfg->queue_capacity));
   chain(IntInto(r, "batch_max", 1, 1 << 20, &cfg->batch_max));
-  chain(r.String("fsync", &cfg->fsync));
+  chain(r.Named("fsync", ParseFsyncKey, &cfg->fsync));
   chain(IntInto(r, "fsync_interval_ms", 1, 60000, &cfg->fsync_interval_ms));
   chain(IntInto(r, "reconcile_grace_ms", 0, 3600000, &cfg->reconcile_grace_ms));
-  chain(r.String("log_level", &cfg->log_level));
+  chain(r.Named("log_level", ParseLogLevelKey, &cfg->log_level));
   chain(r.String("log_file", &cfg->log_file));
   chain(r.String("pid_file", &cfg->pid_file));
   chain(r.Bool("force_raw_tp", &cfg->force_raw_tp));
@@ -289,12 +322,6 @@ Status ValidateConfig(const DaemonConfig& cfg) {
   struct stat st {};
   if (stat(cfg.data_dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
     return bad("data_dir", LogEscape(cfg.data_dir) + " exists and is not a directory");
-  }
-  if (cfg.fsync != "always" && cfg.fsync != "interval" && cfg.fsync != "never") {
-    return bad("fsync", "'" + LogEscape(cfg.fsync) + "' is not one of always, interval, never");
-  }
-  if (!ParseLogLevel(cfg.log_level).ok()) {  // the one list of names (userspace/log_level.h)
-    return bad("log_level", "'" + LogEscape(cfg.log_level) + "' is not one of trace, debug, info, warn, error, critical, off");
   }
   if (!cfg.metrics_addr.empty() && cfg.metrics_addr != "off") {
     if (auto a = ParseLoopbackAddr(cfg.metrics_addr); !a.ok()) return bad("metrics_addr", a.status().message());
@@ -376,7 +403,10 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
     fprintf(stderr, "twind: %s\n", what.c_str());
     return 2;
   };
-  Status s = LoadTomlConfig(cfg->config_path, explicit_config, cfg);
+  std::set<std::string> overridden;
+  if (!fsync.empty()) overridden.insert("fsync");
+  if (!log_level.empty()) overridden.insert("log_level");
+  Status s = LoadTomlConfig(cfg->config_path, explicit_config, cfg, overridden);
   if (!s.ok()) return refuse(s.message());
   if (!data_dir.empty()) cfg->data_dir = data_dir;
   if (app.count("--compact-interval")) {
@@ -413,8 +443,16 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   }
   if (!fleet_host_id.empty()) cfg->fleet.host_id = fleet_host_id;
   if (app.count("--max-args")) cfg->max_args = max_args;
-  if (!fsync.empty()) cfg->fsync = fsync;
-  if (!log_level.empty()) cfg->log_level = log_level;
+  if (!fsync.empty()) {
+    auto f = ParseFsyncKey(fsync);
+    if (!f.ok()) return refuse(f.status().message());
+    cfg->fsync = *f;
+  }
+  if (!log_level.empty()) {
+    auto l = ParseLogLevelKey(log_level);
+    if (!l.ok()) return refuse(l.status().message());
+    cfg->log_level = *l;
+  }
   if (!log_file.empty()) cfg->log_file = log_file;
   if (!pid_file.empty()) cfg->pid_file = pid_file;
   cfg->foreground = cfg->foreground || foreground;

@@ -2,8 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 
+#include <spdlog/common.h>
+
+#include "eventlog/log.h"
 #include "eventlog/status.h"
 #include "fleet/options.h"
 #include "userspace/exe_hash_options.h"
@@ -25,10 +29,10 @@ struct DaemonConfig {
   uint32_t max_args = 4096;
   uint32_t queue_capacity = 65536;
   uint32_t batch_max = 4096;
-  std::string fsync = "interval";
+  FsyncPolicy fsync = FsyncPolicy::kInterval;  // fsync = "always" | "interval" | "never"
   uint32_t fsync_interval_ms = 100;
   uint64_t reconcile_grace_ms = 2000;  // periodic reconcile ignores processes younger than this
-  std::string log_level = "info";
+  spdlog::level::level_enum log_level = spdlog::level::info;  // names: userspace/log_level.h
   std::string log_file;  // when daemonized; default <data_dir>/twind.log
   std::string pid_file;
   bool force_raw_tp = false;
@@ -49,10 +53,15 @@ struct DaemonConfig {
 };
 
 // Parses "8M", "64k", "1048576".
+// The fsync policy and the log level by name; the error names the key (`fsync`, `log_level`).
+Result<FsyncPolicy> ParseFsyncKey(const std::string& value);
+Result<spdlog::level::level_enum> ParseLogLevelKey(const std::string& value);
 Result<uint64_t> ParseSize(const std::string& s);
 // Loads the TOML file into cfg (missing file is fine unless required). Unknown keys, wrong types,
-// negative or out-of-range numbers are errors naming the key.
-Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg);
+// negative or out-of-range numbers are errors naming the key. Keys in overridden (the fsync and
+// log_level a flag sets) are not read.
+Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg,
+                      const std::set<std::string>& overridden = {});
 // Everything the daemon would refuse at start-up, checked once after file and flags are merged:
 // the daemon and `twind --check` call this same function.
 Status ValidateConfig(const DaemonConfig& cfg);

@@ -14,7 +14,6 @@
 #include <spdlog/spdlog.h>
 
 #include "userspace/daemon.h"
-#include "userspace/log_level.h"
 #include "forensics/audit.h"
 #include "forensics/seal.h"
 #include "vm/twin_sync.h"
@@ -34,9 +33,7 @@ std::shared_ptr<spdlog::logger> MakeLogger(const DaemonConfig& cfg, const std::s
     if (getenv("JOURNAL_STREAM")) log->set_pattern("<%l> %v");
     else log->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
   }
-  // ParseCommandLine refused unknown names; info is only the fallback for a config built in code.
-  auto level = ParseLogLevel(cfg.log_level);
-  log->set_level(level.ok() ? level.value() : spdlog::level::info);
+  log->set_level(cfg.log_level);
   log->flush_on(spdlog::level::info);
   return log;
 }

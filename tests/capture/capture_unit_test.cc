@@ -173,7 +173,7 @@ TEST(Config, TomlFileThenFlagsOverride) {
   EXPECT_EQ(cfg.metrics_addr, "off");         // flag wins
   EXPECT_EQ(cfg.ringbuf_bytes, 16u << 20);
   EXPECT_EQ(cfg.max_args, 8192u);
-  EXPECT_EQ(cfg.fsync, "always");
+  EXPECT_EQ(cfg.fsync, FsyncPolicy::kAlways);
   unlink(path);
 }
 
