@@ -1,12 +1,15 @@
 #include "userspace/config.h"
 
 #include <cctype>
+#include <cstring>
 
 #include "eventlog/timefmt.h"
 #include "userspace/log_level.h"
 
 #include <sys/stat.h>
 
+#include <cstdlib>
+#include <regex>
 #include <set>
 
 #include <CLI/CLI.hpp>
@@ -69,16 +72,18 @@ const std::set<std::string> kKnownKeys = {
     "batch_max",      "fsync",            "fsync_interval_ms", "reconcile_grace_ms",
     "log_level",      "log_file",         "pid_file",          "force_raw_tp",
     "no_twin",        "min_free_bytes",   "retention_max_age", "retention_max_bytes",
-    "fleet",          "host_config",      "exe_hash"};
+    "fleet",          "host_config",      "exe_hash",          "twin"};
 
 // Typed access to one TOML table; every error names the file and the key.
 class TomlReader {
  public:
-  TomlReader(const toml::table& t, std::string path, const std::set<std::string>* overridden = nullptr)
-      : t_(t), path_(std::move(path)), overridden_(overridden) {}
+  // prefix names the table in errors ("twin." for [twin]).
+  TomlReader(const toml::table& t, std::string path, const std::set<std::string>* overridden = nullptr,
+             std::string prefix = "")
+      : t_(t), path_(std::move(path)), overridden_(overridden), prefix_(std::move(prefix)) {}
 
   Status Err(const std::string& key, const std::string& what) const {
-    return Status::InvalidArgument("config " + path_ + ": " + key + ": " + what);
+    return Status::InvalidArgument("config " + path_ + ": " + prefix_ + key + ": " + what);
   }
   Status String(const char* key, std::string* out) const {
     auto n = t_[key];
@@ -146,6 +151,7 @@ class TomlReader {
   const toml::table& t_;
   std::string path_;
   const std::set<std::string>* overridden_;
+  std::string prefix_;
 };
 
 template <typename T>
@@ -231,7 +237,69 @@ Status ExeHashFromToml(const toml::table& t, const std::string& path, ExeHashOpt
   return s;
 }
 
+// [twin]: domain, uri, image_dir, overlay_root, accel, memory, vcpus, boot_timeout, max_chain,
+// user_net, quiesce.
+Status TwinFromToml(const toml::table& t, const std::string& path, vm::TwinSettings* o) {
+  static const std::set<std::string> kKeys = {"domain",  "uri",   "image_dir",    "overlay_root",
+                                              "accel",   "memory", "vcpus",       "boot_timeout",
+                                              "max_chain", "user_net", "quiesce"};
+  TomlReader r(t, path, nullptr, "twin.");
+  for (const auto& [k, v] : t) {
+    if (!kKeys.count(std::string(k.str()))) return r.Err(LogEscape(std::string(k.str())), "unknown key");
+  }
+  Status s;
+  auto chain = [&](Status x) {
+    if (s.ok() && !x.ok()) s = x;
+  };
+  chain(r.String("domain", &o->domain));
+  chain(r.String("uri", &o->uri));
+  chain(r.String("image_dir", &o->image_dir));
+  chain(r.String("overlay_root", &o->overlay_root));
+  chain(r.String("accel", &o->accel));
+  uint64_t memory = static_cast<uint64_t>(o->memory_mib) << 20;
+  chain(r.Size("memory", 1ull << 40, &memory));
+  chain(IntInto(r, "vcpus", 1, 64, &o->vcpus));
+  if (auto n = t["boot_timeout"]; n) {
+    auto d = n.is_string() ? ParseDuration(*n.value<std::string>())
+                           : Result<uint64_t>(Status::InvalidArgument("must be a duration string such as \"10m\""));
+    if (!d.ok()) chain(r.Err("boot_timeout", d.status().message()));
+    else if (*d < 10'000'000'000ull || *d > 86400'000'000'000ull) chain(r.Err("boot_timeout", "must be 10s..24h"));
+    else o->boot_timeout_ms = static_cast<int>(*d / 1'000'000);
+  }
+  chain(IntInto(r, "max_chain", 1, 64, &o->max_chain));
+  chain(r.Bool("user_net", &o->user_net));
+  chain(r.Bool("quiesce", &o->quiesce));
+  if (!s.ok()) return s;
+  if (memory < (256ull << 20) || memory > (64ull << 30) || memory % (1ull << 20) != 0) {
+    return r.Err("memory", "must be whole MiB between 256M and 64G");
+  }
+  o->memory_mib = static_cast<int>(memory >> 20);
+  if (Status v = ValidateTwinSettings(*o, "twin."); !v.ok()) {
+    return Status::InvalidArgument("config " + path + ": " + v.message());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Status ValidateTwinSettings(const vm::TwinSettings& o, const std::string& prefix) {
+  auto bad = [&](const char* key, const std::string& what) {
+    return Status::InvalidArgument(prefix + key + ": " + what);
+  };
+  static const std::regex kDomain("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$");
+  if (!std::regex_match(o.domain, kDomain)) {
+    return bad("domain", "'" + LogEscape(o.domain) + "' is not a domain name ([A-Za-z0-9][A-Za-z0-9_.-], at most 64)");
+  }
+  if (o.uri.empty() || o.uri.find("://") == std::string::npos) {
+    return bad("uri", "'" + LogEscape(o.uri) + "' is not a libvirt URI such as qemu:///system");
+  }
+  for (auto [key, p] : {std::pair<const char*, const std::string*>{"image_dir", &o.image_dir},
+                        {"overlay_root", &o.overlay_root}}) {
+    if (!p->empty() && (*p)[0] != '/') return bad(key, "'" + LogEscape(*p) + "' is not an absolute path");
+  }
+  if (o.overlay_root.empty()) return bad("overlay_root", "must not be empty");
+  return vm::CheckAccelName(prefix + "accel", o.accel);
+}
 
 Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg,
                       const std::set<std::string>& overridden) {
@@ -304,6 +372,10 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg,
   if (auto n = t["exe_hash"]; n && s.ok()) {
     if (!n.is_table()) chain(r.Err("exe_hash", "must be a table ([exe_hash])"));
     else chain(ExeHashFromToml(*n.as_table(), path, &cfg->exe_hash));
+  }
+  if (auto n = t["twin"]; n && s.ok()) {
+    if (!n.is_table()) chain(r.Err("twin", "must be a table ([twin])"));
+    else chain(TwinFromToml(*n.as_table(), path, &cfg->twin));
   }
   if (auto n = t["fleet"]; n && s.ok()) {
     if (!n.is_table()) chain(Status::InvalidArgument("config " + path + ": fleet must be a table ([fleet])"));
@@ -461,6 +533,12 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   cfg->no_twin = cfg->no_twin || no_twin;
   if (no_host_config) cfg->host_config.enabled = false;
   if (no_exe_hash) cfg->exe_hash.enabled = false;
+  cfg->under_systemd = getenv("NOTIFY_SOCKET") != nullptr || getenv("INVOCATION_ID") != nullptr;
+  cfg->journal_stream = getenv("JOURNAL_STREAM") != nullptr;
+  if (const char* c = getenv("CACHE_DIRECTORY"); c && *c == '/' && !strchr(c, ':')) {
+    cfg->cache_directory = c;
+  }
+  if (Status e = vm::ApplyTwinEnvironment(&cfg->twin); !e.ok()) return refuse(e.message());
   cfg->force_raw_tp = cfg->force_raw_tp || raw_tp;
   if (Status v = ValidateConfig(*cfg); !v.ok()) return refuse(v.message());
   return -1;

@@ -12,6 +12,7 @@
 #include "fleet/options.h"
 #include "userspace/exe_hash_options.h"
 #include "userspace/host_config_options.h"
+#include "vm/twin_settings.h"
 
 namespace twin::capture {
 
@@ -47,6 +48,14 @@ struct DaemonConfig {
   HostConfigOptions host_config;
   // Executable hashing ([exe_hash] table, --no-exe-hash); dpkg_dir "" = host_config's.
   ExeHashOptions exe_hash;
+  // The twin VM ([twin] table; SAFETYTWIN_TWIN_ACCEL and SAFETYTWIN_ANSIBLE_DIR override).
+  // host_config there is set from [host_config] (enabled and twin) by the daemon.
+  vm::TwinSettings twin;
+  // The environment, read once by ParseCommandLine: run by systemd (NOTIFY_SOCKET or
+  // INVOCATION_ID), stderr going to the journal (JOURNAL_STREAM), the unit's CacheDirectory=.
+  bool under_systemd = false;
+  bool journal_stream = false;
+  std::string cache_directory;
   // Set by ParseCommandLine when --check is given and the config is invalid: --check reports it
   // as NOT READY (the daemon itself refuses such a config with exit code 2).
   std::string config_error;
@@ -65,6 +74,8 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg,
 // Everything the daemon would refuse at start-up, checked once after file and flags are merged:
 // the daemon and `twind --check` call this same function.
 Status ValidateConfig(const DaemonConfig& cfg);
+// The twin settings a daemon or `twin-replay vm` would refuse; keys named prefix + key.
+Status ValidateTwinSettings(const vm::TwinSettings& o, const std::string& prefix);
 // Parses argv. Returns exit code >= 0 when the process should exit now (--help, bad flags).
 int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg);
 
