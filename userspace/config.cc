@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
-#include <regex>
 #include <set>
 
 #include <CLI/CLI.hpp>
@@ -286,8 +285,7 @@ Status ValidateTwinSettings(const vm::TwinSettings& o, const std::string& prefix
   auto bad = [&](const char* key, const std::string& what) {
     return Status::InvalidArgument(prefix + key + ": " + what);
   };
-  static const std::regex kDomain("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$");
-  if (!std::regex_match(o.domain, kDomain)) {
+  if (!vm::ValidDomainName(o.domain)) {
     return bad("domain", "'" + LogEscape(o.domain) + "' is not a domain name ([A-Za-z0-9][A-Za-z0-9_.-], at most 64)");
   }
   if (o.uri.empty() || o.uri.find("://") == std::string::npos) {

@@ -115,10 +115,6 @@ class TwinVm {
   std::atomic<bool> cancel_{false};
 };
 
-// dpkg-query -S on the host, exact path match, package name validated (no shell).
-std::optional<std::string> DpkgPackageForPath(const std::string& path);
-
-// Valid libvirt domain name for `vm --at` copies: [A-Za-z0-9_.-], <= 64.
-bool ValidDomainName(const std::string& name);
+// (DpkgPackageForPath is in vm/debs.h, ValidDomainName in vm/twin_settings.h.)
 
 }  // namespace twin::vm

@@ -1,10 +1,17 @@
 #include "vm/twin_settings.h"
 
 #include <cstdlib>
+#include <regex>
 
 #include "format/terminal.h"
 
 namespace twin::vm {
+
+bool ValidDomainName(const std::string& name) {
+  static const std::regex re("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$");
+  return std::regex_match(name, re);
+}
+
 
 Status CheckAccelName(const std::string& key, const std::string& value) {
   if (value == "auto" || value == "kvm" || value == "tcg") return Status::Ok();

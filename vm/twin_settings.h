@@ -36,6 +36,8 @@ struct TwinSettings {
   bool host_config = false;
 };
 
+// A libvirt domain name the twin may use: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}.
+bool ValidDomainName(const std::string& name);
 // "auto", "kvm" or "tcg"; the error names the key.
 Status CheckAccelName(const std::string& key, const std::string& value);
 
