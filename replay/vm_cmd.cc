@@ -13,7 +13,9 @@
 #include "replay/cli.h"
 #include "format/terminal.h"
 #include "vm/catalogue.h"
+#include "userspace/config.h"
 #include "vm/twin.h"
+#include "vm/twin_settings.h"
 
 namespace twin {
 namespace {
@@ -26,10 +28,10 @@ struct VmArgs {
   std::string at;
   bool replace = false;
   bool json = false;
-  std::string domain = "safetytwin";
-  std::string uri = "qemu:///system";
-  std::string image_dir;
-  std::string overlay_root = vm::kDefaultOverlayRoot;
+  // "" = not given: twind.toml's [twin] (--config), then the defaults (vm/twin_settings.h).
+  std::string config = "/etc/safetytwin/twind.toml";
+  std::string domain, uri, image_dir, overlay_root;
+  vm::TwinSettings settings;  // resolved by RunVm
 };
 
 // Host- and libvirt-derived text (ids, domains, paths, messages) for the terminal, as a C string
@@ -47,7 +49,7 @@ std::string Fmt(uint64_t ns) { return ns ? FormatRfc3339Ns(ns).substr(0, 23) + "
 int List(const VmArgs& a, const EventLog& log) {
   vm::EventLogTwinStore store(const_cast<EventLog*>(&log));  // Scan only
   vm::Catalogue cat(&store);
-  auto list = cat.List(a.domain);
+  auto list = cat.List(a.settings.domain);
   if (!list.ok()) {
     std::fprintf(stderr, "twin-replay vm: cannot read the twin catalogue: %s\n",
                  E(list.status().ToString()));
@@ -59,7 +61,7 @@ int List(const VmArgs& a, const EventLog& log) {
     return 0;
   }
   if (list->empty()) {
-    std::printf("no twin snapshots for domain %s in %s\n", E(a.domain), E(a.data_dir));
+    std::printf("no twin snapshots for domain %s in %s\n", E(a.settings.domain), E(a.data_dir));
     return 0;
   }
   std::printf("%-40s %-24s %-24s %8s %8s %5s %-10s %s\n", "SNAPSHOT", "HOST STATE AT", "TAKEN",
@@ -77,10 +79,7 @@ int List(const VmArgs& a, const EventLog& log) {
 // instead of kTwinAction events.
 Result<std::unique_ptr<vm::TwinVm>> OpenTwin(const VmArgs& a, vm::Catalogue* cat) {
   vm::TwinOptions o;
-  o.domain = a.domain;
-  o.uri = a.uri;
-  o.image_dir = a.image_dir;
-  o.overlay_root = a.overlay_root;
+  static_cast<vm::TwinSettings&>(o) = a.settings;
   auto sink = [](const Event& e) { std::fprintf(stderr, "[twin] %s\n", E(e.reason)); };
   return vm::TwinVm::Open(o, cat, sink);
 }
@@ -103,7 +102,7 @@ int At(const VmArgs& a, EventLog& log) {
     std::fprintf(stderr, "twin-replay vm: %s\n", E(twin.status().ToString()));
     return 1;
   }
-  auto snap = cat.AtOrBefore(a.domain, *t);
+  auto snap = cat.AtOrBefore(a.settings.domain, *t);
   std::fprintf(stderr, "[twin] host at %s: starting from %s\n", Fmt(*t).c_str(),
                snap.ok() && snap->has_value() ? E((*snap)->id)
                                               : "the base image (no snapshot at or before T)");
@@ -118,11 +117,11 @@ int At(const VmArgs& a, EventLog& log) {
                         {"at_ns", *t},
                         {"at", Fmt(*t)},
                         {"snapshot", snap.ok() && snap->has_value() ? (*snap)->id : ""},
-                        {"uri", a.uri}};
+                        {"uri", a.settings.uri}};
     std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     std::printf("twin domain %s is up and reflects the host at %s (libvirt %s)\n", E(*name),
-                Fmt(*t).c_str(), E(a.uri));
+                Fmt(*t).c_str(), E(a.settings.uri));
   }
   return 0;
 }
@@ -145,7 +144,7 @@ int ListCopies(const VmArgs& a, vm::TwinVm& twin) {
     return 1;
   }
   if (!a.json && copies->empty()) {
-    std::printf("no `vm --at` copies of twin %s\n", E(a.domain));
+    std::printf("no `vm --at` copies of twin %s\n", E(a.settings.domain));
     return 0;
   }
   constexpr const char* kRow = "%-44s %-24s %-8s %-8s %s\n";
@@ -172,7 +171,27 @@ int ListCopies(const VmArgs& a, vm::TwinVm& twin) {
   return 0;
 }
 
-int RunVm(const VmArgs& a) {
+// The twin's settings: twind.toml's [twin] and [host_config] (so that `vm --at` builds the twin
+// twind would), the environment's overrides, then the flags.
+Status ResolveSettings(VmArgs* a) {
+  capture::DaemonConfig cfg;
+  const bool explicit_config = a->config != "/etc/safetytwin/twind.toml";
+  if (Status s = capture::LoadTomlConfig(a->config, explicit_config, &cfg); !s.ok()) return s;
+  a->settings = cfg.twin;
+  a->settings.host_config = cfg.host_config.enabled && cfg.host_config.twin;
+  if (Status s = vm::ApplyTwinEnvironment(&a->settings); !s.ok()) return s;
+  if (!a->domain.empty()) a->settings.domain = a->domain;
+  if (!a->uri.empty()) a->settings.uri = a->uri;
+  if (!a->image_dir.empty()) a->settings.image_dir = a->image_dir;
+  if (!a->overlay_root.empty()) a->settings.overlay_root = a->overlay_root;
+  return capture::ValidateTwinSettings(a->settings, "");
+}
+
+int RunVm(VmArgs& a) {
+  if (Status s = ResolveSettings(&a); !s.ok()) {
+    PrintError("twin-replay vm: ", s.message());
+    return 2;
+  }
   if (a.list + !a.at.empty() + a.domains + !a.remove.empty() != 1) {
     PrintError("twin-replay vm: ",
                "give exactly one of --list, --at T, --domains or --remove NAME (see twin-replay vm --help)");
@@ -213,11 +232,15 @@ void AddVmCommands(CLI::App& app, CliContext& ctx) {
   vm->add_flag("--domains", a->domains, "the <domain>-at-<time> copies made by --at");
   vm->add_option("--remove", a->remove, "stop and undefine the copy NAME and delete its overlays (never the live twin)");
   vm->add_flag("--replace", a->replace, "with --at: replace the live twin");
-  vm->add_option("--domain", a->domain, "the twin's libvirt domain")->capture_default_str();
-  vm->add_option("--uri", a->uri, "libvirt connection URI")->capture_default_str();
-  vm->add_option("--image-dir", a->image_dir, "where the twin's base image lives");
-  vm->add_option("--overlay-root", a->overlay_root, "where the twin's overlays and domain records live")
+  vm->add_option("--config", a->config,
+                 "twind's config file: its [twin] and [host_config] tables set up the twin")
       ->capture_default_str();
+  vm->add_option("--domain", a->domain, "the twin's libvirt domain (default: [twin] domain, else safetytwin)");
+  vm->add_option("--uri", a->uri, "libvirt connection URI (default: [twin] uri, else qemu:///system)");
+  vm->add_option("--image-dir", a->image_dir, "where the twin's base image lives (default: [twin] image_dir)");
+  vm->add_option("--overlay-root", a->overlay_root,
+                 std::string("where the twin's overlays and domain records live (default: [twin] "
+                             "overlay_root, else ") + vm::kDefaultOverlayRoot + ")");
   AddCommonOptions(vm, ctx);
   vm->callback([&ctx, a] {
     VmArgs args = *a;

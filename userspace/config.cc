@@ -1,12 +1,14 @@
 #include "userspace/config.h"
 
 #include <cctype>
+#include <cstring>
 
 #include "eventlog/timefmt.h"
 #include "userspace/log_level.h"
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <set>
 
 #include <CLI/CLI.hpp>
@@ -43,6 +45,23 @@ Result<uint64_t> ParseSize(const std::string& s) {
   return v << shift;
 }
 
+Result<FsyncPolicy> ParseFsyncKey(const std::string& value) {
+  auto p = ParseFsyncPolicy(value);
+  if (!p.ok()) {
+    return Status::InvalidArgument("fsync: '" + LogEscape(value) + "' is not one of always, interval, never");
+  }
+  return *p;
+}
+
+Result<spdlog::level::level_enum> ParseLogLevelKey(const std::string& value) {
+  auto l = ParseLogLevel(value);  // the one list of names (userspace/log_level.h)
+  if (!l.ok()) {
+    return Status::InvalidArgument("log_level: '" + LogEscape(value) +
+                                   "' is not one of trace, debug, info, warn, error, critical, off");
+  }
+  return *l;
+}
+
 namespace {
 
 // The keys twind.toml may hold; anything else is a typo that would otherwise be ignored.
@@ -52,15 +71,18 @@ const std::set<std::string> kKnownKeys = {
     "batch_max",      "fsync",            "fsync_interval_ms", "reconcile_grace_ms",
     "log_level",      "log_file",         "pid_file",          "force_raw_tp",
     "no_twin",        "min_free_bytes",   "retention_max_age", "retention_max_bytes",
-    "fleet",          "host_config",      "exe_hash"};
+    "fleet",          "host_config",      "exe_hash",          "twin"};
 
 // Typed access to one TOML table; every error names the file and the key.
 class TomlReader {
  public:
-  TomlReader(const toml::table& t, std::string path) : t_(t), path_(std::move(path)) {}
+  // prefix names the table in errors ("twin." for [twin]).
+  TomlReader(const toml::table& t, std::string path, const std::set<std::string>* overridden = nullptr,
+             std::string prefix = "")
+      : t_(t), path_(std::move(path)), overridden_(overridden), prefix_(std::move(prefix)) {}
 
   Status Err(const std::string& key, const std::string& what) const {
-    return Status::InvalidArgument("config " + path_ + ": " + key + ": " + what);
+    return Status::InvalidArgument("config " + path_ + ": " + prefix_ + key + ": " + what);
   }
   Status String(const char* key, std::string* out) const {
     auto n = t_[key];
@@ -75,6 +97,19 @@ class TomlReader {
     if (!n) return Status::Ok();
     if (!n.is_boolean()) return Err(key, "must be true or false");
     *out = *n.value<bool>();
+    return Status::Ok();
+  }
+  // A string turned into a typed value by parse (whose message already names the key). A key a
+  // command-line flag overrides is not read: the daemon runs with the flag's value.
+  template <typename T, typename Parse>
+  Status Named(const char* key, Parse parse, T* out) const {
+    if (overridden_ && overridden_->count(key)) return Status::Ok();
+    std::string v;
+    bool present = static_cast<bool>(t_[key]);
+    if (Status s = String(key, &v); !s.ok() || !present) return s;
+    auto r = parse(v);
+    if (!r.ok()) return Status::InvalidArgument("config " + path_ + ": " + r.status().message());
+    *out = *r;
     return Status::Ok();
   }
   // An integer in [lo, hi]; floats, strings and negatives are refused, never wrapped.
@@ -114,6 +149,8 @@ class TomlReader {
  private:
   const toml::table& t_;
   std::string path_;
+  const std::set<std::string>* overridden_;
+  std::string prefix_;
 };
 
 template <typename T>
@@ -200,9 +237,71 @@ Status ExeHashFromToml(const toml::table& t, const std::string& path, ExeHashOpt
   return s;
 }
 
+// [twin]: domain, uri, image_dir, overlay_root, accel, memory, vcpus, boot_timeout, max_chain,
+// user_net, quiesce.
+Status TwinFromToml(const toml::table& t, const std::string& path, vm::TwinSettings* o) {
+  static const std::set<std::string> kKeys = {"domain",  "uri",   "image_dir",    "overlay_root",
+                                              "accel",   "memory", "vcpus",       "boot_timeout",
+                                              "max_chain", "user_net", "quiesce"};
+  TomlReader r(t, path, nullptr, "twin.");
+  for (const auto& [k, v] : t) {
+    if (!kKeys.count(std::string(k.str()))) return r.Err(LogEscape(std::string(k.str())), "unknown key");
+  }
+  Status s;
+  auto chain = [&](Status x) {
+    if (s.ok() && !x.ok()) s = x;
+  };
+  chain(r.String("domain", &o->domain));
+  chain(r.String("uri", &o->uri));
+  chain(r.String("image_dir", &o->image_dir));
+  chain(r.String("overlay_root", &o->overlay_root));
+  chain(r.String("accel", &o->accel));
+  uint64_t memory = static_cast<uint64_t>(o->memory_mib) << 20;
+  chain(r.Size("memory", 1ull << 40, &memory));
+  chain(IntInto(r, "vcpus", 1, 64, &o->vcpus));
+  if (auto n = t["boot_timeout"]; n) {
+    auto d = n.is_string() ? ParseDuration(*n.value<std::string>())
+                           : Result<uint64_t>(Status::InvalidArgument("must be a duration string such as \"10m\""));
+    if (!d.ok()) chain(r.Err("boot_timeout", d.status().message()));
+    else if (*d < 10'000'000'000ull || *d > 86400'000'000'000ull) chain(r.Err("boot_timeout", "must be 10s..24h"));
+    else o->boot_timeout_ms = static_cast<int>(*d / 1'000'000);
+  }
+  chain(IntInto(r, "max_chain", 1, 64, &o->max_chain));
+  chain(r.Bool("user_net", &o->user_net));
+  chain(r.Bool("quiesce", &o->quiesce));
+  if (!s.ok()) return s;
+  if (memory < (256ull << 20) || memory > (64ull << 30) || memory % (1ull << 20) != 0) {
+    return r.Err("memory", "must be whole MiB between 256M and 64G");
+  }
+  o->memory_mib = static_cast<int>(memory >> 20);
+  if (Status v = ValidateTwinSettings(*o, "twin."); !v.ok()) {
+    return Status::InvalidArgument("config " + path + ": " + v.message());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg) {
+Status ValidateTwinSettings(const vm::TwinSettings& o, const std::string& prefix) {
+  auto bad = [&](const char* key, const std::string& what) {
+    return Status::InvalidArgument(prefix + key + ": " + what);
+  };
+  if (!vm::ValidDomainName(o.domain)) {
+    return bad("domain", "'" + LogEscape(o.domain) + "' is not a domain name ([A-Za-z0-9][A-Za-z0-9_.-], at most 64)");
+  }
+  if (o.uri.empty() || o.uri.find("://") == std::string::npos) {
+    return bad("uri", "'" + LogEscape(o.uri) + "' is not a libvirt URI such as qemu:///system");
+  }
+  for (auto [key, p] : {std::pair<const char*, const std::string*>{"image_dir", &o.image_dir},
+                        {"overlay_root", &o.overlay_root}}) {
+    if (!p->empty() && (*p)[0] != '/') return bad(key, "'" + LogEscape(*p) + "' is not an absolute path");
+  }
+  if (o.overlay_root.empty()) return bad("overlay_root", "must not be empty");
+  return vm::CheckAccelName(prefix + "accel", o.accel);
+}
+
+Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg,
+                      const std::set<std::string>& overridden) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
     if (required) return Status::NotFound("config file " + path + " does not exist");
@@ -222,7 +321,7 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
                                      "' (see docs/OPERATIONS.md for the keys)");
     }
   }
-  TomlReader r(t, path);
+  TomlReader r(t, path, &overridden);
   Status s;
   auto chain = [&](Status x) {
     if (s.ok() && !x.ok()) s = x;
@@ -246,10 +345,10 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
   chain(IntInto(r, "max_args", 1, 16384, &cfg->max_args));
   chain(IntInto(r, "queue_capacity", 1, 1 << 24, &cfg->queue_capacity));
   chain(IntInto(r, "batch_max", 1, 1 << 20, &cfg->batch_max));
-  chain(r.String("fsync", &cfg->fsync));
+  chain(r.Named("fsync", ParseFsyncKey, &cfg->fsync));
   chain(IntInto(r, "fsync_interval_ms", 1, 60000, &cfg->fsync_interval_ms));
   chain(IntInto(r, "reconcile_grace_ms", 0, 3600000, &cfg->reconcile_grace_ms));
-  chain(r.String("log_level", &cfg->log_level));
+  chain(r.Named("log_level", ParseLogLevelKey, &cfg->log_level));
   chain(r.String("log_file", &cfg->log_file));
   chain(r.String("pid_file", &cfg->pid_file));
   chain(r.Bool("force_raw_tp", &cfg->force_raw_tp));
@@ -273,6 +372,10 @@ Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg)
     if (!n.is_table()) chain(r.Err("exe_hash", "must be a table ([exe_hash])"));
     else chain(ExeHashFromToml(*n.as_table(), path, &cfg->exe_hash));
   }
+  if (auto n = t["twin"]; n && s.ok()) {
+    if (!n.is_table()) chain(r.Err("twin", "must be a table ([twin])"));
+    else chain(TwinFromToml(*n.as_table(), path, &cfg->twin));
+  }
   if (auto n = t["fleet"]; n && s.ok()) {
     if (!n.is_table()) chain(Status::InvalidArgument("config " + path + ": fleet must be a table ([fleet])"));
     else chain(fleet::FleetOptionsFromToml(*n.as_table(), path, &cfg->fleet));
@@ -290,12 +393,6 @@ Status ValidateConfig(const DaemonConfig& cfg) {
   struct stat st {};
   if (stat(cfg.data_dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
     return bad("data_dir", LogEscape(cfg.data_dir) + " exists and is not a directory");
-  }
-  if (cfg.fsync != "always" && cfg.fsync != "interval" && cfg.fsync != "never") {
-    return bad("fsync", "'" + LogEscape(cfg.fsync) + "' is not one of always, interval, never");
-  }
-  if (!ParseLogLevel(cfg.log_level).ok()) {  // the one list of names (userspace/log_level.h)
-    return bad("log_level", "'" + LogEscape(cfg.log_level) + "' is not one of trace, debug, info, warn, error, critical, off");
   }
   if (!cfg.metrics_addr.empty() && cfg.metrics_addr != "off") {
     if (auto a = ParseLoopbackAddr(cfg.metrics_addr); !a.ok()) return bad("metrics_addr", a.status().message());
@@ -377,7 +474,10 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
     fprintf(stderr, "twind: %s\n", what.c_str());
     return 2;
   };
-  Status s = LoadTomlConfig(cfg->config_path, explicit_config, cfg);
+  std::set<std::string> overridden;
+  if (!fsync.empty()) overridden.insert("fsync");
+  if (!log_level.empty()) overridden.insert("log_level");
+  Status s = LoadTomlConfig(cfg->config_path, explicit_config, cfg, overridden);
   if (!s.ok()) return refuse(s.message());
   if (!data_dir.empty()) cfg->data_dir = data_dir;
   if (app.count("--compact-interval")) {
@@ -414,8 +514,16 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   }
   if (!fleet_host_id.empty()) cfg->fleet.host_id = fleet_host_id;
   if (app.count("--max-args")) cfg->max_args = max_args;
-  if (!fsync.empty()) cfg->fsync = fsync;
-  if (!log_level.empty()) cfg->log_level = log_level;
+  if (!fsync.empty()) {
+    auto f = ParseFsyncKey(fsync);
+    if (!f.ok()) return refuse(f.status().message());
+    cfg->fsync = *f;
+  }
+  if (!log_level.empty()) {
+    auto l = ParseLogLevelKey(log_level);
+    if (!l.ok()) return refuse(l.status().message());
+    cfg->log_level = *l;
+  }
   if (!log_file.empty()) cfg->log_file = log_file;
   if (!pid_file.empty()) cfg->pid_file = pid_file;
   cfg->foreground = cfg->foreground || foreground;
@@ -424,6 +532,12 @@ int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg) {
   cfg->no_twin = cfg->no_twin || no_twin;
   if (no_host_config) cfg->host_config.enabled = false;
   if (no_exe_hash) cfg->exe_hash.enabled = false;
+  cfg->under_systemd = getenv("NOTIFY_SOCKET") != nullptr || getenv("INVOCATION_ID") != nullptr;
+  cfg->journal_stream = getenv("JOURNAL_STREAM") != nullptr;
+  if (const char* c = getenv("CACHE_DIRECTORY"); c && *c == '/' && !strchr(c, ':')) {
+    cfg->cache_directory = c;
+  }
+  if (Status e = vm::ApplyTwinEnvironment(&cfg->twin); !e.ok()) return refuse(e.message());
   cfg->force_raw_tp = cfg->force_raw_tp || raw_tp;
   if (Status v = ValidateConfig(*cfg); !v.ok()) return refuse(v.message());
   return -1;

@@ -2,12 +2,17 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 
+#include <spdlog/common.h>
+
+#include "eventlog/log.h"
 #include "eventlog/status.h"
 #include "fleet/options.h"
 #include "userspace/exe_hash_options.h"
 #include "userspace/host_config_options.h"
+#include "vm/twin_settings.h"
 
 namespace twin::capture {
 
@@ -25,10 +30,10 @@ struct DaemonConfig {
   uint32_t max_args = 4096;
   uint32_t queue_capacity = 65536;
   uint32_t batch_max = 4096;
-  std::string fsync = "interval";
+  FsyncPolicy fsync = FsyncPolicy::kInterval;  // fsync = "always" | "interval" | "never"
   uint32_t fsync_interval_ms = 100;
   uint64_t reconcile_grace_ms = 2000;  // periodic reconcile ignores processes younger than this
-  std::string log_level = "info";
+  spdlog::level::level_enum log_level = spdlog::level::info;  // names: userspace/log_level.h
   std::string log_file;  // when daemonized; default <data_dir>/twind.log
   std::string pid_file;
   bool force_raw_tp = false;
@@ -43,19 +48,34 @@ struct DaemonConfig {
   HostConfigOptions host_config;
   // Executable hashing ([exe_hash] table, --no-exe-hash); dpkg_dir "" = host_config's.
   ExeHashOptions exe_hash;
+  // The twin VM ([twin] table; SAFETYTWIN_TWIN_ACCEL and SAFETYTWIN_ANSIBLE_DIR override).
+  // host_config there is set from [host_config] (enabled and twin) by the daemon.
+  vm::TwinSettings twin;
+  // The environment, read once by ParseCommandLine: run by systemd (NOTIFY_SOCKET or
+  // INVOCATION_ID), stderr going to the journal (JOURNAL_STREAM), the unit's CacheDirectory=.
+  bool under_systemd = false;
+  bool journal_stream = false;
+  std::string cache_directory;
   // Set by ParseCommandLine when --check is given and the config is invalid: --check reports it
   // as NOT READY (the daemon itself refuses such a config with exit code 2).
   std::string config_error;
 };
 
 // Parses "8M", "64k", "1048576".
+// The fsync policy and the log level by name; the error names the key (`fsync`, `log_level`).
+Result<FsyncPolicy> ParseFsyncKey(const std::string& value);
+Result<spdlog::level::level_enum> ParseLogLevelKey(const std::string& value);
 Result<uint64_t> ParseSize(const std::string& s);
 // Loads the TOML file into cfg (missing file is fine unless required). Unknown keys, wrong types,
-// negative or out-of-range numbers are errors naming the key.
-Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg);
+// negative or out-of-range numbers are errors naming the key. Keys in overridden (the fsync and
+// log_level a flag sets) are not read.
+Status LoadTomlConfig(const std::string& path, bool required, DaemonConfig* cfg,
+                      const std::set<std::string>& overridden = {});
 // Everything the daemon would refuse at start-up, checked once after file and flags are merged:
 // the daemon and `twind --check` call this same function.
 Status ValidateConfig(const DaemonConfig& cfg);
+// The twin settings a daemon or `twin-replay vm` would refuse; keys named prefix + key.
+Status ValidateTwinSettings(const vm::TwinSettings& o, const std::string& prefix);
 // Parses argv. Returns exit code >= 0 when the process should exit now (--help, bad flags).
 int ParseCommandLine(int argc, char** argv, DaemonConfig* cfg);
 

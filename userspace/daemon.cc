@@ -204,9 +204,7 @@ Status Daemon::Start() {
   std::filesystem::create_directories(cfg_.data_dir, ec);
   if (chmod(cfg_.data_dir.c_str(), 0700) != 0)
     return Status::IOError("cannot set mode 0700 on " + cfg_.data_dir + ": " + strerror(errno));
-  auto fp = ParseFsyncPolicy(cfg_.fsync);
-  if (!fp.ok()) return fp.status();
-  log_options_.fsync = *fp;
+  log_options_.fsync = cfg_.fsync;
   log_options_.fsync_interval_ms = cfg_.fsync_interval_ms;
   auto opened = EventLog::OpenWriter(cfg_.data_dir, log_options_);
   if (!opened.ok()) return opened.status();
@@ -277,7 +275,7 @@ Status Daemon::Start() {
         else if (level == 1) log_->info("libbpf: {}", m);
         else log_->debug("libbpf: {}", m);
       },
-      cfg_.log_level == "debug" || cfg_.log_level == "trace");
+      cfg_.log_level <= spdlog::level::debug);
   ProbeOptions po;
   po.ringbuf_bytes = cfg_.ringbuf_bytes;
   po.max_args = cfg_.max_args;

@@ -14,7 +14,6 @@
 #include <spdlog/spdlog.h>
 
 #include "userspace/daemon.h"
-#include "userspace/log_level.h"
 #include "forensics/audit.h"
 #include "forensics/seal.h"
 #include "vm/twin_sync.h"
@@ -31,24 +30,21 @@ std::shared_ptr<spdlog::logger> MakeLogger(const DaemonConfig& cfg, const std::s
   } else {
     log = spdlog::stderr_logger_mt("twind");
     // journald adds its own timestamps; plain stderr gets ours.
-    if (getenv("JOURNAL_STREAM")) log->set_pattern("<%l> %v");
+    if (cfg.journal_stream) log->set_pattern("<%l> %v");
     else log->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
   }
-  // ParseCommandLine refused unknown names; info is only the fallback for a config built in code.
-  auto level = ParseLogLevel(cfg.log_level);
-  log->set_level(level.ok() ? level.value() : spdlog::level::info);
+  log->set_level(cfg.log_level);
   log->flush_on(spdlog::level::info);
   return log;
 }
 
-// The twin's options, read once here at the border. Under systemd the unit's CacheDirectory=
-// (exported as $CACHE_DIRECTORY) holds the Ansible run bundles: the only writable place the
-// sandbox gives us besides the data dir and the overlay root.
+// The twin's options from the config ([twin] and the environment, read by ParseCommandLine).
+// Under systemd the unit's CacheDirectory= (exported as $CACHE_DIRECTORY) holds the Ansible run
+// bundles: the only writable place the sandbox gives us besides the data dir and the overlay root.
 vm::TwinOptions TwinOptionsFor(const DaemonConfig& cfg) {
   vm::TwinOptions o;
-  if (const char* c = getenv("CACHE_DIRECTORY"); c && *c == '/' && !strchr(c, ':')) {
-    o.work_dir = std::string(c) + "/ansible";
-  }
+  static_cast<vm::TwinSettings&>(o) = cfg.twin;
+  if (!cfg.cache_directory.empty()) o.work_dir = cfg.cache_directory + "/ansible";
   o.host_config = cfg.host_config.enabled && cfg.host_config.twin;
   return o;
 }
@@ -168,7 +164,7 @@ int TwindMain(int argc, char** argv) {
   }
   // Under systemd (Type=notify) or with --foreground we stay put; otherwise daemonize and let the
   // parent exit only once the child reports ready, so `twind && next-step` works.
-  const bool under_systemd = getenv("NOTIFY_SOCKET") != nullptr || getenv("INVOCATION_ID") != nullptr;
+  const bool under_systemd = cfg.under_systemd;
   int ready_pipe[2] = {-1, -1};
   if (!cfg.foreground && !under_systemd) {
     if (pipe2(ready_pipe, O_CLOEXEC) != 0) {

@@ -11,11 +11,7 @@ namespace twin::vm {
 const char* AccelName(Accel a) { return a == Accel::kKvm ? "kvm" : "tcg"; }
 
 AccelChoice DetectAccel(const std::string& override_mode, const std::string& sys_root) {
-  std::string mode = override_mode;
-  if (mode.empty() || mode == "auto") {
-    const char* env = std::getenv("SAFETYTWIN_TWIN_ACCEL");
-    mode = (env && *env) ? env : "auto";
-  }
+  const std::string& mode = override_mode;
   if (mode == "kvm") return {Accel::kKvm, "forced by configuration"};
   if (mode == "tcg") return {Accel::kTcg, "forced by configuration"};
   namespace fs = std::filesystem;

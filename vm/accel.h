@@ -14,7 +14,7 @@ struct AccelChoice {
   std::string reason;  // one sentence, for logs and the kTwinAction event
 };
 
-// override: "auto" (default), "kvm" or "tcg"; SAFETYTWIN_TWIN_ACCEL overrides "auto".
+// override: "auto" (default), "kvm" or "tcg" (TwinSettings::accel; SAFETYTWIN_TWIN_ACCEL sets it).
 // sys_root is a prefix for /dev and /sys so tests can fake a machine.
 AccelChoice DetectAccel(const std::string& override_mode = "auto",
                         const std::string& sys_root = "");

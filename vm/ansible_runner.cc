@@ -26,7 +26,6 @@ namespace twin::vm {
 namespace fs = std::filesystem;
 
 std::string DefaultAnsibleDir() {
-  if (const char* e = std::getenv("SAFETYTWIN_ANSIBLE_DIR"); e && *e) return e;
   std::error_code ec;
   if (std::string(TWIN_ANSIBLE_SOURCE_DIR).size() &&
       fs::exists(std::string(TWIN_ANSIBLE_SOURCE_DIR) + "/delta.yml", ec)) {

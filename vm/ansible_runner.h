@@ -3,6 +3,8 @@
 // through the guest agent (connection plugin safetytwin_qga) — or, for tests, `local`.
 #pragma once
 
+#include "vm/twin_settings.h"
+
 #include <atomic>
 #include <string>
 #include <vector>
@@ -38,9 +40,9 @@ struct RunResult {
   bool success() const { return exit_code == 0 && failed == 0; }
 };
 
-// Not under /tmp or /var/tmp: a local user could create the directory first and plant files in
-// root's Ansible runs. Under systemd the unit's CacheDirectory= is /var/cache/safetytwin.
-inline constexpr const char* kDefaultWorkDir = "/var/cache/safetytwin/ansible";
+// kDefaultWorkDir (vm/twin_settings.h) is not under /tmp or /var/tmp: a local user could create
+// the directory first and plant files in root's Ansible runs. Under systemd the unit's
+// CacheDirectory= is /var/cache/safetytwin.
 
 struct RunnerOptions {
   std::string ansible_dir;  // vm/ansible (delta.yml, plugins, files)
@@ -51,7 +53,8 @@ struct RunnerOptions {
   const std::atomic<bool>* cancel = nullptr;
 };
 
-// The directory holding delta.yml and the plugins: $SAFETYTWIN_ANSIBLE_DIR, else the build-time
+// The directory holding delta.yml and the plugins (TwinSettings::ansible_dir overrides it, from
+// $SAFETYTWIN_ANSIBLE_DIR): the build-time
 // source path, else the installed share dir.
 std::string DefaultAnsibleDir();
 

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <cstring>
 #include <functional>
+#include <regex>
 #include <sstream>
 
 #include "eventlog/deb_version.h"
@@ -172,6 +174,32 @@ DebChoice FindDeb(const HostPackage& p, const std::string& work_dir, const std::
   }
   c.why = "dpkg-repack made no .deb";
   return c;
+}
+
+// The host-side "which Debian package ships this path" behind TwinOptions::package_for_path.
+std::optional<std::string> DpkgPackageForPath(const std::string& path) {
+  std::vector<std::string> candidates = {path};
+  // merged /usr: dpkg knows a file under the path its package shipped it at.
+  for (auto [a, b] : {std::pair{"/usr/bin/", "/bin/"}, {"/usr/sbin/", "/sbin/"},
+                      {"/bin/", "/usr/bin/"}, {"/sbin/", "/usr/sbin/"}}) {
+    if (path.rfind(a, 0) == 0) candidates.push_back(b + path.substr(strlen(a)));
+  }
+  static const std::regex pkg_re("^[a-z0-9][a-z0-9+.-]+$");
+  for (const auto& c : candidates) {
+    ProcessOptions po;
+    po.timeout_ms = 10000;
+    auto r = RunProcess({"dpkg-query", "-S", c}, po);
+    if (!r.ok() || r->exit_code != 0) continue;
+    std::istringstream in(r->out);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto sep = line.rfind(": ");
+      if (sep == std::string::npos || line.substr(sep + 2) != c) continue;  // exact path only
+      std::string pkg = line.substr(0, line.find_first_of(",:"));
+      if (std::regex_match(pkg, pkg_re)) return pkg;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace twin::vm

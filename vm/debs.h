@@ -52,4 +52,8 @@ struct DebChoice {
 DebChoice FindDeb(const HostPackage& p, const std::string& work_dir,
                   const std::string& archives = "/var/cache/apt/archives");
 
+// dpkg-query -S on the host, exact path match (merged /usr tried both ways), package name
+// validated (no shell).
+std::optional<std::string> DpkgPackageForPath(const std::string& path);
+
 }  // namespace twin::vm

@@ -22,38 +22,17 @@
 #include "vm/ansible_runner.h"
 #include "vm/catalogue.h"
 #include "vm/playbook.h"
+#include "vm/twin_settings.h"
 #include "vm/virt.h"
 
 namespace twin::vm {
 
-inline constexpr const char* kDefaultImageRoot = "/var/lib/safetytwin-images";
-inline constexpr const char* kDefaultOverlayRoot = "/var/lib/libvirt/images/safetytwin";
-
-struct TwinOptions {
-  std::string uri = "qemu:///system";
-  std::string domain = "safetytwin";
-  std::string image_dir;  // base.qcow2 + vmlinuz + initrd.img; "" = <image root>/current
-  std::string overlay_root = kDefaultOverlayRoot;  // <root>/<domain>/ holds overlays + domain.json
-  std::string work_dir = kDefaultWorkDir;           // Ansible run bundles (root-only)
-  std::string ansible_dir;                          // "" = DefaultAnsibleDir()
-  std::string accel = "auto";                       // auto | kvm | tcg
-  int memory_mib = 1024;
-  int vcpus = 2;  // a second vCPU keeps the guest agent responsive while systemd works
-  int boot_timeout_ms = 10 * 60 * 1000;
-  uint32_t max_chain = 8;      // frozen overlays kept above the base before pruning
-  bool user_net = false;       // outbound user-mode NIC (reach a Debian mirror); never a bridge
-  // fsfreeze through the agent during snapshots. Off by default: every delta run ends with a
-  // guest `sync`, so the twin's changes are on disk before the next snapshot, and a freeze on
-  // a busy TCG guest costs 200-400 ms instead of ~50 ms.
-  bool quiesce = false;
+// What twind and `twin-replay vm` set up per run on top of the user's settings.
+struct TwinOptions : TwinSettings {
   bool libvirt_metadata = false;
   bool drive_guest = true;     // false: no agent/Ansible (libvirt test driver)
   // Host-side "which Debian package ships this path" (default: dpkg-query -S, no shell).
   std::function<std::optional<std::string>(const std::string&)> package_for_path;
-  // Reproduce the host's groups, users and config files (vm/playbook.h PlanOptions::host_config).
-  // Off by default: proven by the local Ansible run (tests/vm/playbook_test.cc), not yet by a
-  // real-VM test.
-  bool host_config = false;
   // A stored config file's bytes by SHA-256 (TwinSync sets it from the log's content store).
   std::function<std::optional<std::string>(const std::string& sha256)> config_content;
 };
@@ -136,10 +115,6 @@ class TwinVm {
   std::atomic<bool> cancel_{false};
 };
 
-// dpkg-query -S on the host, exact path match, package name validated (no shell).
-std::optional<std::string> DpkgPackageForPath(const std::string& path);
-
-// Valid libvirt domain name for `vm --at` copies: [A-Za-z0-9_.-], <= 64.
-bool ValidDomainName(const std::string& name);
+// (DpkgPackageForPath is in vm/debs.h, ValidDomainName in vm/twin_settings.h.)
 
 }  // namespace twin::vm

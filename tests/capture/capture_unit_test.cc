@@ -173,7 +173,7 @@ TEST(Config, TomlFileThenFlagsOverride) {
   EXPECT_EQ(cfg.metrics_addr, "off");         // flag wins
   EXPECT_EQ(cfg.ringbuf_bytes, 16u << 20);
   EXPECT_EQ(cfg.max_args, 8192u);
-  EXPECT_EQ(cfg.fsync, "always");
+  EXPECT_EQ(cfg.fsync, FsyncPolicy::kAlways);
   unlink(path);
 }
 
@@ -241,6 +241,20 @@ TEST(Config, EveryBadValueIsRefusedNamingItsKey) {
       {"retention_max_bytes = \"8Q\"\n", "retention_max_bytes"},
       {"data_dir = \"relative/dir\"\n", "data_dir"},
       {"min_free_bytes = \"99999999999T\"\n", "min_free_bytes"},
+      {"twin = 1\n", "twin"},
+      {"[twin]\nmemory = \"100M\"\n", "twin.memory"},
+      {"[twin]\nmemory = \"1000k\"\n", "twin.memory"},  // not whole MiB
+      {"[twin]\naccel = \"fast\"\n", "twin.accel"},
+      {"[twin]\ndomain = \"a b\"\n", "twin.domain"},
+      {"[twin]\ndomain = \"../x\"\n", "twin.domain"},
+      {"[twin]\nvcpus = 0\n", "twin.vcpus"},
+      {"[twin]\nmax_chain = 100\n", "twin.max_chain"},
+      {"[twin]\nboot_timeout = \"1s\"\n", "twin.boot_timeout"},
+      {"[twin]\nboot_timeout = 600\n", "twin.boot_timeout"},
+      {"[twin]\noverlay_root = \"rel/dir\"\n", "twin.overlay_root"},
+      {"[twin]\nuri = \"qemu\"\n", "twin.uri"},
+      {"[twin]\nuser_net = \"yes\"\n", "twin.user_net"},
+      {"[twin]\nbogus = 1\n", "twin.bogus"},
   };
   for (const auto& c : cases) {
     DaemonConfig cfg;
@@ -280,7 +294,10 @@ TEST(Config, EveryDocumentedKeyIsAccepted) {
       "fsync = \"never\"\nfsync_interval_ms = 50\nreconcile_grace_ms = 0\nlog_level = \"debug\"\n"
       "log_file = \"/var/log/t.log\"\npid_file = \"/run/t.pid\"\nforce_raw_tp = true\n"
       "no_twin = true\nmin_free_bytes = \"1G\"\nretention_max_age = \"0\"\n"
-      "retention_max_bytes = 0\n";
+      "retention_max_bytes = 0\n"
+      "[twin]\ndomain = \"twin-2\"\nuri = \"qemu:///session\"\nimage_dir = \"/srv/img\"\n"
+      "overlay_root = \"/srv/ov\"\naccel = \"tcg\"\nmemory = \"2G\"\nvcpus = 4\n"
+      "boot_timeout = \"15m\"\nmax_chain = 12\nuser_net = true\nquiesce = true\n";
   DaemonConfig cfg;
   std::string err;
   ASSERT_EQ(ParseWith(toml, {}, &cfg, &err), -1) << err;
@@ -290,6 +307,47 @@ TEST(Config, EveryDocumentedKeyIsAccepted) {
   EXPECT_EQ(cfg.batch_max, 512u);
   EXPECT_EQ(cfg.retention_max_bytes, 0u);
   EXPECT_TRUE(cfg.no_twin);
+  EXPECT_EQ(cfg.twin.domain, "twin-2");
+  EXPECT_EQ(cfg.twin.uri, "qemu:///session");
+  EXPECT_EQ(cfg.twin.image_dir, "/srv/img");
+  EXPECT_EQ(cfg.twin.overlay_root, "/srv/ov");
+  EXPECT_EQ(cfg.twin.accel, "tcg");
+  EXPECT_EQ(cfg.twin.memory_mib, 2048);
+  EXPECT_EQ(cfg.twin.vcpus, 4);
+  EXPECT_EQ(cfg.twin.boot_timeout_ms, 15 * 60 * 1000);
+  EXPECT_EQ(cfg.twin.max_chain, 12u);
+  EXPECT_TRUE(cfg.twin.user_net);
+  EXPECT_TRUE(cfg.twin.quiesce);
+}
+
+// SAFETYTWIN_TWIN_ACCEL and SAFETYTWIN_ANSIBLE_DIR are read once, by ParseCommandLine: the first
+// replaces an automatic choice only, a bad value of either is refused naming the variable.
+TEST(Config, TheTwinsEnvironmentOverridesAreReadOnceAndChecked) {
+  DaemonConfig cfg;
+  std::string err;
+  setenv("SAFETYTWIN_TWIN_ACCEL", "tcg", 1);
+  setenv("SAFETYTWIN_ANSIBLE_DIR", "/opt/ansible", 1);
+  ASSERT_EQ(ParseWith("", {}, &cfg, &err), -1) << err;
+  EXPECT_EQ(cfg.twin.accel, "tcg");
+  EXPECT_EQ(cfg.twin.ansible_dir, "/opt/ansible");
+  DaemonConfig kvm;
+  ASSERT_EQ(ParseWith("[twin]\naccel = \"kvm\"\n", {}, &kvm, &err), -1) << err;
+  EXPECT_EQ(kvm.twin.accel, "kvm");  // configured, not automatic: the variable does not change it
+  setenv("SAFETYTWIN_TWIN_ACCEL", "fast", 1);
+  DaemonConfig bad;
+  EXPECT_EQ(ParseWith("", {}, &bad, &err), 2);
+  EXPECT_NE(err.find("SAFETYTWIN_TWIN_ACCEL"), std::string::npos) << err;
+  setenv("SAFETYTWIN_TWIN_ACCEL", "tcg", 1);
+  setenv("SAFETYTWIN_ANSIBLE_DIR", "relative", 1);
+  DaemonConfig bad_dir;
+  EXPECT_EQ(ParseWith("", {}, &bad_dir, &err), 2);
+  EXPECT_NE(err.find("SAFETYTWIN_ANSIBLE_DIR"), std::string::npos) << err;
+  unsetenv("SAFETYTWIN_TWIN_ACCEL");
+  unsetenv("SAFETYTWIN_ANSIBLE_DIR");
+  DaemonConfig plain;
+  ASSERT_EQ(ParseWith("", {}, &plain, &err), -1) << err;
+  EXPECT_EQ(plain.twin.accel, "auto");
+  EXPECT_EQ(plain.twin.ansible_dir, "");
 }
 
 TEST(Metrics, LoopbackAddressesOnlyWithARealPort) {

@@ -62,7 +62,7 @@ TEST_F(LogLevelConfig, UnknownFlagValueRefusesToStart) {
   EXPECT_EQ(Parse({"twind", "--config", path_, "--log-level", "verbose"}, &cfg), 2);
   DaemonConfig ok;
   EXPECT_EQ(Parse({"twind", "--config", path_, "--log-level", "debug"}, &ok), -1);
-  EXPECT_EQ(ok.log_level, "debug");
+  EXPECT_EQ(ok.log_level, spdlog::level::debug);
 }
 
 TEST_F(LogLevelConfig, UnknownTomlValueRefusesToStart) {

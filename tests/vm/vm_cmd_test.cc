@@ -59,6 +59,45 @@ TEST(VmCommand, ListShowsTheCatalogueAndRejectsBadArguments) {
   std::filesystem::remove_all(tmpl);
 }
 
+// `vm` builds the twin twind would: twind.toml's [twin] names the domain unless --domain does;
+// a bad [twin] value or a missing explicit --config is refused before anything is opened.
+TEST(VmCommand, TwindsConfigChoosesTheTwinAndFlagsOverrideIt) {
+  char tmpl[] = "/tmp/twin-vmcfg-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = std::string(tmpl) + "/log";
+  WriteOneSnapshotRecord(dir);
+  auto write = [&](const std::string& body) {
+    const std::string path = std::string(tmpl) + "/twind.toml";
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(body.c_str(), f);
+    std::fclose(f);
+    return path;
+  };
+  std::string out;
+  // stdout and stderr together.
+  auto RunVm = [](std::vector<std::string> args, std::string* both) {
+    ::testing::internal::CaptureStderr();
+    const int rc = testing::RunVmCli(std::move(args), both);
+    *both += ::testing::internal::GetCapturedStderr();
+    return rc;
+  };
+  std::string cfg = write("[twin]\ndomain = \"other-twin\"\n");
+  EXPECT_EQ(RunVm({"twin-replay", "--data-dir", dir, "vm", "--list", "--config", cfg}, &out), 0);
+  EXPECT_NE(out.find("no twin snapshots for domain other-twin"), std::string::npos) << out;
+  EXPECT_EQ(RunVm({"twin-replay", "--data-dir", dir, "vm", "--list", "--config", cfg, "--domain",
+                   "safetytwin"}, &out), 0);
+  EXPECT_NE(out.find("safetytwin@1795660000000000000"), std::string::npos) << out;
+  cfg = write("[twin]\nvcpus = 0\n");
+  EXPECT_EQ(RunVm({"twin-replay", "--data-dir", dir, "vm", "--list", "--config", cfg}, &out), 2);
+  EXPECT_NE(out.find("twin.vcpus"), std::string::npos) << out;
+  EXPECT_EQ(RunVm({"twin-replay", "--data-dir", dir, "vm", "--list", "--config",
+                   std::string(tmpl) + "/missing.toml"}, &out), 2);
+  EXPECT_NE(out.find("does not exist"), std::string::npos) << out;
+  EXPECT_EQ(RunVm({"twin-replay", "--data-dir", dir, "vm", "--list", "--domain", "a/b"}, &out), 2);
+  EXPECT_NE(out.find("not a domain name"), std::string::npos) << out;
+  std::filesystem::remove_all(tmpl);
+}
+
 // The installed command: twin-replay hands `vm` to twin-replay-vm with the same arguments.
 TEST(VmCommand, TwinReplayBinaryRunsVmThroughItsHelper) {
   testing::TempDir t;
