@@ -171,7 +171,186 @@ void PlanHostConfig(const StateDiff& diff, const PlanOptions& options, DeltaPlan
   }
 }
 
+// The unit directories the twin writes: the admin's two and, for files that are not as their
+// package shipped them, the package ones.
+constexpr const char* kUnitDirs[] = {"/etc/systemd/system", "/usr/local/lib/systemd/system",
+                                     "/lib/systemd/system", "/usr/lib/systemd/system"};
+bool AdminUnitDir(const std::string& d) {
+  return d == "/etc/systemd/system" || d == "/usr/local/lib/systemd/system";
+}
+bool IsServiceType(const std::string& unit) { return EndsWith(unit, ".service"); }
+
+// Unit files, drop-ins and enablement links (eventlog/state.h UnitConfig), host_config only.
+void PlanUnitConfig(const StateDiff& diff, const State& target, const PlanOptions& options,
+                    DeltaPlan& plan) {
+  std::set<std::string> staged;  // dests already written by the service path
+  for (const auto& f : plan.files) staged.insert(f.dest);
+  size_t left_to_packages = 0;
+  std::set<std::string> written_units, newly_enabled, changed_units, disabled;
+  auto enabling = [](const UnitConfig& u) {
+    return u.role == "wants" || u.role == "requires" || u.role == "upholds";
+  };
+  auto handle = [&](const UnitConfig& u, bool changed) {
+    const std::string label = u.path;  // validated below before it is named in an action
+    if (auto why = UnitConfigRefused(u); !why.empty()) {
+      plan.actions.push_back({"unit_config_skip", why.rfind("protected", 0) == 0 ? u.path : "unit config", why});
+      if (why.rfind("protected", 0) != 0) plan.notes.push_back("skipped unit config " + u.path + ": " + why);
+      return;
+    }
+    if (!AdminUnitDir(u.dir) && (u.type == "symlink" || u.content == "package")) {
+      ++left_to_packages;
+      return;
+    }
+    if (u.type == "file" && u.content != "stored") {
+      plan.actions.push_back({"unit_config_unavailable", label,
+                              u.content == "package"
+                                  ? "as package " + u.package + " " + u.version + " ships it, not stored"
+                                  : "content not stored (" + u.content + ")"});
+      return;
+    }
+    UnitConfigCopy c;
+    c.dest = options.root + u.path;
+    c.mode = u.type == "symlink" ? 0777 : u.mode;
+    std::string detail;
+    if (u.type == "symlink") {
+      c.target = u.target;
+      detail = u.role == "mask" ? "masked (-> /dev/null)"
+               : enabling(u)    ? "enabled: " + u.role + " by " + u.by + ", link -> " + u.target
+                                : "link -> " + u.target;
+    } else {
+      std::optional<std::string> bytes;
+      if (options.config_content) bytes = options.config_content(u.sha256);
+      if (!bytes) {
+        plan.actions.push_back({"unit_config_unavailable", label, "content missing from the store"});
+        return;
+      }
+      c.content = std::move(*bytes);
+      detail = (u.role == "dropin" ? "drop-in for " + u.unit : "unit file") + ", sha256 " + u.sha256;
+    }
+    if (staged.count(c.dest)) return;  // the same bytes, written for the running service
+    plan.unit_config.push_back(std::move(c));
+    plan.actions.push_back({"unit_config_exact", label, (changed ? "changed; " : "") + detail});
+    if (enabling(u) && !changed) newly_enabled.insert(u.unit);
+    if (u.role == "unit") written_units.insert(u.unit);
+    if (u.role == "unit" || u.role == "dropin") changed_units.insert(u.unit);
+  };
+  for (const auto& u : diff.unit_config.added) handle(u, false);
+  for (const auto& [b, a] : diff.unit_config.changed) handle(a, true);
+  for (const auto& u : diff.unit_config.removed) {
+    if (!UnitConfigRefused(u).empty() || !AdminUnitDir(u.dir)) continue;
+    plan.remove_unit_config.push_back(options.root + u.path);
+    plan.actions.push_back({"unit_config_remove", u.path, "removed on the host"});
+    if (enabling(u)) disabled.insert(u.unit);
+    if (u.role == "unit") disabled.insert(u.unit);
+  }
+  if (left_to_packages) {
+    plan.actions.push_back({"unit_config_skip", "package unit files",
+                            std::to_string(left_to_packages) +
+                                " files and links in the package unit directories as their "
+                                "packages ship them: left to the packages"});
+  }
+  // Which units are enabled in the target, and which have a unit file the twin gets from us.
+  std::set<std::string> enabled, reproduced;
+  for (const auto& [path, u] : target.unit_config) {
+    if (enabling(u)) enabled.insert(u.unit);
+    if (u.role == "unit" && u.type == "file" && u.content == "stored") reproduced.insert(u.unit);
+  }
+  std::set<std::string> in_plan(plan.start.begin(), plan.start.end());
+  in_plan.insert(plan.restart.begin(), plan.restart.end());
+  // Units of other types than services start as the host's boot would start them: enabled and
+  // their file reproduced. Services follow the host's running units (PlanDelta).
+  for (const std::string& unit : enabled) {
+    if (IsServiceType(unit) || ProtectedUnit(unit) || !ValidUnitName(unit) || in_plan.count(unit))
+      continue;
+    if (!reproduced.count(unit)) continue;
+    if (newly_enabled.count(unit) || written_units.count(unit)) {
+      plan.start.push_back(unit);
+    } else if (changed_units.count(unit)) {
+      plan.restart.push_back(unit);
+    } else {
+      continue;
+    }
+    plan.start_only.insert(unit);
+    in_plan.insert(unit);
+  }
+  // A running service whose drop-in or file changed here runs with it after a restart.
+  for (const std::string& unit : changed_units) {
+    if (!IsServiceType(unit) || in_plan.count(unit) || !target.units.count(unit)) continue;
+    if (ProtectedUnit(unit) || !ValidUnitName(unit)) continue;
+    plan.restart.push_back(unit);
+    plan.start_only.insert(unit);
+    in_plan.insert(unit);
+  }
+  // Disabled (its last link gone) or its file removed: stopped.
+  for (const std::string& unit : disabled) {
+    if (enabled.count(unit) && reproduced.count(unit)) continue;
+    if (IsServiceType(unit) || ProtectedUnit(unit) || !ValidUnitName(unit) || in_plan.count(unit))
+      continue;
+    plan.stop.push_back(unit);
+  }
+}
+
 }  // namespace
+
+int StartRank(const std::string& unit) {
+  static const std::pair<const char*, int> kRanks[] = {
+      {".swap", 0}, {".mount", 0}, {".automount", 1}, {".socket", 2}, {".service", 3},
+      {".path", 4}, {".timer", 4}, {".target", 5}};
+  for (const auto& [suffix, rank] : kRanks)
+    if (EndsWith(unit, suffix)) return rank;
+  return 3;
+}
+
+std::string UnitConfigRefused(const UnitConfig& u) {
+  const bool known_dir = std::find(std::begin(kUnitDirs), std::end(kUnitDirs), u.dir) != std::end(kUnitDirs);
+  if (!known_dir) return "not in a systemd unit directory";
+  if (u.path.size() <= u.dir.size() + 1 || u.path.compare(0, u.dir.size() + 1, u.dir + "/") != 0 ||
+      u.path.find('\0') != std::string::npos || (u.path + "/").find("/../") != std::string::npos ||
+      (u.path + "/").find("/./") != std::string::npos) {
+    return "path outside its unit directory";
+  }
+  const std::string rel = u.path.substr(u.dir.size() + 1);
+  static const char* kTypes[] = {"service", "socket", "timer", "path", "mount", "automount",
+                                 "swap", "target", "slice", "scope"};
+  const bool type_wide = std::find_if(std::begin(kTypes), std::end(kTypes), [&](const char* t) {
+                           return u.unit == t;
+                         }) != std::end(kTypes);
+  // foo-.service (a prefix drop-in) is not a unit name of its own: checked without the '-'.
+  std::string unit_checked = u.unit;
+  if (u.role == "dropin") {
+    const size_t dot = unit_checked.rfind('.');
+    if (dot != std::string::npos && dot > 0 && unit_checked[dot - 1] == '-')
+      unit_checked.erase(dot - 1, 1);
+  }
+  if (!(u.role == "dropin" && type_wide) && !ValidUnitName(unit_checked)) return "not a valid systemd unit name";
+  auto file_name_ok = [](const std::string& n) {
+    if (n.empty() || n[0] == '.') return false;
+    for (unsigned char c : n) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == ':' || c == '_' || c == '.' || c == '-' || c == '@' || c == '\\';
+      if (!ok) return false;
+    }
+    return true;
+  };
+  if (u.role == "unit" || u.role == "mask" || u.role == "link") {
+    if (rel != u.unit) return "unit file name does not match its unit";
+  } else if (u.role == "dropin") {
+    const std::string sub = u.unit + ".d/";
+    if (rel.compare(0, sub.size(), sub) != 0) return "drop-in outside its unit's .d directory";
+    const std::string name = rel.substr(sub.size());
+    if (!EndsWith(name, ".conf") || !file_name_ok(name)) return "drop-in name outside [A-Za-z0-9:_.@-]*.conf";
+  } else if (u.role == "wants" || u.role == "requires" || u.role == "upholds") {
+    if (!ValidUnitName(u.by)) return "not a valid systemd unit name";
+    if (rel != u.by + "." + u.role + "/" + u.unit) return "link outside its unit's ." + u.role + " directory";
+    if (ProtectedUnit(u.by)) return "protected: the twin keeps its own (" + u.by + ")";
+  } else {
+    return "unknown role";
+  }
+  if (u.type == "symlink" && (u.target.empty() || u.target.find('\0') != std::string::npos))
+    return "symlink without a usable target";
+  if (ProtectedUnit(u.unit)) return "protected: the twin keeps its own";
+  return "";
+}
 
 bool ValidAccountName(const std::string& n) {
   if (n.empty() || n.size() > 32) return false;
@@ -474,6 +653,7 @@ DeltaPlan PlanDelta(const StateDiff& diff, const State& target, const TwinFacts&
   }
   if (options.host_config) {
     PlanHostConfig(diff, options, plan);
+    PlanUnitConfig(diff, target, options, plan);
     // Packages whose config files the twin gets as the host has them come along.
     for (const ConfigFile& f : diff.config_files.added)
       if (!f.package.empty() && f.differs == "yes") deb_roots.insert(f.package);
@@ -506,6 +686,9 @@ DeltaPlan PlanDelta(const StateDiff& diff, const State& target, const TwinFacts&
       plan.start.clear();
     }
   }
+  auto by_rank = [](const std::string& a, const std::string& b) { return StartRank(a) < StartRank(b); };
+  std::stable_sort(plan.start.begin(), plan.start.end(), by_rank);
+  std::stable_sort(plan.restart.begin(), plan.restart.end(), by_rank);
   return plan;
 }
 
@@ -545,10 +728,15 @@ std::string RenderVarsYaml(const DeltaPlan& plan, const std::string& placeholder
   y += fmt::format("st_manage_systemd: {}\n", options.manage_systemd ? "true" : "false");
 
   list("st_stop", plan.stop);
-  list("st_remove_files", plan.remove_files);
+  std::vector<std::string> removes = plan.remove_files;
+  removes.insert(removes.end(), plan.remove_unit_config.begin(), plan.remove_unit_config.end());
+  list("st_remove_files", removes);
   list("st_packages", plan.packages);
+  // Drop-ins and links change units systemd may have loaded: one daemon-reload after the writes.
+  y += fmt::format("st_unit_reload: {}\n",
+                   plan.unit_config.empty() && plan.remove_unit_config.empty() ? "false" : "true");
   y += "st_install:";
-  if (plan.files.empty() && !plan.need_placeholder_script) y += " []";
+  if (plan.files.empty() && !plan.need_placeholder_script && plan.unit_config.empty()) y += " []";
   y += "\n";
   auto entry = [&](const std::string& dest, const std::string& content, const char* mode) {
     y += "  - dest: " + YamlUnsafeString(dest) + "\n";
@@ -559,8 +747,28 @@ std::string RenderVarsYaml(const DeltaPlan& plan, const std::string& placeholder
     entry(options.root + options.placeholder_script, placeholder_program, "0755");
   }
   for (const auto& f : plan.files) entry(f.dest, f.content, "0644");
-  list("st_start", plan.start);
-  list("st_restart", plan.restart);
+  for (const UnitConfigCopy& c : plan.unit_config) {
+    if (!c.target.empty()) {
+      y += "  - dest: " + YamlUnsafeString(c.dest) + "\n";
+      y += "    target: " + YamlUnsafeString(c.target) + "\n";
+    } else {
+      entry(c.dest, c.content, fmt::format("{:04o}", c.mode & 07777).c_str());
+    }
+  }
+  // Units whose links come from the host: {name, enable: false}; the others are enabled.
+  auto units = [&](const char* key, const std::vector<std::string>& v) {
+    y += key;
+    y += v.empty() ? ": []\n" : ":\n";
+    for (const auto& s : v) {
+      if (plan.start_only.count(s)) {
+        y += "  - name: " + YamlUnsafeString(s) + "\n    enable: false\n";
+      } else {
+        y += "  - " + YamlUnsafeString(s) + "\n";
+      }
+    }
+  };
+  units("st_start", plan.start);
+  units("st_restart", plan.restart);
   list("st_notes", plan.notes);
   // Host configuration: names validated, numbers ours, paths and bytes as !unsafe data.
   y += fmt::format("st_manage_accounts: {}\n", options.manage_systemd ? "true" : "false");

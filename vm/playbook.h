@@ -63,6 +63,14 @@ struct StagedFile {
   std::string dest;     // absolute destination in the twin (root-prefixed)
 };
 
+// A file of a systemd unit directory to write in the twin (unit file, drop-in or link).
+struct UnitConfigCopy {
+  std::string dest;     // root-prefixed
+  std::string content;  // raw bytes ("" for a link)
+  std::string target;   // symlink target, exactly as on the host ("" for a regular file)
+  uint32_t mode = 0644;
+};
+
 // A config file to write in the twin: bytes (or a symlink target), mode, owner.
 struct ConfigCopy {
   std::string dest;     // root-prefixed
@@ -84,12 +92,20 @@ struct DeltaPlan {
   std::vector<User> users;                // created or updated (uid, gid, gecos, home, shell)
   std::vector<ConfigCopy> config_files;   // written after accounts, before unit files
   std::vector<std::string> remove_config_files;
+  // Unit files of every type, drop-ins and enablement links as the host has them (host_config):
+  // written with the unit files, one daemon-reload after.
+  std::vector<UnitConfigCopy> unit_config;
+  std::vector<std::string> remove_unit_config;
+  // Units in start/restart whose enablement is the host's links (written above): started, their
+  // links never touched by systemctl enable.
+  std::set<std::string> start_only;
   std::vector<std::string> notes;         // human notes; may hold hostile host strings
   std::vector<PlannedAction> actions;
   bool empty() const {
     return stop.empty() && remove_files.empty() && packages.empty() && files.empty() &&
            start.empty() && restart.empty() && groups.empty() && users.empty() && debs.empty() &&
-           config_files.empty() && remove_config_files.empty();
+           config_files.empty() && remove_config_files.empty() && unit_config.empty() &&
+           remove_unit_config.empty();
   }
 };
 
@@ -114,6 +130,13 @@ bool ValidAccountName(const std::string& name);
 // files, accounts, units, package-shipped files the package brings itself).
 std::string ConfigFileNotReproduced(const ConfigFile& f);
 bool ProtectedUnit(const std::string& name);  // units the twin keeps as its own
+// The order units are started in: swaps, mounts and automounts, then sockets, services, paths,
+// timers, targets (a socket before the service it activates, a timer's service loaded and
+// started before the timer). Lower first.
+int StartRank(const std::string& unit);
+// "" when the twin can write this unit-directory entry, else why not (invalid names or paths,
+// protected units).
+std::string UnitConfigRefused(const UnitConfig& u);
 std::string PlaceholderUnitName(const Listener& l);
 // "tcp 4 127.0.0.1 8088" argv pieces for the placeholder program, from validated fields only.
 std::optional<std::vector<std::string>> PlaceholderArgs(const Listener& l, std::string* note);

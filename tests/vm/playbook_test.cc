@@ -505,5 +505,197 @@ TEST_F(HostileRun, HostConfigFilesArriveByteExactWithModesAndExecuteNothing) {
   ExpectNoMarkers();
 }
 
+// Unit config of a host: a timer and its oneshot service, the timer enabled by a wants link, a
+// socket enabled for a running service, a drop-in for that service (hostile bytes), a mask, a
+// package's unit, a protected unit's link, and hostile names and paths.
+struct UnitConfigCase {
+  StateDiff diff;
+  State target;
+  std::map<std::string, std::string> store;
+};
+UnitConfigCase MakeUnitConfigCase(const std::string& markers) {
+  UnitConfigCase c;
+  const std::string etc = "/etc/systemd/system";
+  auto add = [&](UnitConfig u, const std::string& content = "") {
+    if (u.type.empty()) u.type = "file";
+    if (u.type == "file" && u.content.empty()) {
+      u.content = "stored";
+      u.sha256 = "sha-" + std::to_string(c.store.size());
+      u.size = content.size();
+      u.mode = 0644;
+      c.store[u.sha256] = content;
+    }
+    c.diff.unit_config.added.push_back(u);
+    c.target.unit_config[u.path] = u;
+    return u;
+  };
+  auto unit = [&](const std::string& dir, const std::string& name, const std::string& content) {
+    UnitConfig u;
+    u.path = dir + "/" + name;
+    u.dir = dir;
+    u.unit = name;
+    u.role = "unit";
+    return add(u, content);
+  };
+  auto link = [&](const std::string& by, const std::string& kind, const std::string& name,
+                  const std::string& target) {
+    UnitConfig u;
+    u.path = etc + "/" + by + "." + kind + "/" + name;
+    u.dir = etc;
+    u.unit = name;
+    u.role = kind;
+    u.by = by;
+    u.type = "symlink";
+    u.target = target;
+    return add(u);
+  };
+  unit(etc, "fid.timer", "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n");
+  unit(etc, "fid.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n");
+  link("timers.target", "wants", "fid.timer", etc + "/fid.timer");
+  unit("/usr/local/lib/systemd/system", "fidd.socket", "[Socket]\nListenStream=127.0.0.1:18999\n");
+  link("sockets.target", "wants", "fidd.socket", "/usr/local/lib/systemd/system/fidd.socket");
+  UnitConfig d;
+  d.path = etc + "/fidd.service.d/override.conf";
+  d.dir = etc;
+  d.unit = "fidd.service";
+  d.role = "dropin";
+  add(d, "[Service]\nEnvironment=X={{ lookup('pipe','touch " + markers + "/dropin') }}\n"
+         "# !!python/object/apply:os.system ['touch " + markers + "/yaml']\n\x01\xff\n");
+  UnitConfig m;
+  m.path = etc + "/fidmasked.service";
+  m.dir = etc;
+  m.unit = "fidmasked.service";
+  m.role = "mask";
+  m.type = "symlink";
+  m.target = "/dev/null";
+  add(m);
+  UnitConfig pkg;
+  pkg.path = "/lib/systemd/system/memcached.service";
+  pkg.dir = "/lib/systemd/system";
+  pkg.unit = "memcached.service";
+  pkg.role = "unit";
+  pkg.content = "package";
+  pkg.package = "memcached";
+  pkg.version = "1.6.18-1";
+  add(pkg);
+  link("getty.target", "wants", "getty@tty1.service", "/lib/systemd/system/getty@.service");
+  UnitConfig bad;
+  bad.path = etc + "/{{ lookup('pipe','touch " + markers + "/name') }}.timer";
+  bad.dir = etc;
+  bad.unit = "{{ lookup('pipe','touch " + markers + "/name') }}.timer";
+  bad.role = "unit";
+  add(bad, "x");
+  UnitConfig escape;
+  escape.path = etc + "/../../tmp/x.service";
+  escape.dir = etc;
+  escape.unit = "x.service";
+  escape.role = "unit";
+  add(escape, "y");
+  // The service the socket activates runs on the host.
+  Unit svc = MakeUnit("fidd.service", "[Service]\nExecStart=/bin/sleep infinity\n");
+  svc.file_path = "/usr/local/lib/systemd/system/fidd.service";
+  c.diff.units.added.push_back(svc);
+  c.target.units[svc.name] = svc;
+  return c;
+}
+
+TEST(PlanDelta, UnitConfigIsWrittenExactlyAndStartedInDependencyOrder) {
+  UnitConfigCase c = MakeUnitConfigCase("/nonexistent");
+  PlanOptions po;
+  po.host_config = true;
+  po.config_content = [&](const std::string& sha) -> std::optional<std::string> {
+    auto it = c.store.find(sha);
+    return it == c.store.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  TwinFacts facts;
+  facts.existing_programs = {"/bin/sleep", "/bin/true"};
+  DeltaPlan p = PlanDelta(c.diff, c.target, facts, po);
+  std::map<std::string, std::string> kinds;
+  for (const auto& a : p.actions) kinds[a.target] = a.kind + ": " + a.detail;
+  const std::string etc = "/etc/systemd/system";
+  EXPECT_EQ(kinds[etc + "/fid.timer"].rfind("unit_config_exact: unit file", 0), 0u) << kinds[etc + "/fid.timer"];
+  EXPECT_EQ(kinds[etc + "/timers.target.wants/fid.timer"],
+            "unit_config_exact: enabled: wants by timers.target, link -> " + etc + "/fid.timer");
+  EXPECT_EQ(kinds[etc + "/fidd.service.d/override.conf"].rfind("unit_config_exact: drop-in for fidd.service", 0), 0u);
+  EXPECT_EQ(kinds[etc + "/fidmasked.service"], "unit_config_exact: masked (-> /dev/null)");
+  EXPECT_EQ(kinds["package unit files"].rfind("unit_config_skip: 1 files", 0), 0u) << kinds["package unit files"];
+  EXPECT_EQ(kinds[etc + "/getty.target.wants/getty@tty1.service"].rfind("unit_config_skip: protected", 0), 0u);
+  EXPECT_EQ(kinds["unit config"].rfind("unit_config_skip: ", 0), 0u);  // the hostile ones, unnamed
+  size_t refused = 0;
+  for (const auto& a : p.actions) refused += a.target == "unit config";
+  EXPECT_EQ(refused, 2u) << "the Jinja-named unit and the ../ path";
+  std::map<std::string, UnitConfigCopy> copies;
+  for (const auto& u : p.unit_config) copies[u.dest] = u;
+  EXPECT_EQ(copies.size(), 7u);
+  EXPECT_EQ(copies[etc + "/timers.target.wants/fid.timer"].target, etc + "/fid.timer");
+  EXPECT_EQ(copies[etc + "/fid.timer"].content, c.store["sha-0"]);
+  EXPECT_FALSE(copies.count("/lib/systemd/system/memcached.service")) << "a package's file copied";
+  // Sockets before the service they activate, services before timers; the timer's service is
+  // not started (the timer starts it), the host's links are not redone by systemctl enable.
+  EXPECT_EQ(p.start, (std::vector<std::string>{"fidd.socket", "fidd.service", "fid.timer"}));
+  EXPECT_TRUE(p.start_only.count("fid.timer"));
+  EXPECT_TRUE(p.start_only.count("fidd.socket"));
+  EXPECT_FALSE(p.start_only.count("fidd.service"));
+  const std::string y = RenderVarsYaml(p, "", po);
+  EXPECT_NE(y.find("st_unit_reload: true\n"), std::string::npos);
+  EXPECT_NE(y.find("  - name: !unsafe \"fid.timer\"\n    enable: false\n"), std::string::npos) << y;
+  EXPECT_NE(y.find("    target: !unsafe \"/dev/null\"\n"), std::string::npos) << y;
+
+  // The timer disabled on the host (its link removed): the link goes, the timer is stopped; a
+  // changed drop-in restarts the running service it modifies.
+  StateDiff d2;
+  State t2 = c.target;
+  UnitConfig w = t2.unit_config.at(etc + "/timers.target.wants/fid.timer");
+  d2.unit_config.removed.push_back(w);
+  t2.unit_config.erase(w.path);
+  UnitConfig dropin = t2.unit_config.at(etc + "/fidd.service.d/override.conf");
+  UnitConfig dropin2 = dropin;
+  dropin2.sha256 = "sha-0";
+  d2.unit_config.changed.emplace_back(dropin, dropin2);
+  t2.unit_config[dropin.path] = dropin2;
+  DeltaPlan p2 = PlanDelta(d2, t2, facts, po);
+  EXPECT_EQ(p2.remove_unit_config, (std::vector<std::string>{etc + "/timers.target.wants/fid.timer"}));
+  EXPECT_EQ(p2.stop, (std::vector<std::string>{"fid.timer"}));
+  EXPECT_EQ(p2.restart, (std::vector<std::string>{"fidd.service"}));
+  EXPECT_TRUE(p2.start.empty());
+  // Without host_config none of it.
+  EXPECT_TRUE(PlanDelta(d2, t2, facts, PlanOptions{}).empty());
+}
+
+TEST_F(HostileRun, UnitConfigArrivesByteExactAsFilesAndLinksAndExecutesNothing) {
+  TWIN_REQUIRE(HaveAnsible(), "ansible-playbook missing (scripts/packages.txt: ansible-core)");
+  UnitConfigCase c = MakeUnitConfigCase(markers_);
+  opts_.host_config = true;
+  opts_.config_content = [&](const std::string& sha) -> std::optional<std::string> {
+    auto it = c.store.find(sha);
+    return it == c.store.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  TwinFacts facts;
+  facts.existing_programs = {"/bin/sleep", "/bin/true"};
+  DeltaPlan plan = PlanDelta(c.diff, c.target, facts, opts_);
+  auto r = RunPlaybook(plan, opts_, target_, ro_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::string log = ReadFile(r->log_path);
+  ASSERT_EQ(r->exit_code, 0) << log;
+  EXPECT_TRUE(r->success()) << log;
+  size_t checked = 0;
+  for (const UnitConfig& u : c.diff.unit_config.added) {
+    if (!UnitConfigRefused(u).empty() || u.content == "package") continue;
+    const std::string dest = root_ + u.path;
+    SCOPED_TRACE(u.path);
+    if (u.type == "symlink") {
+      ASSERT_TRUE(fs::is_symlink(dest)) << log;
+      EXPECT_EQ(fs::read_symlink(dest).string(), u.target);
+    } else {
+      EXPECT_EQ(ReadFile(dest), c.store[u.sha256]);
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 7u);
+  EXPECT_FALSE(fs::exists(root_ + "/lib/systemd/system/memcached.service"));
+  EXPECT_FALSE(fs::exists(root_ + "/tmp/x.service"));
+  ExpectNoMarkers();
+}
+
 }  // namespace
 }  // namespace twin::vm

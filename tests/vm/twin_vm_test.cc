@@ -618,6 +618,37 @@ TEST_F(TwinVmReal, HostPackageConfigAndUserArriveExactAndTheDaemonListensOnTheCh
   };
   add_file("/etc/memcached.conf", conf, "memcached");
   add_file(hostile_name, hostile_bytes, "");
+  // Unit config (issue 14): a timer and its service added and the timer enabled on the host
+  // (timers.target.wants), a drop-in for memcached with Jinja and YAML tags, and a timer whose
+  // service does not exist: its start fails alone, the rest lands.
+  const std::string etc = "/etc/systemd/system";
+  auto add_unit_config = [&](const std::string& path, const std::string& unit,
+                             const std::string& role, const std::string& by,
+                             const std::string& bytes, const std::string& link_target) {
+    UnitConfig c{path, etc, unit, role, by, link_target.empty() ? "file" : "symlink",
+                 link_target.empty() ? 0644u : 0777u, 0, 0, bytes.size(), Sha256HexOf(
+                     link_target.empty() ? bytes : link_target),
+                 link_target.empty() ? "stored" : "", "", "", "", link_target, 0};
+    if (link_target.empty()) ASSERT_TRUE(T().log->PutContent(c.sha256, bytes).ok());
+    target.unit_config[path] = c;
+  };
+  const std::string timer_unit =
+      "[Unit]\nDescription=safetytwin fidelity timer\n[Timer]\nOnCalendar=*-*-* 03:00:00\n"
+      "[Install]\nWantedBy=timers.target\n";
+  const std::string dropin =
+      "[Service]\nEnvironment=\"FIDTEST={{ lookup('pipe','touch /tmp/pwned-dropin') }}\"\n"
+      "# !!python/object/apply:os.system ['touch /tmp/pwned-dropin-yaml']\n";
+  add_unit_config(etc + "/fidtimer.timer", "fidtimer.timer", "unit", "", timer_unit, "");
+  add_unit_config(etc + "/fidtimer.service", "fidtimer.service", "unit", "",
+                  "[Service]\nType=oneshot\nExecStart=/usr/bin/touch /var/tmp/fidtimer.ran\n", "");
+  add_unit_config(etc + "/timers.target.wants/fidtimer.timer", "fidtimer.timer", "wants",
+                  "timers.target", "", etc + "/fidtimer.timer");
+  add_unit_config(etc + "/memcached.service.d/override.conf", "memcached.service", "dropin", "",
+                  dropin, "");
+  add_unit_config(etc + "/fidbroken.timer", "fidbroken.timer", "unit", "",
+                  "[Timer]\nOnCalendar=daily\nUnit=fidmissing.service\n[Install]\nWantedBy=timers.target\n", "");
+  add_unit_config(etc + "/timers.target.wants/fidbroken.timer", "fidbroken.timer", "wants",
+                  "timers.target", "", etc + "/fidbroken.timer");
   target.groups["fidtwin"] = Group{"fidtwin", 2345, {}, 0};
   target.users["fidtwin"] = User{"fidtwin", 2345, 2345, "fidelity test", "/home/fidtwin", "/bin/sh", 0};
   Unit u;
@@ -656,8 +687,39 @@ TEST_F(TwinVmReal, HostPackageConfigAndUserArriveExactAndTheDaemonListensOnTheCh
   EXPECT_EQ(kinds["memcached.service"].rfind("unit_exact", 0), 0u) << kinds["memcached.service"];
   EXPECT_TRUE(kinds["memcached"].rfind("package_exact", 0) == 0 ||
               kinds["memcached"].rfind("package_repacked", 0) == 0) << kinds["memcached"];
-  EXPECT_TRUE(out->success()) << out->run.log_path;
+  for (const char* p : {"/fidtimer.timer", "/timers.target.wants/fidtimer.timer",
+                        "/memcached.service.d/override.conf"}) {
+    EXPECT_EQ(kinds[etc + p].rfind("unit_config_exact", 0), 0u) << p << ": " << kinds[etc + p];
+  }
+  // One failing item (the timer with no service to trigger) is recorded and blocks nothing.
+  std::vector<std::string> failed;
+  for (const auto& t : out->run.tasks)
+    if (t.status == "failed") failed.push_back(t.task + " / " + t.item + ": " + t.msg);
+  ASSERT_EQ(failed.size(), 1u) << out->run.log_path << "\n" << ::testing::PrintToString(failed);
+  EXPECT_NE(failed[0].find("fidbroken.timer"), std::string::npos) << failed[0];
+  int failed_events = 0;
+  auto scan = T().log->Scan({0, 0}, {UINT64_MAX, UINT64_MAX}, [&](const EventKey&, const Event& e) {
+    failed_events += e.kind == EventKind::kTwinAction && Attr(e, "action") == "task" &&
+                     Attr(e, "status") == "failed" && Attr(e, "item") == "fidbroken.timer";
+    return true;
+  });
+  ASSERT_TRUE(scan.ok());
+  EXPECT_EQ(failed_events, 1) << "the failed item is not a twin event";
   T().applied = target;
+
+  // The timer enabled (the host's link) and active, the drop-in byte-exact and in effect.
+  auto is_enabled = Twin().virt().GuestExec(Domain(), "/bin/systemctl", {"is-enabled", "--", "fidtimer.timer"}, "", 60000);
+  ASSERT_TRUE(is_enabled.ok());
+  EXPECT_EQ(is_enabled->out, "enabled\n");
+  auto timer_active = Twin().UnitActive(Domain(), "fidtimer.timer");
+  EXPECT_TRUE(timer_active.ok() && *timer_active) << "fidtimer.timer not active in the twin";
+  auto link = Twin().virt().GuestExec(Domain(), "/usr/bin/readlink", {etc + "/timers.target.wants/fidtimer.timer"}, "", 60000);
+  ASSERT_TRUE(link.ok());
+  EXPECT_EQ(link->out, etc + "/fidtimer.timer\n");
+  EXPECT_EQ(GuestFile(Domain(), etc + "/fidtimer.timer"), timer_unit);
+  EXPECT_EQ(GuestFile(Domain(), etc + "/memcached.service.d/override.conf"), dropin);
+  EXPECT_NE(GuestSystemctlShow(Domain(), "memcached.service", "Environment").find("FIDTEST={{ lookup("),
+            std::string::npos) << "the drop-in is not in effect (no daemon-reload?)";
 
   auto version = Twin().virt().GuestExec(Domain(), "/usr/bin/dpkg-query", {"-W", "-f", "${Version}", "memcached"}, "", 60000);
   ASSERT_TRUE(version.ok());
@@ -670,7 +732,8 @@ TEST_F(TwinVmReal, HostPackageConfigAndUserArriveExactAndTheDaemonListensOnTheCh
   EXPECT_GE(WaitFor(Domain(), "memcached.service", 18311, true), 0) << "memcached not active on 18311";
   auto old_port = Twin().Listening(Domain(), kProtoTcp, 11211);
   EXPECT_TRUE(old_port.ok() && !*old_port) << "still listening on the package's default port";
-  for (const char* m : {"/tmp/pwned", "/tmp/pwned-yaml", "/tmp/pwned-name"}) {
+  for (const char* m : {"/tmp/pwned", "/tmp/pwned-yaml", "/tmp/pwned-name", "/tmp/pwned-dropin",
+                        "/tmp/pwned-dropin-yaml"}) {
     auto t = Twin().virt().GuestExec(Domain(), "/usr/bin/test", {"-e", m}, "", 30000);
     ASSERT_TRUE(t.ok());
     EXPECT_NE(t->exit_code, 0) << m << " exists: a host string was executed in the twin";

@@ -3,7 +3,10 @@
 # safetytwin: start / stop / restart and enable / disable a list of units with systemctl
 # (argv, never a shell; `--` before every name). Old-style module for TCG start-up speed and one
 # interpreter start per task (see safetytwin_unitfile).
-#   units: [name]   state: started|stopped|restarted   enabled: true|false|null
+#   units: [name | {name, enable: false}]   state: started|stopped|restarted   enabled: true|false|null
+#   (a {name, enable: false} item is only started/restarted: its enablement is the host's links,
+#   written by safetytwin_unitfile; items run in the given order: sockets before services,
+#   services before timers)
 import json
 import re
 import subprocess
@@ -61,8 +64,13 @@ def run(args):
     enabled = args.get("enabled")
     if enabled is not None:  # templated booleans may arrive as text
         enabled = str(enabled).lower() in ("true", "yes", "1")
-    for name in args.get("units") or []:
-        r = one(name, args.get("state") or "", enabled)
+    for item in args.get("units") or []:
+        name, item_enabled = item, enabled
+        if isinstance(item, dict):
+            name = item.get("name")
+            if str(item.get("enable")).lower() in ("false", "no", "0"):
+                item_enabled = None
+        r = one(name, args.get("state") or "", item_enabled)
         r["item"] = str(name)
         items.append(r)
     failed = [i for i in items if i.get("failed")]

@@ -7,7 +7,8 @@
 # compiling module_utils from its zip on every call; and it takes whole lists, so a delta run
 # costs one interpreter start per task, not per item. Arguments are data: nothing here is
 # templated or given to a shell.
-#   files: [{dest, content_b64, mode}]   remove: [path]   daemon_reload: bool
+#   files: [{dest, content_b64, mode} | {dest, target}]   remove: [path]   daemon_reload: bool
+#   reload_always: bool (drop-ins and links were written: reload once if anything changed)
 import base64
 import json
 import os
@@ -22,10 +23,34 @@ def check_path(dest):
         raise ValueError("path must be absolute without '..'")
 
 
+def link(dest, target):
+    """A symlink exactly as the host has it (target is data, never resolved here)."""
+    if not isinstance(target, str) or not target or "\0" in target:
+        raise ValueError("symlink target must be a non-empty string")
+    if os.path.islink(dest) and os.readlink(dest) == target:
+        return None
+    existed = os.path.lexists(dest)
+    parent = os.path.dirname(dest)
+    os.makedirs(parent, mode=0o755, exist_ok=True)
+    tmp = os.path.join(parent, ".safetytwin-link-%d" % os.getpid())
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+    return "replaced" if existed else "new"
+
+
 def write(entry):
     """Returns None if unchanged, "new" or "replaced"."""
     dest = entry["dest"]
     check_path(dest)
+    if "target" in entry:
+        return link(dest, entry["target"])
     content = base64.b64decode(entry.get("content_b64", ""), validate=True)
     mode = int(str(entry.get("mode", "0644")), 8)
     existed = False
@@ -77,8 +102,12 @@ def run(args):
         except Exception as e:
             items.append({"item": str(path), "failed": True, "msg": "%s: %s" % (type(e).__name__, e)})
     changed = any(i.get("changed") for i in items)
-    # Templated booleans may arrive as text ("True"/"False").
-    if need_reload and str(args.get("daemon_reload")).lower() in ("true", "yes", "1"):
+    # Templated booleans may arrive as text ("True"/"False"). Drop-ins and links change units
+    # systemd may have loaded: one reload for the whole run when any of them was written.
+    truthy = ("true", "yes", "1")
+    if changed and str(args.get("reload_always")).lower() in truthy:
+        need_reload = True
+    if need_reload and str(args.get("daemon_reload")).lower() in truthy:
         p = subprocess.run(["systemctl", "daemon-reload"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, check=False)
         items.append({"item": "daemon-reload", "changed": True, "failed": p.returncode != 0,
