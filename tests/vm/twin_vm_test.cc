@@ -719,7 +719,7 @@ TEST_F(TwinVmReal, HostPackageConfigAndUserArriveExactAndTheDaemonListensOnTheCh
   EXPECT_EQ(GuestFile(Domain(), etc + "/fidtimer.timer"), timer_unit);
   EXPECT_EQ(GuestFile(Domain(), etc + "/memcached.service.d/override.conf"), dropin);
   EXPECT_NE(GuestSystemctlShow(Domain(), "memcached.service", "Environment").find("FIDTEST={{ lookup("),
-            std::string::npos) << "the drop-in is not in effect (no daemon-reload?)";
+            std::string::npos) << "the drop-in is not in effect in memcached";
 
   auto version = Twin().virt().GuestExec(Domain(), "/usr/bin/dpkg-query", {"-W", "-f", "${Version}", "memcached"}, "", 60000);
   ASSERT_TRUE(version.ok());
