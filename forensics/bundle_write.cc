@@ -31,12 +31,9 @@ void RedactState(State& s, const Redactor& r) {
   for (auto& [k, p] : s.processes) r.ApplyArgv(p.argv);
 }
 
-}  // namespace
-
-Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, const std::string& out_path) {
-  if (o.until_ns < o.since_ns) return Status::InvalidArgument("--until is before --since");
-  BundleStats stats;
-  // 1. Anchor: chain hash and count just before the range, from the last seal before it.
+// Step 1. The chain hash and count just before the range: from the log's origin or the last seal
+// before it, then the records between that and the range's start.
+Result<ChainHead> FindAnchor(const EventLog& log, const BundleOptions& o, const std::vector<Seal>& seals) {
   ChainHead anchor;
   EventKey scan_from{0, 0};
   auto origin = log.Origin();
@@ -45,9 +42,7 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
     anchor = origin.value();
     scan_from = NextKey(anchor.key);
   }
-  auto seals_r = log.Seals();
-  if (!seals_r.ok()) return seals_r.status();
-  for (const Seal& s : seals_r.value()) {
+  for (const Seal& s : seals) {
     if (s.key < EventKey{o.since_ns, 0} && anchor.key < s.key) {
       anchor = {s.key, s.count, s.head};
       scan_from = NextKey(s.key);
@@ -63,24 +58,49 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
                            });
     if (!s.ok()) return s;
   }
-  // 2. States at both ends.
-  State start_state;
-  const uint64_t start_at = o.since_ns == 0 ? 0 : o.since_ns - 1;
-  if (o.since_ns > 0) {
-    auto st = StateAt(log, start_at);
-    if (!st.ok()) return st.status();
-    start_state = std::move(st).value();
-  }
-  auto end_r = StateAt(log, o.until_ns);
-  if (!end_r.ok()) return end_r.status();
-  State end_state = std::move(end_r).value();
-  RedactState(start_state, o.redactor);
-  RedactState(end_state, o.redactor);
+  return anchor;
+}
 
-  // 3. records.bin straight into the archive; events.jsonl into an unlinked temp file.
-  auto tw_r = TarWriter::Create(out_path, WallNowNs() / 1'000'000'000);
-  if (!tw_r.ok()) return tw_r.status();
-  TarWriter& tw = *tw_r.value();
+// Step 2. The (redacted) states just before the range and at its end.
+struct EndStates {
+  uint64_t start_at = 0, end_at = 0;
+  State start, end;
+};
+Result<EndStates> StatesAtBothEnds(const EventLog& log, const BundleOptions& o) {
+  EndStates e;
+  e.start_at = o.since_ns == 0 ? 0 : o.since_ns - 1;
+  e.end_at = o.until_ns;
+  if (o.since_ns > 0) {
+    auto st = StateAt(log, e.start_at);
+    if (!st.ok()) return st.status();
+    e.start = std::move(st).value();
+  }
+  auto end_r = StateAt(log, e.end_at);
+  if (!end_r.ok()) return end_r.status();
+  e.end = std::move(end_r).value();
+  RedactState(e.start, o.redactor);
+  RedactState(e.end, o.redactor);
+  return e;
+}
+
+// What step 3 saw of the range, for the manifest.
+struct RangeSummary {
+  uint64_t records = 0;
+  EventKey first_key{}, last_key{};
+  Hash last_hash{};
+  std::array<uint64_t, kEventKindMax + 1> per_kind{};
+  std::set<std::string> boot_ids;
+  HostFacts host;
+  struct Redacted {
+    std::string key, original_sha256;
+    int args;
+  };
+  std::vector<Redacted> redacted;
+};
+
+// An unlinked temp file next to out_path (events.jsonl is written there while records.bin
+// streams into the archive, then copied in).
+Result<std::unique_ptr<FILE, int (*)(FILE*)>> TempFileNextTo(const std::string& out_path) {
   std::string tmpl = (std::filesystem::path(out_path).parent_path().empty()
                           ? std::string(".")
                           : std::filesystem::path(out_path).parent_path().string()) +
@@ -88,23 +108,29 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
   int tmp_fd = mkstemp(tmpl.data());
   if (tmp_fd < 0) return Status::IOError("cannot create a temp file next to " + out_path);
   unlink(tmpl.c_str());
-  std::unique_ptr<FILE, int (*)(FILE*)> tmp(fdopen(tmp_fd, "w+b"), fclose);
+  return std::unique_ptr<FILE, int (*)(FILE*)>(fdopen(tmp_fd, "w+b"), fclose);
+}
 
-  std::map<std::string, std::string> digests;
+// Step 3. records.bin straight into the archive (each record's chain hash checked on the way,
+// redacted records re-encoded and flagged); events.jsonl through a temp file. Fills digests.
+Result<RangeSummary> WriteRecordsAndEvents(const EventLog& log, const BundleOptions& o,
+                                           const ChainHead& anchor, const State& start_state,
+                                           TarWriter& tw, const std::string& out_path,
+                                           std::map<std::string, std::string>* digests,
+                                           BundleStats* stats) {
+  auto tmp_r = TempFileNextTo(out_path);
+  if (!tmp_r.ok()) return tmp_r.status();
+  auto tmp = std::move(tmp_r).value();
+  RangeSummary sum;
+  if (!start_state.host.boot_id.empty()) sum.boot_ids.insert(start_state.host.boot_id);
+  sum.host = start_state.host;
   Sha256 rec_sha, ev_sha;
   Status s = tw.Begin("records.bin");
   if (!s.ok()) return s;
   std::string buf, jbuf, reenc;
   buf.reserve(1 << 21);
   buf.append(kMagic, kMagicLen);
-  std::array<uint64_t, kEventKindMax + 1> per_kind{};
-  std::set<std::string> boot_ids;
-  if (!start_state.host.boot_id.empty()) boot_ids.insert(start_state.host.boot_id);
-  HostFacts host = start_state.host;
-  struct Redacted { std::string key, original_sha256; int args; };
-  std::vector<Redacted> redacted;
   Hash prev = anchor.head;
-  EventKey first_key{}, last_key{};
   Event e;
   Status failure;
   auto flush_records = [&]() -> bool {
@@ -134,19 +160,19 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
       failure = Status::Corruption("record at key " + KeyToString(k) + ": " + ds.message());
       return false;
     }
-    if (stats.records == 0) first_key = k;
-    last_key = k;
-    ++stats.records;
+    if (sum.records == 0) sum.first_key = k;
+    sum.last_key = k;
+    ++sum.records;
     const auto ki = static_cast<size_t>(e.kind);
-    if (ki < per_kind.size()) ++per_kind[ki];
+    if (ki < sum.per_kind.size()) ++sum.per_kind[ki];
     if (e.kind == EventKind::kHostFacts) {
-      host = e.host;
-      if (!e.host.boot_id.empty()) boot_ids.insert(e.host.boot_id);
+      sum.host = e.host;
+      if (!e.host.boot_id.empty()) sum.boot_ids.insert(e.host.boot_id);
     }
     uint8_t flags = 0;
     if (int n = o.redactor.Apply(e); n > 0) {
       flags = 1;
-      redacted.push_back({KeyToString(k), HashHex(Sha256::Of(payload)), n});
+      sum.redacted.push_back({KeyToString(k), HashHex(Sha256::Of(payload)), n});
       reenc = EncodeEventToString(e);
       payload = reenc;
     }
@@ -169,7 +195,8 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
       jbuf.clear();
     }
     if (buf.size() >= (1 << 21) && !flush_records()) return false;
-    if (o.progress && (stats.records & 0xFFFF) == 0) o.progress(stats.records);
+    stats->records = sum.records;
+    if (o.progress && (sum.records & 0xFFFF) == 0) o.progress(sum.records);
     return true;
   });
   if (!s.ok()) return s;
@@ -177,12 +204,13 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
   if (!flush_records()) return failure;
   s = tw.End();
   if (!s.ok()) return s;
-  digests["records.bin"] = HashHex(rec_sha.Final());
+  sum.last_hash = prev;
+  (*digests)["records.bin"] = HashHex(rec_sha.Final());
   ev_sha.Update(jbuf);
   if (fwrite(jbuf.data(), 1, jbuf.size(), tmp.get()) != jbuf.size() || fflush(tmp.get()) != 0) {
     return Status::IOError("cannot write the temp file for events.jsonl");
   }
-  digests["events.jsonl"] = HashHex(ev_sha.Final());
+  (*digests)["events.jsonl"] = HashHex(ev_sha.Final());
   s = tw.Begin("events.jsonl");
   if (!s.ok()) return s;
   rewind(tmp.get());
@@ -194,56 +222,38 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
   }
   s = tw.End();
   if (!s.ok()) return s;
-  tmp.reset();
+  return sum;
+}
 
-  const uint64_t end_at = o.until_ns;
-  const std::pair<const char*, std::string> small[] = {
-      {"state_start.json", StateJson(start_state, start_at)},
-      {"state_start.snap", EncodeSnapshot(Snapshot{start_state, {}, 0})},
-      {"state_end.json", StateJson(end_state, end_at)},
-      {"state_end.snap", EncodeSnapshot(Snapshot{end_state, {}, 0})}};
-  for (const auto& [name, content] : small) {
-    s = tw.Add(name, content);
-    if (!s.ok()) return s;
-    digests[name] = HashHex(Sha256::Of(content));
-  }
-  if (!o.report_html.empty()) {
-    s = tw.Add(kReportMember, o.report_html);
-    if (!s.ok()) return s;
-    digests[kReportMember] = HashHex(Sha256::Of(o.report_html));
-  }
-
-  // 4. Manifest.
-  std::vector<Seal> seals;
-  for (const Seal& sl : seals_r.value()) {
-    if (stats.records > 0 && !(sl.key < first_key) && !(last_key < sl.key)) seals.push_back(sl);
-  }
-  stats.seals = seals.size();
-  stats.redacted_records = redacted.size();
+// Step 4. The manifest: what the range is, how it chains onto the log, what was redacted and
+// withheld, and the digest of every data member.
+std::string ManifestJson(const EventLog& log, const BundleOptions& o, const ChainHead& anchor,
+                         const EndStates& ends, const RangeSummary& sum, const std::vector<Seal>& seals,
+                         std::map<std::string, std::string>& digests) {
   const ChainHead head = log.Head();
   std::string m;
   JsonWriter w(m);
   w.BeginObject().Field("format", "safetytwin-bundle-v1").Field("tool", "twin-replay")
       .Field("tool_version", TWIN_VERSION).FieldU("schema_version", kSchemaVersion)
       .Field("created", FormatRfc3339Ns(WallNowNs())).Field("created_by", o.created_by);
-  w.Key("host").BeginObject().Field("hostname", host.hostname).Field("machine_id", host.machine_id)
-      .Field("kernel", host.kernel).Field("os", host.os).EndObject();
+  w.Key("host").BeginObject().Field("hostname", sum.host.hostname).Field("machine_id", sum.host.machine_id)
+      .Field("kernel", sum.host.kernel).Field("os", sum.host.os).EndObject();
   w.Key("boot_ids").BeginArray();
-  for (const auto& b : boot_ids) w.String(b);
+  for (const auto& b : sum.boot_ids) w.String(b);
   w.EndArray();
   w.Key("range").BeginObject().Field("since", FormatRfc3339Ns(o.since_ns)).FieldU("since_ns", o.since_ns)
       .Field("until", FormatRfc3339Ns(o.until_ns)).FieldU("until_ns", o.until_ns)
-      .FieldU("state_start_at_ns", start_at).FieldU("state_end_at_ns", end_at).EndObject();
+      .FieldU("state_start_at_ns", ends.start_at).FieldU("state_end_at_ns", ends.end_at).EndObject();
   w.Key("chain").BeginObject().Field("prev_hash", HashHex(anchor.head)).FieldU("prev_count", anchor.count)
-      .Field("prev_key", KeyToString(anchor.key)).FieldU("records", stats.records)
-      .Field("first_key", stats.records ? KeyToString(first_key) : "")
-      .Field("last_key", stats.records ? KeyToString(last_key) : "")
-      .Field("last_hash", HashHex(prev))
+      .Field("prev_key", KeyToString(anchor.key)).FieldU("records", sum.records)
+      .Field("first_key", sum.records ? KeyToString(sum.first_key) : "")
+      .Field("last_key", sum.records ? KeyToString(sum.last_key) : "")
+      .Field("last_hash", HashHex(sum.last_hash))
       .Key("log_head").BeginObject().Field("key", KeyToString(head.key)).FieldU("count", head.count)
       .Field("hash", HashHex(head.head)).EndObject().EndObject();
   w.Key("counts").BeginObject();
   for (int i = 0; i <= kEventKindMax; ++i) {
-    if (per_kind[i]) w.FieldU(KindName(static_cast<EventKind>(i)), per_kind[i]);
+    if (sum.per_kind[i]) w.FieldU(KindName(static_cast<EventKind>(i)), sum.per_kind[i]);
   }
   w.EndObject();
   w.Key("seals").BeginArray();
@@ -256,8 +266,8 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
   w.Key("redaction").BeginObject().FieldB("keyword_defaults", o.redactor.keyword_defaults());
   w.Key("rules").BeginArray();
   for (const auto& r : o.redactor.rules()) w.String(r);
-  w.EndArray().FieldU("records", redacted.size()).Key("redacted").BeginArray();
-  for (const auto& r : redacted) {
+  w.EndArray().FieldU("records", sum.redacted.size()).Key("redacted").BeginArray();
+  for (const auto& r : sum.redacted) {
     w.BeginObject().Field("key", r.key).Field("original_payload_sha256", r.original_sha256)
         .FieldI("args", r.args).EndObject();
   }
@@ -265,7 +275,7 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
   // Config files whose content the log withheld (secrets): present, hash only.
   w.Key("withheld").BeginArray();
   std::map<std::string, std::string> withheld;
-  for (const State* st : {&start_state, &end_state}) {
+  for (const State* st : {&ends.start, &ends.end}) {
     for (const auto& [path, f] : st->config_files)
       if (f.content == "withheld") withheld[path] = f.sha256;
   }
@@ -278,20 +288,67 @@ Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, con
   if (!o.report_html.empty()) w.Field(kReportMember, digests[kReportMember]);
   w.EndObject().EndObject();
   m += '\n';
-  s = tw.Add("manifest.json", m);
-  if (!s.ok()) return s;
-  digests["manifest.json"] = HashHex(Sha256::Of(m));
+  return m;
+}
 
+// Step 5. SHA256SUMS over every member (sha256sum -c reads it), with its own digest last.
+std::string Sha256Sums(std::map<std::string, std::string>& digests, bool with_report) {
   std::string sums;
   for (const char* name : kDataMembers) sums += digests[name] + "  " + name + "\n";
-  if (!o.report_html.empty()) sums += digests[kReportMember] + "  " + kReportMember + "\n";
+  if (with_report) sums += digests[kReportMember] + "  " + kReportMember + "\n";
   sums += digests["manifest.json"] + "  manifest.json\n";
   sums += "# self-sha256 " + HashHex(Sha256::Of(sums)) + "\n";
-  s = tw.Add("SHA256SUMS", sums);
-  if (!s.ok()) return s;
+  return sums;
+}
+
+}  // namespace
+
+Result<BundleStats> WriteBundle(const EventLog& log, const BundleOptions& o, const std::string& out_path) {
+  if (o.until_ns < o.since_ns) return Status::InvalidArgument("--until is before --since");
+  BundleStats stats;
+  auto seals_r = log.Seals();
+  if (!seals_r.ok()) return seals_r.status();
+  auto anchor = FindAnchor(log, o, *seals_r);
+  if (!anchor.ok()) return anchor.status();
+  auto ends = StatesAtBothEnds(log, o);
+  if (!ends.ok()) return ends.status();
+
+  auto tw_r = TarWriter::Create(out_path, WallNowNs() / 1'000'000'000);
+  if (!tw_r.ok()) return tw_r.status();
+  TarWriter& tw = *tw_r.value();
+  std::map<std::string, std::string> digests;
+  auto sum = WriteRecordsAndEvents(log, o, *anchor, ends->start, tw, out_path, &digests, &stats);
+  if (!sum.ok()) return sum.status();
+  stats.records = sum->records;
+
+  const std::pair<const char*, std::string> small[] = {
+      {"state_start.json", StateJson(ends->start, ends->start_at)},
+      {"state_start.snap", EncodeSnapshot(Snapshot{ends->start, {}, 0})},
+      {"state_end.json", StateJson(ends->end, ends->end_at)},
+      {"state_end.snap", EncodeSnapshot(Snapshot{ends->end, {}, 0})}};
+  for (const auto& [name, content] : small) {
+    if (Status s = tw.Add(name, content); !s.ok()) return s;
+    digests[name] = HashHex(Sha256::Of(content));
+  }
+  if (!o.report_html.empty()) {
+    if (Status s = tw.Add(kReportMember, o.report_html); !s.ok()) return s;
+    digests[kReportMember] = HashHex(Sha256::Of(o.report_html));
+  }
+
+  // The seals inside the range travel with it.
+  std::vector<Seal> seals;
+  for (const Seal& sl : *seals_r) {
+    if (sum->records > 0 && !(sl.key < sum->first_key) && !(sum->last_key < sl.key)) seals.push_back(sl);
+  }
+  stats.seals = seals.size();
+  stats.redacted_records = sum->redacted.size();
+  const std::string m = ManifestJson(log, o, *anchor, *ends, *sum, seals, digests);
+  if (Status s = tw.Add("manifest.json", m); !s.ok()) return s;
+  digests["manifest.json"] = HashHex(Sha256::Of(m));
+  const std::string sums = Sha256Sums(digests, !o.report_html.empty());
+  if (Status s = tw.Add("SHA256SUMS", sums); !s.ok()) return s;
   stats.sums_sha256 = HashHex(Sha256::Of(sums));
-  s = tw.Close();
-  if (!s.ok()) return s;
+  if (Status s = tw.Close(); !s.ok()) return s;
   std::error_code ec;
   stats.bytes = std::filesystem::file_size(out_path, ec);
   return stats;

@@ -153,6 +153,60 @@ DaemonHooks MakeHooks(const DaemonConfig& cfg, std::shared_ptr<spdlog::logger> l
   return h;
 }
 
+namespace {
+
+// Forks into the background: the parent waits on the pipe for the child's "ready" and returns its
+// exit code; the child (a new session, umask 077, stdio on /dev/null, the log in the data dir
+// unless --log-file) returns -1 with *ready_fd set to the pipe's write end.
+int Daemonize(DaemonConfig& cfg, int* ready_fd) {
+  int ready_pipe[2] = {-1, -1};
+  if (pipe2(ready_pipe, O_CLOEXEC) != 0) {
+    perror("twind: pipe");
+    return 1;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("twind: fork");
+    return 1;
+  }
+  if (pid > 0) {
+    close(ready_pipe[1]);
+    char c = 0;
+    ssize_t n = read(ready_pipe[0], &c, 1);
+    if (n == 1 && c == '1') return 0;
+    fprintf(stderr, "twind: start-up failed; see %s\n",
+            (cfg.log_file.empty() ? cfg.data_dir + "/twind.log" : cfg.log_file).c_str());
+    return 1;
+  }
+  close(ready_pipe[0]);
+  setsid();
+  if (fork() > 0) _exit(0);
+  umask(077);
+  int devnull = open("/dev/null", O_RDWR);
+  dup2(devnull, 0);
+  dup2(devnull, 1);
+  dup2(devnull, 2);
+  if (devnull > 2) close(devnull);
+  if (cfg.log_file.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.data_dir, ec);
+    chmod(cfg.data_dir.c_str(), 0700);
+    cfg.log_file = cfg.data_dir + "/twind.log";
+  }
+  *ready_fd = ready_pipe[1];
+  return -1;
+}
+
+void WritePidFile(const std::string& path) {
+  if (path.empty()) return;
+  if (FILE* f = fopen(path.c_str(), "w")) {
+    fprintf(f, "%d\n", getpid());
+    fclose(f);
+  }
+}
+
+}  // namespace
+
 int TwindMain(int argc, char** argv) {
   DaemonConfig cfg;
   int rc = ParseCommandLine(argc, argv, &cfg);
@@ -164,60 +218,18 @@ int TwindMain(int argc, char** argv) {
   }
   // Under systemd (Type=notify) or with --foreground we stay put; otherwise daemonize and let the
   // parent exit only once the child reports ready, so `twind && next-step` works.
-  const bool under_systemd = cfg.under_systemd;
-  int ready_pipe[2] = {-1, -1};
-  if (!cfg.foreground && !under_systemd) {
-    if (pipe2(ready_pipe, O_CLOEXEC) != 0) {
-      perror("twind: pipe");
-      return 1;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-      perror("twind: fork");
-      return 1;
-    }
-    if (pid > 0) {
-      close(ready_pipe[1]);
-      char c = 0;
-      ssize_t n = read(ready_pipe[0], &c, 1);
-      if (n == 1 && c == '1') return 0;
-      fprintf(stderr, "twind: start-up failed; see %s\n",
-              (cfg.log_file.empty() ? cfg.data_dir + "/twind.log" : cfg.log_file).c_str());
-      return 1;
-    }
-    close(ready_pipe[0]);
-    setsid();
-    if (fork() > 0) _exit(0);
-    umask(077);
-    int devnull = open("/dev/null", O_RDWR);
-    dup2(devnull, 0);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    if (devnull > 2) close(devnull);
-    if (cfg.log_file.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(cfg.data_dir, ec);
-      chmod(cfg.data_dir.c_str(), 0700);
-      cfg.log_file = cfg.data_dir + "/twind.log";
-    }
-  }
-  auto log = MakeLogger(cfg, cfg.foreground || under_systemd ? std::string() : cfg.log_file);
-  if (!cfg.pid_file.empty()) {
-    FILE* f = fopen(cfg.pid_file.c_str(), "w");
-    if (f) {
-      fprintf(f, "%d\n", getpid());
-      fclose(f);
-    }
-  }
-  DaemonHooks hooks = MakeHooks(cfg, log);
-  const int ready_fd = ready_pipe[1];
+  const bool stay = cfg.foreground || cfg.under_systemd;
+  int ready_fd = -1;
+  if (!stay && (rc = Daemonize(cfg, &ready_fd)) >= 0) return rc;
+  auto log = MakeLogger(cfg, stay ? std::string() : cfg.log_file);
+  WritePidFile(cfg.pid_file);
   ReadyFn ready = [ready_fd](bool ok) {
     if (ready_fd < 0) return;
     char c = ok ? '1' : '0';
     (void)!write(ready_fd, &c, 1);
     close(ready_fd);
   };
-  rc = RunDaemon(cfg, log, std::move(hooks), ready);
+  rc = RunDaemon(cfg, log, MakeHooks(cfg, log), ready);
   if (!cfg.pid_file.empty()) unlink(cfg.pid_file.c_str());
   return rc;
 }
