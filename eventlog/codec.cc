@@ -398,7 +398,7 @@ void EncodeEvent(const Event& e, FlatBufferBuilder& b) {
   fb::EventBuilder eb(b);
   eb.add_kind(static_cast<uint8_t>(e.kind));
   eb.add_ts_ns(e.ts_ns);
-  eb.add_mono_ns(e.mono_ns);
+  eb.add_boottime_ns(e.boottime_ns);
   eb.add_pid(e.pid);
   eb.add_ppid(e.ppid);
   eb.add_start_ns(e.start_ns);
@@ -465,7 +465,7 @@ Status DecodeEvent(std::string_view bytes, Event* out) {
   Event& o = *out;
   o.kind = static_cast<EventKind>(e->kind());
   o.ts_ns = e->ts_ns();
-  o.mono_ns = e->mono_ns();
+  o.boottime_ns = e->boottime_ns();
   o.pid = e->pid();
   o.ppid = e->ppid();
   o.start_ns = e->start_ns();
@@ -538,7 +538,7 @@ Status DecodeEventView(std::string_view bytes, EventView* out) {
   EventView& o = *out;
   o.kind = static_cast<EventKind>(e->kind());
   o.ts_ns = e->ts_ns();
-  o.mono_ns = e->mono_ns();
+  o.boottime_ns = e->boottime_ns();
   o.pid = e->pid();
   o.ppid = e->ppid();
   o.start_ns = e->start_ns();

@@ -89,7 +89,7 @@ struct HostFacts {
 struct Event {
   EventKind kind = EventKind::kUnknown;
   uint64_t ts_ns = 0;    // wall clock, ns since the Unix epoch, UTC
-  uint64_t mono_ns = 0;  // CLOCK_BOOTTIME ns at which the event was measured
+  uint64_t boottime_ns = 0;  // CLOCK_BOOTTIME ns at which the event was measured ("mono_ns" in JSON and SQL)
 
   // Process identity is (pid, start_ns); start_ns = process start in CLOCK_BOOTTIME ns,
   // rounded down to clock ticks so that BPF and /proc agree (see ProcStartNs in userspace).

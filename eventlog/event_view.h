@@ -16,7 +16,7 @@ namespace twin {
 struct EventView {
   EventKind kind = EventKind::kUnknown;
   uint64_t ts_ns = 0;
-  uint64_t mono_ns = 0;
+  uint64_t boottime_ns = 0;
   int32_t pid = 0;
   int32_t ppid = 0;
   uint64_t start_ns = 0;

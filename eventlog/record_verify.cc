@@ -58,7 +58,7 @@ using E = fb::Event;
 constexpr FieldSpec kEventFields[] = {
     {E::VT_KIND, Kind::kScalar, 1},
     {E::VT_TS_NS, Kind::kScalar, 8},
-    {E::VT_MONO_NS, Kind::kScalar, 8},
+    {E::VT_BOOTTIME_NS, Kind::kScalar, 8},
     {E::VT_PID, Kind::kScalar, 4},
     {E::VT_PPID, Kind::kScalar, 4},
     {E::VT_START_NS, Kind::kScalar, 8},

@@ -218,7 +218,7 @@ struct StateDiff {
 StateDiff Diff(const State& before, const State& after);
 
 // The inverse of the fold for one entity: the event that carries a process, listener or unit
-// whole (a resync upsert/remove, a unit file change). ts_ns and mono_ns are the caller's.
+// whole (a resync upsert/remove, a unit file change). ts_ns and boottime_ns are the caller's.
 // Folding a resync upsert of ProcessEvent(p) gives back p (Fold.ResyncEventsCarryTheWholeEntity).
 Event ProcessEvent(EventKind kind, const Process& p);
 Event ListenerEvent(EventKind kind, const Listener& l);

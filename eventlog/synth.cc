@@ -21,7 +21,7 @@ Event SynthGenerator::Base(EventKind k) {
   Event e;
   e.kind = k;
   e.ts_ns = now_;
-  e.mono_ns = now_ - o_.start_ns + 5'000'000'000ull;
+  e.boottime_ns = now_ - o_.start_ns + 5'000'000'000ull;
   return e;
 }
 
@@ -84,7 +84,7 @@ Event SynthGenerator::HostConfig() {
   e.attrs.emplace_back("via", "watch");
   Event b = Base(e.kind);
   e.ts_ns = b.ts_ns;
-  e.mono_ns = b.mono_ns;
+  e.boottime_ns = b.boottime_ns;
   return e;
 }
 
@@ -95,7 +95,7 @@ Event SynthGenerator::Next() {
     bool fresh = procs_.empty() || rng_() % 2 == 0;
     Event e = Base(EventKind::kProcessExec);
     if (fresh) {
-      P p{next_pid_++, e.mono_ns - rng_() % 1000 * 10'000'000ull / 1000, procs_.empty() ? 1 : procs_[rng_() % procs_.size()].pid};
+      P p{next_pid_++, e.boottime_ns - rng_() % 1000 * 10'000'000ull / 1000, procs_.empty() ? 1 : procs_[rng_() % procs_.size()].pid};
       if (next_pid_ > 32768) next_pid_ = 1000;  // exercise pid reuse
       procs_.push_back(p);
     }
@@ -124,7 +124,7 @@ Event SynthGenerator::Next() {
   if (r < 450) {
     Event e = Base(EventKind::kProcessFork);
     const P parent = procs_[rng_() % procs_.size()];
-    P child{next_pid_++, e.mono_ns, parent.pid};
+    P child{next_pid_++, e.boottime_ns, parent.pid};
     if (next_pid_ > 32768) next_pid_ = 1000;
     procs_.push_back(child);
     e.pid = child.pid;

@@ -78,8 +78,8 @@ inline bool IsProcessEvent(const Event& e) {
 
 // Wall-clock ns of a CLOCK_BOOTTIME instant, using the event's own clock pair.
 inline uint64_t BootToWall(const Event& e, uint64_t boot_ns) {
-  if (boot_ns == 0 || e.mono_ns == 0 || e.ts_ns < e.mono_ns) return 0;
-  return e.ts_ns - e.mono_ns + boot_ns;
+  if (boot_ns == 0 || e.boottime_ns == 0 || e.ts_ns < e.boottime_ns) return 0;
+  return e.ts_ns - e.boottime_ns + boot_ns;
 }
 
 // The stable process id (eventlog/process_id.h) in the boot of h: ECS process.entity_id, OCSF

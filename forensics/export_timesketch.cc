@@ -35,7 +35,7 @@ void AppendEventFields(const EventKey& key, const Event& e, const HostFacts& hos
   Str(out, "kind", KindName(e.kind));
   U(out, "ts_ns", e.ts_ns);
   U(out, "seq", key.seq);
-  if (e.mono_ns) U(out, "mono_ns", e.mono_ns);
+  if (e.boottime_ns) U(out, "mono_ns", e.boottime_ns);
   const bool proc = IsProcessEvent(e) || IsSocketEvent(e) || e.kind == EventKind::kExeHash ||
                     (e.kind == EventKind::kResync && e.resync_entity != ResyncEntity::kUnit);
   if (proc) {

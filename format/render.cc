@@ -158,7 +158,7 @@ void EventToJsonT(const EventKey& key, const E& e, JsonWriter& w, const std::str
       .Field("time", std::string_view(tb, FormatRfc3339NsTo(tb, e.ts_ns)))
       .FieldU("ts_ns", e.ts_ns)
       .FieldU("seq", key.seq)
-      .FieldU("mono_ns", e.mono_ns);
+      .FieldU("mono_ns", e.boottime_ns);
   switch (e.kind) {
     case EventKind::kProcessExec:
     case EventKind::kProcessFork:

@@ -20,7 +20,7 @@ std::string Endpoint(const std::string& addr, uint8_t family, uint16_t port);  /
 std::string_view ResyncOpName(ResyncOp op);              // "upsert", "remove", "complete"
 std::string_view ResyncEntityName(ResyncEntity entity);  // "process", "listener", "unit"
 
-// One JSON object for an event: kind, time (RFC 3339 ns), ts_ns, seq, mono_ns and the kind's
+// One JSON object for an event: kind, time (RFC 3339 ns), ts_ns, seq, mono_ns (boottime_ns) and the kind's
 // own fields: the canonical rendering of the record alone (bundles' events.jsonl).
 void EventToJson(const EventKey& key, const Event& e, JsonWriter& w);
 void EventToJson(const EventKey& key, const EventView& e, JsonWriter& w);  // the same bytes

@@ -59,7 +59,7 @@ struct SqlSession::Impl {
     out->boot_tag = BootTag(out->state.host.boot_id);
     const EventKey last = out->state.last_key;
     Status s = log->Scan(last, last, [&](const EventKey&, const Event& e) {
-      if (e.mono_ns != 0) out->wall_minus_boot = static_cast<int64_t>(e.ts_ns - e.mono_ns);
+      if (e.boottime_ns != 0) out->wall_minus_boot = static_cast<int64_t>(e.ts_ns - e.boottime_ns);
       return false;
     });
     if (!s.ok()) return s;
@@ -257,7 +257,7 @@ Event ToEvent(const EventView& v) {
   Event e;
   e.kind = v.kind;
   e.ts_ns = v.ts_ns;
-  e.mono_ns = v.mono_ns;
+  e.boottime_ns = v.boottime_ns;
   e.pid = v.pid;
   e.ppid = v.ppid;
   e.start_ns = v.start_ns;
@@ -504,7 +504,7 @@ struct EventsCursor {
       case kEvDatetime: ResultText(ctx, FormatRfc3339Ns(r.key.ts_ns)); break;
       case kEvTsNs: ResultU(ctx, r.key.ts_ns); break;
       case kEvSeq: ResultU(ctx, r.key.seq); break;
-      case kEvMonoNs: ResultU(ctx, e.mono_ns); break;
+      case kEvMonoNs: ResultU(ctx, e.boottime_ns); break;
       case kEvRecordTsNs: ResultU(ctx, e.ts_ns); break;
       case kEvKind: ResultText(ctx, KindName(e.kind)); break;
       case kEvPid: if (proc) sqlite3_result_int(ctx, e.pid); break;
@@ -520,8 +520,8 @@ struct EventsCursor {
         }
         break;
       case kEvStartTime:
-        if (proc && e.start_ns != 0 && e.mono_ns != 0 && e.ts_ns >= e.mono_ns) {
-          sqlite3_result_int64(ctx, static_cast<sqlite3_int64>((e.ts_ns - e.mono_ns + e.start_ns) / 1'000'000'000));
+        if (proc && e.start_ns != 0 && e.boottime_ns != 0 && e.ts_ns >= e.boottime_ns) {
+          sqlite3_result_int64(ctx, static_cast<sqlite3_int64>((e.ts_ns - e.boottime_ns + e.start_ns) / 1'000'000'000));
         }
         break;
       case kEvUid: if (image) sqlite3_result_int64(ctx, e.uid); break;

@@ -122,7 +122,7 @@ class Daemon {
   void PollHostConfig();
   Event Stamp(Event e) {
     uint64_t boot = BoottimeNs();
-    e.mono_ns = boot;
+    e.boottime_ns = boot;
     e.ts_ns = clock_.ToWall(boot);
     return e;
   }
@@ -382,7 +382,7 @@ void Daemon::HandleCgroup(const CgroupChange& c, std::vector<Event>* out) {
   if (change == UnitCgroupTracker::Change::kNone) return;
   Event e;
   e.ts_ns = c.ts_ns;
-  e.mono_ns = c.mono_ns;
+  e.boottime_ns = c.boottime_ns;
   e.unit = name;
   e.cgroup = c.path;
   if (change == UnitCgroupTracker::Change::kFirstHeld) {
@@ -481,7 +481,7 @@ void Daemon::NoticeDeletedExes(const std::vector<ProcessBrief>& scan, const Even
     Event e;
     e.kind = EventKind::kExeHash;
     e.ts_ns = at.ts_ns;
-    e.mono_ns = at.mono_ns;
+    e.boottime_ns = at.boottime_ns;
     e.pid = p.pid;
     e.start_ns = p.start_ns;
     e.exe = p.exe;
@@ -528,7 +528,7 @@ void Daemon::Reconcile(uint64_t grace_ns, bool always_complete, const char* why)
   for (const std::string& unit : plan.recheck_units) bus_watch_.Recheck(unit);
   for (Event& e : plan.events) {
     e.ts_ns = at.ts_ns;
-    e.mono_ns = at.mono_ns;
+    e.boottime_ns = at.boottime_ns;
     if (e.kind == EventKind::kUnitFileChanged) {
       log_->info("unit file changed: {} ({})", LogEscape(e.unit), LogEscape(e.unit_file_path));
     }
@@ -590,7 +590,7 @@ void Daemon::ScanHostConfig(bool dpkg, bool files, const char* via) {
   const Event at = Stamp(Event{});
   for (Event& e : plan.events) {
     e.ts_ns = at.ts_ns;
-    e.mono_ns = at.mono_ns;
+    e.boottime_ns = at.boottime_ns;
   }
   const size_t n = plan.events.size();
   Write(plan.events);

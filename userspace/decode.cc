@@ -20,7 +20,7 @@ std::string FixedString(const char* s, size_t cap) {
 }
 
 void FillTimes(const twin_hdr& h, const DecodeContext& ctx, Event* e) {
-  e->mono_ns = h.ts_boot_ns;
+  e->boottime_ns = h.ts_boot_ns;
   e->ts_ns = ctx.clock.ToWall(h.ts_boot_ns);
   e->pid = static_cast<int32_t>(h.pid);
 }
@@ -198,7 +198,7 @@ bool DecodeRecord(const void* data, size_t size, const DecodeContext& ctx, Decod
       c.root_name = FixedString(r->root_name, sizeof(r->root_name));
       c.path = FixedString(r->path, sizeof(r->path));
       c.cgroup_id = r->cgroup_id;
-      c.mono_ns = h.ts_boot_ns;
+      c.boottime_ns = h.ts_boot_ns;
       c.ts_ns = ctx.clock.ToWall(h.ts_boot_ns);
       return true;
     }

@@ -23,7 +23,7 @@ struct CgroupChange {
   std::string root_name;
   std::string path;  // relative to the hierarchy root
   uint64_t cgroup_id = 0;
-  uint64_t ts_ns = 0, mono_ns = 0;
+  uint64_t ts_ns = 0, boottime_ns = 0;
 };
 
 // The executed file as the kernel saw it at exec (bpf/events.h twin_exe_id), dev in glibc's

@@ -290,7 +290,7 @@ void ExeHasher::OnRunning(int32_t pid, uint64_t start_ns, uint64_t since_ns,
     ++(large ? ctr_.too_large : ctr_.queue_full);
     Event r;
     r.kind = EventKind::kExeHash;
-    std::tie(r.ts_ns, r.mono_ns) = clock_();
+    std::tie(r.ts_ns, r.boottime_ns) = clock_();
     r.pid = pid;
     r.start_ns = start_ns;
     r.exe = exe;
@@ -345,7 +345,7 @@ void ExeHasher::Worker() {
 Event ExeHasher::Complete(const Job& j) {
   Event r;
   r.kind = EventKind::kExeHash;
-  std::tie(r.ts_ns, r.mono_ns) = clock_();
+  std::tie(r.ts_ns, r.boottime_ns) = clock_();
   r.pid = j.pid;
   r.start_ns = j.start_ns;
   r.exe = j.exe;

@@ -48,7 +48,7 @@ struct ReconcileOptions {
 
 struct ReconcilePlan {
   // Resync upserts/removes and unit-file changes, then a kComplete when anything changed, the
-  // state was uncertain or always_complete: unstamped (ts_ns, mono_ns are the caller's).
+  // state was uncertain or always_complete: unstamped (ts_ns, boottime_ns are the caller's).
   std::vector<Event> events;
   std::vector<std::string> recheck_units;  // ask systemd about these
   size_t corrections = 0;                  // resync upserts and removes

@@ -62,7 +62,7 @@ TEST(Decode, ExecRecordRoundTrip) {
   const Event& e = d.event;
   EXPECT_EQ(e.kind, EventKind::kProcessExec);
   EXPECT_EQ(e.pid, 42);
-  EXPECT_EQ(e.mono_ns, 5'000'000'000u);
+  EXPECT_EQ(e.boottime_ns, 5'000'000'000u);
   EXPECT_EQ(e.ts_ns, 1'000'000'005'000'000'000u);
   EXPECT_EQ(e.start_ns, 1'230'000'000u);  // rounded down to the tick
   EXPECT_EQ(e.parent_start_ns, 990'000'000u);

@@ -225,7 +225,7 @@ class EventsJson : public ::testing::Test {
       Event e;
       e.kind = static_cast<EventKind>(k);
       e.ts_ns = ts + k;
-      e.mono_ns = 77 + k;
+      e.boottime_ns = 77 + k;
       e.pid = 4000 + k;
       e.ppid = -1;
       e.start_ns = 1234567890123456789ull;

@@ -38,7 +38,7 @@ TEST(Codec, RoundTripsEveryField) {
   Event e;
   e.kind = EventKind::kProcessExec;
   e.ts_ns = 1;
-  e.mono_ns = 2;
+  e.boottime_ns = 2;
   e.pid = 3;
   e.ppid = 4;
   e.start_ns = 5;

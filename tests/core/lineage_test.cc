@@ -85,7 +85,7 @@ class Host {
  private:
   static void Stamp(Event& e, uint64_t s) {
     e.ts_ns = kT0 + s * kSec;
-    e.mono_ns = 100 * kSec + s * kSec;
+    e.boottime_ns = 100 * kSec + s * kSec;
   }
   static Event At(EventKind k, uint64_t s) {
     Event e;

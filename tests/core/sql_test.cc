@@ -103,7 +103,7 @@ class SqlLog : public ::testing::Test {
     Event host;
     host.kind = EventKind::kHostFacts;
     host.ts_ns = o.start_ns;
-    host.mono_ns = 5'000'000'000ull;
+    host.boottime_ns = 5'000'000'000ull;
     host.host.hostname = "h";
     host.host.boot_id = kBoot;
     ASSERT_TRUE(log->Append(host).ok());
@@ -114,9 +114,9 @@ class SqlLog : public ::testing::Test {
         Event x;
         x.kind = EventKind::kProcessExec;
         x.ts_ns = v.back().ts_ns + 1;
-        x.mono_ns = v.back().mono_ns + 1;
+        x.boottime_ns = v.back().boottime_ns + 1;
         x.pid = 99999;
-        x.start_ns = x.mono_ns - 10;
+        x.start_ns = x.boottime_ns - 10;
         x.ppid = 1;
         x.parent_start_ns = 1;
         x.comm = kHostile;
@@ -136,7 +136,7 @@ class SqlLog : public ::testing::Test {
         Event u;
         u.kind = EventKind::kUnitStart;
         u.ts_ns = l.ts_ns + 1;
-        u.mono_ns = l.mono_ns + 1;
+        u.boottime_ns = l.boottime_ns + 1;
         u.unit = std::string(kHostile) + ".service";
         u.unit_file_path = "/etc/systemd/system/x.service";
         u.unit_file_content = std::string("[Unit]\nDescription=") + "\x1b]0;pwned\x07 \"d\"\n[Service]\n";
@@ -146,7 +146,7 @@ class SqlLog : public ::testing::Test {
         Event h;
         h.kind = EventKind::kExeHash;
         h.ts_ns = u.ts_ns + 1;
-        h.mono_ns = u.mono_ns + 1;
+        h.boottime_ns = u.boottime_ns + 1;
         h.pid = x.pid;
         h.start_ns = x.start_ns;
         h.exe = x.exe;

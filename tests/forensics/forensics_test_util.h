@@ -69,7 +69,7 @@ inline void MakeLog(const std::string& dir, int n, const LogOptions& lo = {}) {
       Event e;
       e.kind = EventKind::kProcessExec;
       e.ts_ns = batch.back().ts_ns;
-      e.mono_ns = 9'000'000'000ull;
+      e.boottime_ns = 9'000'000'000ull;
       e.pid = 31337;
       e.ppid = 1;
       e.start_ns = 8'000'000'000ull;

@@ -61,7 +61,7 @@ TEST(CgroupProbe, ServiceCgroupIsAUnitStartAndStop) {
   EXPECT_EQ(start->unit_file_content, content);
   EXPECT_EQ(start->unit_file_sha256, Sha256(content));
   EXPECT_GT(start->ts_ns, 0u);
-  EXPECT_GT(start->mono_ns, 0u);
+  EXPECT_GT(start->boottime_ns, 0u);
 
   // An edit of the unit file while it runs is caught at the next reconciliation.
   const std::string edited = content + "# edited\n";

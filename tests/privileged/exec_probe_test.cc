@@ -65,8 +65,8 @@ TEST(ExecProbe, RecordsEveryFieldOfAnExecAndItsExit) {
   EXPECT_EQ(exec->container_id, "");
   EXPECT_GE(exec->ts_ns, wall0 - 5000000);  // clock offset measured at start: allow 5 ms
   EXPECT_LE(exec->ts_ns, wall1 + 5000000);
-  EXPECT_GE(exec->mono_ns, boot0);
-  EXPECT_LE(exec->mono_ns, boot1);
+  EXPECT_GE(exec->boottime_ns, boot0);
+  EXPECT_LE(exec->boottime_ns, boot1);
 
   EXPECT_EQ(exit->start_ns, start_ns);
   EXPECT_EQ(exit->exit_code, 3);
@@ -77,7 +77,7 @@ TEST(ExecProbe, RecordsEveryFieldOfAnExecAndItsExit) {
   // span from just before the spawn to just after the wait (bounds, not a performance target).
   EXPECT_GE(exit->duration_ns, 500000000ull - 10000000ull);  // start_ns is rounded to clock ticks
   EXPECT_LE(exit->duration_ns, boot1 - boot0 + 10000000ull);
-  EXPECT_GT(exit->mono_ns, exec->mono_ns);
+  EXPECT_GT(exit->boottime_ns, exec->boottime_ns);
   EXPECT_EQ(twind.Stop(), 0);
 }
 
